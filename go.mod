@@ -1,0 +1,3 @@
+module github.com/gotwistd/gotwistd
+
+go 1.26
