@@ -1,0 +1,365 @@
+// Package handover keeps HTTP/1.1 keep-alive connections open across a
+// restart of a net/http server run by systemd.
+//
+// On stop, instead of closing its idle keep-alive connections (which makes
+// every client that was about to reuse one see an error or retry), the
+// server parks them in systemd's file descriptor store (sd_notify
+// FDSTORE=1). systemd keeps them while the service restarts and passes them
+// to the next instance with its listening sockets; the next instance adopts
+// them and reads the clients' next requests, which waited in the kernel's
+// socket buffers meanwhile. In-flight requests finish first, on their own
+// connection, and then that connection is parked too.
+//
+// A connection is parked only at a request boundary with no byte of the
+// next request read: the server's Read is interrupted with a deadline, and
+// if that Read returned data instead, the handover of that connection is
+// called off and the request is served. Nothing the client sent is lost.
+// Connections that cannot be parked (TLS state lives in the process) are
+// left to http.Server.Shutdown, which closes them at a request boundary with
+// "Connection: close".
+//
+// Use it with an http.Server:
+//
+//	t := handover.New(handover.DefaultName)
+//	srv := &http.Server{Handler: h, ConnState: t.ConnState}
+//	go srv.Serve(t.Listener(l))
+//	...
+//	l.Close()              // stop accepting; a socket unit keeps the socket
+//	t.Handover(ctx)        // park idle and just-finished connections
+//	srv.Shutdown(ctx)      // whatever is left
+//
+// and in the next instance, before serving:
+//
+//	socks, _ := systemd.SocketsNamed(handover.DefaultName)
+//	l = handover.Adopt(l, socks)  // serve the parked connections first
+//
+// The service unit needs FileDescriptorStoreMax= (e.g. 4096). systemd keeps
+// the store across `systemctl restart` and Restart= restarts, and empties it
+// on `systemctl stop`, which then closes the parked connections.
+package handover
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gotwistd/gotwistd/systemd"
+)
+
+// DefaultName is the FDNAME under which connections are parked.
+const DefaultName = "gotwistd-conn"
+
+// Connection states. A connection moves active -> idle (the server reported
+// StateNew or StateIdle) -> waiting (its Read started with no byte of a next
+// request) -> leaving (Handover interrupted that Read) -> parked on Close.
+const (
+	stActive int32 = iota
+	stIdle
+	stWaiting
+	stLeaving
+)
+
+// past is a deadline that has already passed.
+var past = time.Unix(1, 0)
+
+// Tracker follows the connections of one http.Server so that Handover can
+// park them. Its zero value is not usable: call New.
+type Tracker struct {
+	// Name is the FDNAME the connections are parked under.
+	Name string
+	// Store parks files; systemd.StoreFiles by default. Tests replace it.
+	Store func(name string, files ...*os.File) (bool, error)
+
+	mu      sync.Mutex
+	conns   map[*conn]struct{}
+	leaving atomic.Bool
+	changed chan struct{}
+	parked  atomic.Int64
+	failed  atomic.Int64
+}
+
+// New returns a Tracker that parks connections under name.
+func New(name string) *Tracker {
+	return &Tracker{
+		Name:    name,
+		Store:   systemd.StoreFiles,
+		conns:   make(map[*conn]struct{}),
+		changed: make(chan struct{}, 1),
+	}
+}
+
+// Listener wraps l so the connections it accepts can be handed over. Only
+// connections that are *net.TCPConn or *net.UnixConn can be; others pass
+// through untracked.
+func (t *Tracker) Listener(l net.Listener) net.Listener {
+	return &listener{Listener: l, t: t}
+}
+
+// ConnState is an http.Server ConnState hook; install it (or call it from
+// yours) on the server whose listener Listener wrapped.
+func (t *Tracker) ConnState(c net.Conn, s http.ConnState) {
+	tc, ok := c.(*conn)
+	if !ok {
+		return
+	}
+	switch s {
+	case http.StateNew, http.StateIdle:
+		tc.state.Store(stIdle)
+	case http.StateActive:
+		// A Read that returned data already moved it to active, unless the
+		// server had the request's bytes buffered (pipelining).
+		tc.state.CompareAndSwap(stIdle, stActive)
+	}
+}
+
+// Parked reports how many connections Handover has parked, and how many it
+// could not park (they were closed instead).
+func (t *Tracker) Parked() (parked, failed int64) { return t.parked.Load(), t.failed.Load() }
+
+// Handover parks every tracked connection as it reaches a request boundary,
+// until none is left or ctx is done. The caller must have stopped accepting
+// (closed the listener) first. It returns how many connections are still
+// open when it returns, and ctx.Err() if that is not zero.
+func (t *Tracker) Handover(ctx context.Context) (left int, err error) {
+	t.leaving.Store(true)
+	for {
+		t.mu.Lock()
+		conns := make([]*conn, 0, len(t.conns))
+		for c := range t.conns {
+			conns = append(conns, c)
+		}
+		t.mu.Unlock()
+		if len(conns) == 0 {
+			return 0, nil
+		}
+		for _, c := range conns {
+			c.leave()
+		}
+		select {
+		case <-t.changed:
+		case <-time.After(50 * time.Millisecond):
+			// A connection may go idle without a Read (pipelined bytes
+			// already buffered); look again.
+		case <-ctx.Done():
+			return len(conns), ctx.Err()
+		}
+	}
+}
+
+func (t *Tracker) poke() {
+	select {
+	case t.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (t *Tracker) add(c *conn) {
+	t.mu.Lock()
+	t.conns[c] = struct{}{}
+	t.mu.Unlock()
+}
+
+func (t *Tracker) remove(c *conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	t.poke()
+}
+
+// park sends f to the store, counting the outcome.
+func (t *Tracker) park(f *os.File) {
+	ok, err := t.Store(t.Name, f)
+	if ok && err == nil {
+		t.parked.Add(1)
+	} else {
+		t.failed.Add(1)
+	}
+}
+
+type listener struct {
+	net.Listener
+	t *Tracker
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.t.wrap(c), nil
+}
+
+// fileConn is what a parkable connection is.
+type fileConn interface {
+	net.Conn
+	File() (*os.File, error)
+}
+
+func (t *Tracker) wrap(c net.Conn) net.Conn {
+	fc, ok := c.(fileConn)
+	if !ok {
+		return c
+	}
+	tc := &conn{fileConn: fc, t: t}
+	t.add(tc)
+	return tc
+}
+
+// conn is a tracked connection.
+type conn struct {
+	fileConn
+	t     *Tracker
+	state atomic.Int32
+
+	mu       sync.Mutex // orders leave() against a Read that got data
+	deadline time.Time  // the read deadline the server last set
+	closed   bool
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	if c.state.CompareAndSwap(stIdle, stWaiting) && c.t.leaving.Load() {
+		c.t.poke()
+	}
+	n, err := c.fileConn.Read(p)
+	if n > 0 && !c.state.CompareAndSwap(stWaiting, stActive) && c.state.Load() == stLeaving {
+		// The handover raced with the client's next request, and the
+		// request won: its bytes are ours now, so serve it.
+		c.mu.Lock()
+		if c.state.CompareAndSwap(stLeaving, stActive) {
+			c.fileConn.SetReadDeadline(c.deadline)
+		}
+		c.mu.Unlock()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			err = nil
+		}
+	}
+	return n, err
+}
+
+// leave interrupts the Read of a connection waiting for its next request.
+func (c *conn) leave() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.CompareAndSwap(stWaiting, stLeaving) {
+		c.fileConn.SetReadDeadline(past)
+	}
+}
+
+func (c *conn) SetReadDeadline(d time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = d
+	if c.state.Load() == stLeaving {
+		return nil // keep the interruption in force
+	}
+	return c.fileConn.SetReadDeadline(d)
+}
+
+func (c *conn) SetDeadline(d time.Time) error {
+	if err := c.SetReadDeadline(d); err != nil {
+		return err
+	}
+	return c.fileConn.SetWriteDeadline(d)
+}
+
+// Close parks the connection if Handover interrupted it at a request
+// boundary, and closes this process's descriptor in every case.
+func (c *conn) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return c.fileConn.Close()
+	}
+	c.closed = true
+	leaving := c.state.Load() == stLeaving
+	c.mu.Unlock()
+	var f *os.File
+	if leaving {
+		var err error
+		if f, err = c.fileConn.File(); err != nil {
+			f = nil
+			c.t.failed.Add(1)
+		}
+	}
+	err := c.fileConn.Close()
+	if f != nil {
+		c.t.park(f)
+		f.Close()
+	}
+	c.t.remove(c)
+	return err
+}
+
+// Adopt returns a listener that first yields the connections parked by a
+// previous instance (socks, as systemd.SocketsNamed returns them), then
+// accepts from l. It tells systemd to forget its copies of them, so that
+// closing a connection really closes it. Sockets that are not connected
+// stream sockets are closed and skipped.
+func Adopt(l net.Listener, socks []systemd.Socket) net.Listener {
+	a := &adopting{Listener: l}
+	var names []string
+	for _, s := range socks {
+		if s.Type != syscall.SOCK_STREAM || s.Listening || s.File == nil {
+			if s.File != nil {
+				s.File.Close()
+			}
+			continue
+		}
+		c, err := net.FileConn(s.File)
+		s.File.Close()
+		if err != nil {
+			continue
+		}
+		a.queue = append(a.queue, c)
+		names = appendUnique(names, s.Name)
+	}
+	for _, n := range names {
+		systemd.RemoveStoredFiles(n)
+	}
+	return a
+}
+
+func appendUnique(names []string, n string) []string {
+	for _, m := range names {
+		if m == n {
+			return names
+		}
+	}
+	return append(names, n)
+}
+
+type adopting struct {
+	net.Listener
+	mu    sync.Mutex
+	queue []net.Conn
+}
+
+func (a *adopting) Accept() (net.Conn, error) {
+	a.mu.Lock()
+	if len(a.queue) > 0 {
+		c := a.queue[0]
+		a.queue = a.queue[1:]
+		a.mu.Unlock()
+		return c, nil
+	}
+	a.mu.Unlock()
+	return a.Listener.Accept()
+}
+
+// Close closes the listener and any parked connection not yet served.
+func (a *adopting) Close() error {
+	a.mu.Lock()
+	for _, c := range a.queue {
+		c.Close()
+	}
+	a.queue = nil
+	a.mu.Unlock()
+	return a.Listener.Close()
+}
