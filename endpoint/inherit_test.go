@@ -179,6 +179,9 @@ func TestSystemdInherited(t *testing.T) {
 	} else {
 		ln.Close()
 		socks = append(socks, tcpSocket(t, "tcp6", "[::1]:0", "web6"))
+		// What systemd's plain ListenStream=80 makes: one IPv6 socket
+		// that takes IPv4 too, which domain=INET accepts as Twisted does.
+		socks = append(socks, tcpSocket(t, "tcp", "[::]:0", "dual"))
 	}
 	var files []*os.File
 	var names []string
@@ -188,16 +191,17 @@ func TestSystemdInherited(t *testing.T) {
 	}
 	key := escape(c.both)
 	endpoints := []string{
-		0: "systemd:domain=INET:name=my-web-port",
-		1: "systemd:domain=UNIX:name=local",
-		2: "ssl:systemd:domain=INET:name=https:privateKey=" + key,
-		3: "quic:systemd:domain=INET:name=https:privateKey=" + key,
-		4: "systemd:domain=INET:name=connection",
-		5: "systemd:domain=INET:index=3",
-		6: "systemd:domain=INET:index=42",
-		7: "systemd:domain=INET6:name=my-web-port",
-		8: "systemd:domain=INET:name=nope",
-		9: "systemd:domain=INET6:name=web6",
+		0:  "systemd:domain=INET:name=my-web-port",
+		1:  "systemd:domain=UNIX:name=local",
+		2:  "ssl:systemd:domain=INET:name=https:privateKey=" + key,
+		3:  "quic:systemd:domain=INET:name=https:privateKey=" + key,
+		4:  "systemd:domain=INET:name=connection",
+		5:  "systemd:domain=INET:index=3",
+		6:  "systemd:domain=INET:index=42",
+		7:  "systemd:domain=INET6:name=my-web-port",
+		8:  "systemd:domain=INET:name=nope",
+		9:  "systemd:domain=INET6:name=web6",
+		10: "systemd:domain=INET:name=dual",
 	}
 	argv := append([]string{"/bin/sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`}, helperArgs()...)
 	child := startEndpointChild(t, argv, files,
@@ -223,6 +227,7 @@ func TestSystemdInherited(t *testing.T) {
 	}
 	if ipv6 {
 		want[9] = "LISTEN stream " + strconv.Itoa(socks[5].addr.(*net.TCPAddr).Port) + " once=false"
+		want[10] = "LISTEN stream " + strconv.Itoa(socks[6].addr.(*net.TCPAddr).Port) + " once=false"
 	}
 	for i, w := range want {
 		if got := child.lines[i]; got != w {

@@ -73,6 +73,11 @@ func fit(s systemd.Socket, index int, domain string, datagram bool) error {
 	if s.Type != wantType {
 		return fmt.Errorf("%s is %s, but the endpoint needs %s: use %s in the .socket unit", describe(s, index), kind(s), need, directive)
 	}
+	if domain == DomainINET && s.Family == unix.AF_INET6 && dualStack(s) {
+		// systemd's plain ListenStream=80 is one IPv6 socket that also
+		// takes IPv4 connections; Twisted accepts it as domain=INET too.
+		return nil
+	}
 	if want := domainFamily[domain]; s.Family != want {
 		fix := "domain=" + familyName(s.Family)
 		switch domain {
@@ -222,3 +227,22 @@ func (o *onceListener) Close() error {
 
 // Addr is the connection's local address.
 func (o *onceListener) Addr() net.Addr { return o.addr }
+
+// dualStack reports whether an AF_INET6 socket also accepts IPv4
+// (IPV6_V6ONLY is off), without touching the descriptor's blocking mode.
+func dualStack(s systemd.Socket) bool {
+	if s.File == nil {
+		return false
+	}
+	rc, err := s.File.SyscallConn()
+	if err != nil {
+		return false
+	}
+	v6only := 1
+	rc.Control(func(fd uintptr) {
+		if v, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_V6ONLY); err == nil {
+			v6only = v
+		}
+	})
+	return v6only == 0
+}
