@@ -72,6 +72,9 @@ func start(t *testing.T, name string, l net.Listener, st *store, inherited []sys
 			fmt.Fprint(w, name)
 		}),
 	}
+	// The socket outlives each instance; a stopped one left it refusing
+	// Accept, as closing it would.
+	l.(*net.TCPListener).SetDeadline(time.Time{})
 	in.l = tr.Listener(Adopt(noClose{l}, inherited))
 	go func() {
 		defer close(in.done)
@@ -97,6 +100,12 @@ func (in *instance) stop(t *testing.T) {
 	}
 	in.srv.Shutdown(ctx)
 	<-in.done
+}
+
+func (t *Tracker) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.conns)
 }
 
 type client struct {
@@ -154,6 +163,9 @@ func TestIdleConnectionsMoveToTheNextInstance(t *testing.T) {
 	}
 	// One client never sent anything yet: it moves too.
 	fresh := dial(t, l.Addr().String())
+	for a.t.count() < 6 { // wait until the server has accepted it
+		time.Sleep(time.Millisecond)
+	}
 
 	a.stop(t)
 	if parked, failed := a.t.Parked(); parked != 6 || failed != 0 {

@@ -1,0 +1,267 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gotwistd/gotwistd/internal/logfile"
+)
+
+// Access log tuning.
+const (
+	// accessBufferSize is how much the access log holds before writing.
+	accessBufferSize = 32 << 10
+	// accessFlushDelay is the longest a line waits in the buffer.
+	accessFlushDelay = time.Second
+)
+
+// accessLog writes one line per request in the combined log format that
+// twistd writes (twisted.web.http.combinedLogFormatter), either to its own
+// file through a buffer, or to the main log.
+type accessLog struct {
+	now        func() time.Time
+	flushDelay time.Duration // longest a line waits in the buffer
+	logger     *slog.Logger  // main log, for lines when file is nil and for errors
+
+	toFile bool // lines go to file (set once, read without the lock)
+
+	mu      sync.Mutex
+	file    *logfile.File // nil: closed, or lines go to logger
+	buf     []byte
+	timer   *time.Timer
+	armed   bool
+	failing bool // the last write failed; the failure was reported
+
+	stamp atomic.Pointer[stamp]
+	pool  sync.Pool // *[]byte line buffers
+}
+
+// stamp is a formatted timestamp, reused for every line in its second.
+type stamp struct {
+	unix int64
+	text []byte // [23/Nov/2026:20:00:49 +0000]
+}
+
+func newAccessLog(file *logfile.File, logger *slog.Logger, now func() time.Time) *accessLog {
+	a := &accessLog{file: file, toFile: file != nil, logger: logger, now: now, flushDelay: accessFlushDelay}
+	a.pool.New = func() any { b := make([]byte, 0, 512); return &b }
+	if file != nil {
+		a.buf = make([]byte, 0, accessBufferSize)
+	}
+	return a
+}
+
+// log records one finished request. ip is the client address as logged
+// ("-" for UNIX-socket clients), size the body bytes sent.
+func (a *accessLog) log(r *http.Request, ip string, status int, size int64) {
+	bp := a.pool.Get().(*[]byte)
+	line := appendCombined((*bp)[:0], a.timestamp(), ip, r, status, size)
+	if !a.toFile {
+		a.logger.LogAttrs(context.Background(), slog.LevelInfo, string(line))
+	} else {
+		line = append(line, '\n')
+		a.write(line)
+	}
+	if cap(line) <= 4096 {
+		*bp = line
+		a.pool.Put(bp)
+	}
+}
+
+// write appends a line to the buffer, writing the buffer out first when
+// the line does not fit, and arms the flush timer.
+func (a *accessLog) write(line []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file == nil {
+		return // closed
+	}
+	if len(a.buf)+len(line) > cap(a.buf) {
+		a.flushLocked()
+	}
+	if len(line) > cap(a.buf) {
+		a.writeLocked(line)
+		return
+	}
+	a.buf = append(a.buf, line...)
+	if !a.armed {
+		a.armed = true
+		if a.timer == nil {
+			a.timer = time.AfterFunc(a.flushDelay, a.timedFlush)
+		} else {
+			a.timer.Reset(a.flushDelay)
+		}
+	}
+}
+
+func (a *accessLog) timedFlush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.armed = false
+	a.flushLocked()
+}
+
+// flush writes out buffered lines.
+func (a *accessLog) flush() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.flushLocked()
+}
+
+func (a *accessLog) flushLocked() {
+	if len(a.buf) == 0 || a.file == nil {
+		return
+	}
+	a.writeLocked(a.buf)
+	a.buf = a.buf[:0]
+}
+
+// writeLocked writes p to the file. Lines that cannot be written are
+// dropped; the first failure after a success is reported to the main log.
+func (a *accessLog) writeLocked(p []byte) {
+	_, err := a.file.Write(p)
+	switch {
+	case err != nil && !a.failing:
+		a.failing = true
+		a.logger.Error("cannot write the access log; dropping access lines until it works again", "error", err)
+	case err == nil && a.failing:
+		a.failing = false
+		a.logger.Info("writing the access log again")
+	}
+}
+
+// reopen writes out buffered lines and reopens the file (after logrotate
+// moved it away). Without a file it does nothing.
+func (a *accessLog) reopen() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file == nil {
+		return nil
+	}
+	a.flushLocked()
+	return a.file.Reopen()
+}
+
+// close writes out buffered lines and closes the file; later lines are
+// dropped.
+func (a *accessLog) close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.file == nil {
+		return nil
+	}
+	a.flushLocked()
+	if a.timer != nil {
+		a.timer.Stop()
+	}
+	err := a.file.Close()
+	a.file = nil
+	return err
+}
+
+// timestamp returns now as [dd/Mon/yyyy:HH:MM:SS +0000] in UTC, formatted
+// once per second.
+func (a *accessLog) timestamp() []byte {
+	t := a.now()
+	sec := t.Unix()
+	if s := a.stamp.Load(); s != nil && s.unix == sec {
+		return s.text
+	}
+	s := &stamp{unix: sec, text: t.UTC().AppendFormat(make([]byte, 0, 28), "[02/Jan/2006:15:04:05 +0000]")}
+	a.stamp.Store(s)
+	return s.text
+}
+
+// appendCombined appends a request's access line, without a newline, in
+// twistd's combined log format:
+//
+//	"IP" - - [23/Nov/2026:20:00:49 +0000] "GET /a.txt HTTP/1.1" 200 6 "referer" "agent"
+//
+// Fields are escaped as Python's repr escapes bytes, so a line can never be
+// split or forged by a client. A size of 0 is written "-", as twistd does.
+func appendCombined(b []byte, ts []byte, ip string, r *http.Request, status int, size int64) []byte {
+	b = append(b, '"')
+	b = appendEscaped(b, ip)
+	b = append(b, `" - - `...)
+	b = append(b, ts...)
+	b = append(b, ` "`...)
+	b = appendEscaped(b, r.Method)
+	b = append(b, ' ')
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
+	b = appendEscaped(b, uri)
+	b = append(b, ' ')
+	b = appendEscaped(b, r.Proto)
+	b = append(b, `" `...)
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	if size > 0 {
+		b = strconv.AppendInt(b, size, 10)
+	} else {
+		b = append(b, '-')
+	}
+	b = append(b, ` "`...)
+	b = appendEscaped(b, headerOr(r.Header, "Referer"))
+	b = append(b, `" "`...)
+	b = appendEscaped(b, headerOr(r.Header, "User-Agent"))
+	b = append(b, '"')
+	return b
+}
+
+// headerOr returns the first value of a canonical header key, or "-".
+func headerOr(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 && v[0] != "" {
+		return v[0]
+	}
+	return "-"
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendEscaped appends s escaped as twistd's _escape does: Python's repr
+// of bytes with double quotes escaped: \\, \", \t, \n, \r, and \xNN for
+// other bytes outside printable ASCII.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\\' || c == '"':
+			b = append(b, '\\', c)
+		case c >= 0x20 && c < 0x7f:
+			b = append(b, c)
+		case c == '\t':
+			b = append(b, '\\', 't')
+		case c == '\n':
+			b = append(b, '\\', 'n')
+		case c == '\r':
+			b = append(b, '\\', 'r')
+		default:
+			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
+		}
+	}
+	return b
+}
+
+// clientIP returns the host part of a RemoteAddr ("1.2.3.4:5" -> "1.2.3.4",
+// "[::1]:5" -> "::1"), or "-" when there is none.
+func clientIP(remote string) string {
+	i := len(remote) - 1
+	for i >= 0 && remote[i] != ':' {
+		i--
+	}
+	if i <= 0 {
+		return "-"
+	}
+	host := remote[:i]
+	if len(host) >= 2 && host[0] == '[' && host[len(host)-1] == ']' {
+		host = host[1 : len(host)-1]
+	}
+	return host
+}

@@ -1,0 +1,256 @@
+package web
+
+import (
+	"bytes"
+	"encoding/hex"
+	"flag"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gotwistd/gotwistd/internal/logfile"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// fixedTime is the moment of twisted-reference.md's transcript.
+var fixedTime = time.Date(2026, 11, 23, 20, 0, 49, 0, time.UTC)
+
+func fixedClock() time.Time { return fixedTime }
+
+type logCase struct {
+	name   string
+	ip     string // RemoteAddr
+	unix   bool
+	method string
+	uri    string
+	proto  string
+	header http.Header
+	status int
+	size   int64
+}
+
+var logCases = []logCase{
+	{name: "twisted transcript", ip: "127.0.0.1:40000", method: "GET", uri: "/a.txt", proto: "HTTP/1.1",
+		header: http.Header{"Referer": {"http://r/"}, "User-Agent": {"UA"}}, status: 200, size: 6},
+	{name: "no referer or agent", ip: "192.0.2.7:1", method: "GET", uri: "/", proto: "HTTP/1.0", status: 200, size: 160},
+	{name: "empty agent", ip: "192.0.2.7:1", method: "GET", uri: "/", proto: "HTTP/1.1",
+		header: http.Header{"User-Agent": {""}}, status: 200, size: 1},
+	{name: "head has no length", ip: "127.0.0.1:2", method: "HEAD", uri: "/a.txt", proto: "HTTP/1.1", status: 200, size: 0},
+	{name: "not modified", ip: "127.0.0.1:2", method: "GET", uri: "/a.txt", proto: "HTTP/1.1", status: 304},
+	{name: "ipv6 client", ip: "[::1]:5555", method: "GET", uri: "/x?a=b&c=d", proto: "HTTP/1.1", status: 404, size: 145},
+	{name: "unix socket client", ip: "@", unix: true, method: "GET", uri: "/", proto: "HTTP/1.1", status: 200, size: 12},
+	{name: "http2 range", ip: "10.0.0.1:443", method: "GET", uri: "/big.iso", proto: "HTTP/2.0", status: 206, size: 10485760},
+	{name: "http3", ip: "10.0.0.1:443", method: "GET", uri: "/", proto: "HTTP/3.0", status: 200, size: 5},
+	{name: "quotes and backslashes", ip: "127.0.0.1:1", method: "GET", uri: "/", proto: "HTTP/1.1",
+		header: http.Header{"User-Agent": {`Mozilla "5.0" \ it's`}}, status: 200, size: 1},
+	{name: "line breaks cannot forge lines", ip: "127.0.0.1:1", method: "GET", uri: "/", proto: "HTTP/1.1",
+		header: http.Header{"Referer": {"a\r\n\"127.0.0.1\" - - forged\tx"}}, status: 200, size: 1},
+	{name: "bytes outside ascii", ip: "127.0.0.1:1", method: "GET", uri: "/caf\xc3\xa9?\x00\x7f", proto: "HTTP/1.1",
+		header: http.Header{"User-Agent": {"\xff\x01"}}, status: 400, size: 11},
+	{name: "odd method", ip: "127.0.0.1:1", method: "PROPFIND", uri: "*", proto: "HTTP/1.1", status: 405, size: 233},
+}
+
+func (c logCase) request() *http.Request {
+	u, _ := url.ParseRequestURI("/")
+	h := c.header
+	if h == nil {
+		h = http.Header{}
+	}
+	return &http.Request{Method: c.method, RequestURI: c.uri, URL: u, Proto: c.proto, Header: h, RemoteAddr: c.ip}
+}
+
+func (c logCase) line(a *accessLog) string {
+	ip := "-"
+	if !c.unix {
+		ip = clientIP(c.ip)
+	}
+	return string(appendCombined(nil, a.timestamp(), ip, c.request(), c.status, c.size))
+}
+
+// TestCombinedGolden checks whole access lines against
+// testdata/combined.golden (run with -update to rewrite it).
+func TestCombinedGolden(t *testing.T) {
+	a := newAccessLog(nil, nil, fixedClock)
+	var b strings.Builder
+	for _, c := range logCases {
+		b.WriteString("# " + c.name + "\n" + c.line(a) + "\n")
+	}
+	golden := filepath.Join("testdata", "combined.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("access lines differ from %s:\n%s", golden, b.String())
+	}
+	// The transcript in twisted-reference.md, byte for byte.
+	const twistd = `"127.0.0.1" - - [23/Nov/2026:20:00:49 +0000] "GET /a.txt HTTP/1.1" 200 6 "http://r/" "UA"`
+	if got := logCases[0].line(a); got != twistd {
+		t.Errorf("got  %s\nwant %s", got, twistd)
+	}
+}
+
+// TestEscapeMatchesTwisted compares appendEscaped with Twisted's own
+// twisted.web.http._escape, when python3-twisted is installed.
+func TestEscapeMatchesTwisted(t *testing.T) {
+	python := "/usr/bin/python3" // the one python3-twisted installs into
+	if _, err := os.Stat(python); err != nil {
+		if python, err = exec.LookPath("python3"); err != nil {
+			t.Skip("python3 not installed: cannot compare with Twisted")
+		}
+	}
+	inputs := []string{"plain", `a"b`, `a'b`, `a'"b`, `back\slash`, "\t\n\r", "\x00\x01\x1f\x7f\x80\xff", "caf\xc3\xa9", "", " ~"}
+	var in strings.Builder
+	for _, s := range inputs {
+		in.WriteString(hex.EncodeToString([]byte(s)) + "\n")
+	}
+	cmd := exec.Command(python, "-c", `
+import sys
+try:
+    from twisted.web.http import _escape
+except ImportError:
+    sys.exit(3)
+for line in sys.stdin.read().split("\n")[:-1]:
+    print(_escape(bytes.fromhex(line)))
+`)
+	cmd.Stdin = strings.NewReader(in.String())
+	out, err := cmd.Output()
+	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 3 {
+		t.Skip("python3-twisted not installed: cannot compare with Twisted")
+	}
+	if err != nil {
+		t.Fatalf("python3: %v", err)
+	}
+	want := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(want) != len(inputs) {
+		t.Fatalf("python3 printed %d lines for %d inputs", len(want), len(inputs))
+	}
+	for i, s := range inputs {
+		if got := string(appendEscaped(nil, s)); got != want[i] {
+			t.Errorf("escape(%q) = %s, Twisted says %s", s, got, want[i])
+		}
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:80":      "127.0.0.1",
+		"[::1]:80":          "::1",
+		"[fe80::1%eth0]:80": "fe80::1%eth0",
+		"":                  "-",
+		"@":                 "-",
+		"/run/x.sock":       "-",
+		":80":               "-",
+	} {
+		if got := clientIP(in); got != want {
+			t.Errorf("clientIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestAccessLogFile checks buffering, reopening after a rename (logrotate)
+// and the flush on close.
+func TestAccessLogFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	f, err := logfile.Open(path, logfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	c := logCases[0]
+	a.log(c.request(), "127.0.0.1", 200, 6)
+	if b, _ := os.ReadFile(path); len(b) != 0 {
+		t.Errorf("line written before a flush: %q", b)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.reopen(); err != nil {
+		t.Fatal(err)
+	}
+	a.log(c.request(), "127.0.0.2", 200, 6)
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	a.log(c.request(), "127.0.0.3", 200, 6) // after close: dropped, no panic
+	want1 := c.line(a) + "\n"
+	want2 := strings.Replace(want1, "127.0.0.1", "127.0.0.2", 1)
+	if b, _ := os.ReadFile(path + ".1"); string(b) != want1 {
+		t.Errorf("access.log.1 = %q, want %q", b, want1)
+	}
+	if b, _ := os.ReadFile(path); string(b) != want2 {
+		t.Errorf("access.log = %q, want %q", b, want2)
+	}
+}
+
+// TestAccessLogTimedFlush checks that a line reaches the file without
+// further traffic.
+func TestAccessLogTimedFlush(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "access.log")
+	f, err := logfile.Open(path, logfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	a.flushDelay = 10 * time.Millisecond
+	defer a.close()
+	a.log(logCases[0].request(), "127.0.0.1", 200, 6)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(path); bytes.HasSuffix(b, []byte("\"UA\"\n")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the buffered line never reached the file")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAccessLogAllocations keeps access logging cheap: formatting and
+// buffering a line to a file allocates nothing.
+func TestAccessLogAllocations(t *testing.T) {
+	if testing.CoverMode() != "" || raceEnabled {
+		t.Skip("allocation counts differ under -cover and -race")
+	}
+	f, err := logfile.Open(filepath.Join(t.TempDir(), "access.log"), logfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	defer a.close()
+	r := logCases[0].request()
+	a.log(r, "127.0.0.1", 200, 6)
+	if n := testing.AllocsPerRun(1000, func() { a.log(r, "127.0.0.1", 200, 6) }); n != 0 {
+		t.Errorf("logging a request allocates %v times, want 0", n)
+	}
+}
+
+func BenchmarkAccessLog(b *testing.B) {
+	f, err := logfile.Open(filepath.Join(b.TempDir(), "access.log"), logfile.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a := newAccessLog(f, slog.New(slog.DiscardHandler), time.Now)
+	defer a.close()
+	r := logCases[0].request()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			a.log(r, "127.0.0.1", 200, 6)
+		}
+	})
+}

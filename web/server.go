@@ -1,0 +1,491 @@
+package web
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/gotwistd/gotwistd/endpoint"
+	"github.com/gotwistd/gotwistd/internal/getopt"
+	"github.com/gotwistd/gotwistd/internal/logfile"
+	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/web/static"
+)
+
+// Log systems, the "[system]" column of twistd's log lines.
+const (
+	systemMain   = "-"
+	systemSite   = "gotwistd.web.Site#info"
+	systemError  = "gotwistd.web.Site#error"
+	systemAccess = "gotwistd.web.AccessLog#info"
+)
+
+// altSvcMaxAge is how long clients may remember that HTTP/3 is offered.
+const altSvcMaxAge = "86400"
+
+// Server states.
+const (
+	stateNew = iota
+	stateListening
+	stateServing
+	stateStopping
+)
+
+// Server is the web plugin's service.Service: it serves one handler (the
+// static files of Config.Root, or the welcome page) on every endpoint of
+// Config.Listen, HTTP/1.1 on plain streams, HTTP/2 and HTTP/1.1 on ssl
+// endpoints, and HTTP/3 on quic endpoints.
+type Server struct {
+	cfg       Config
+	version   string
+	endpoints []*endpoint.Endpoint
+	handler   http.Handler
+	now       func() time.Time // clock of the access log; a seam for tests
+
+	log     *slog.Logger // system "-"
+	siteLog *slog.Logger
+	errLog  *slog.Logger
+	accLog  *slog.Logger
+	limit   *connLimit
+
+	mu             sync.Mutex
+	state          int
+	access         *accessLog
+	listeners      []*endpoint.Listener
+	servers        []*http.Server  // parallel to listeners; nil for quic
+	h3             []*http3.Server // parallel to listeners; nil for streams
+	acceptOnceLeft int             // accept-once connections still open
+	stopping       chan struct{}   // closed when Shutdown starts
+	stopped        chan struct{}   // closed when Shutdown is done
+	shutdownErr    error
+}
+
+var _ service.Service = (*Server)(nil)
+
+// New checks cfg and returns a Server for it, not yet listening. A bad
+// endpoint string or header is a usage error (errors.Is(err,
+// getopt.ErrUsage)) naming the problem. env.Logger may be nil (nothing is
+// logged).
+func New(cfg Config, env service.Env) (*Server, error) {
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	version := env.Version
+	if version == "" {
+		version = "dev"
+	}
+	if len(cfg.Listen) == 0 {
+		cfg.Listen = []string{DefaultListen}
+	}
+	s := &Server{
+		cfg:      cfg,
+		version:  version,
+		now:      time.Now,
+		log:      logger.With("system", systemMain),
+		siteLog:  logger.With("system", systemSite),
+		errLog:   logger.With("system", systemError),
+		accLog:   logger.With("system", systemAccess),
+		stopping: make(chan struct{}),
+		stopped:  make(chan struct{}),
+	}
+	for _, l := range cfg.Listen {
+		ep, err := endpoint.Parse(l)
+		if err != nil {
+			return nil, &getopt.UsageError{Err: err, Hint: hint}
+		}
+		s.endpoints = append(s.endpoints, ep)
+	}
+	for _, h := range cfg.Headers {
+		if _, err := parseHeader(h[0] + ":" + h[1]); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Root == "" {
+		s.handler = newWelcome(version, cfg.Headers)
+	} else {
+		h, err := static.New(static.Config{
+			Root:             cfg.Root,
+			Indexes:          cfg.Indexes,
+			DefaultType:      cfg.DefaultType,
+			IgnoreExt:        cfg.IgnoreExt,
+			AllowIgnoreExt:   cfg.AllowIgnoreExt,
+			Headers:          cfg.Headers,
+			ServeDotfiles:    cfg.ServeDotfiles,
+			NoFollowSymlinks: cfg.NoFollowSymlinks,
+			ServerHeader:     "gotwistd/" + version,
+			ErrorLog:         s.errLog,
+		})
+		if err != nil {
+			return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}
+		}
+		s.handler = h
+	}
+	if cfg.MaxConnections > 0 {
+		s.limit = &connLimit{max: int64(cfg.MaxConnections), onLimit: func(n int64) {
+			s.log.Warn(fmt.Sprintf("Refusing connections: %d open, the --max-connections limit (%d refused so far)", cfg.MaxConnections, n))
+		}}
+	}
+	return s, nil
+}
+
+// Listen opens the access log and binds every endpoint, logging
+// "Site starting on PORT" for each as twistd does. On error nothing stays
+// bound.
+func (s *Server) Listen(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateNew {
+		return errors.New("web: Listen called twice, or after Shutdown")
+	}
+	var file *logfile.File
+	if s.cfg.AccessLog != "" {
+		f, err := logfile.Open(s.cfg.AccessLog, logfile.Options{})
+		if err != nil {
+			return fmt.Errorf("access log: %w", err)
+		}
+		file = f
+	}
+	s.access = newAccessLog(file, s.accLog, s.now)
+	for i, ep := range s.endpoints {
+		l, err := ep.Listen(ctx)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			s.listeners = nil
+			s.access.close()
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+		s.log.Info("Site starting on " + l.Description())
+		if i == 0 {
+			s.siteLog.Info("Starting factory " + s.factory())
+		}
+	}
+	s.build()
+	s.state = stateListening
+	return nil
+}
+
+// factory names the site in "Starting factory" lines, as twistd names its
+// twisted.web.server.Site.
+func (s *Server) factory() string {
+	return "<gotwistd.web.Site on " + strings.Join(s.cfg.Listen, ", ") + ">"
+}
+
+// build makes the server of each listener.
+func (s *Server) build() {
+	var altSvc []string
+	var alts []string
+	for _, l := range s.listeners {
+		if l.Packet != nil {
+			if a, ok := l.Packet.LocalAddr().(*net.UDPAddr); ok {
+				alts = append(alts, `h3=":`+strconv.Itoa(a.Port)+`"; ma=`+altSvcMaxAge)
+			}
+		}
+	}
+	if len(alts) > 0 {
+		altSvc = []string{strings.Join(alts, ", ")}
+	}
+	errorLog := log.New(errorLogWriter{s.errLog}, "", 0)
+	s.servers = make([]*http.Server, len(s.listeners))
+	s.h3 = make([]*http3.Server, len(s.listeners))
+	for i, l := range s.listeners {
+		h := &site{h: s.handler, errLog: s.errLog}
+		if !s.cfg.NoAccessLog {
+			h.access = s.access
+		}
+		if l.Packet != nil {
+			s.h3[i] = &http3.Server{
+				Handler:        h,
+				TLSConfig:      l.TLS,
+				MaxHeaderBytes: s.cfg.MaxHeaderBytes,
+				IdleTimeout:    s.cfg.IdleTimeout,
+			}
+			continue
+		}
+		h.unix = l.Stream.Addr().Network() == "unix"
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+			IdleTimeout:       s.cfg.IdleTimeout,
+			WriteTimeout:      s.cfg.WriteTimeout,
+			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+			ErrorLog:          errorLog,
+		}
+		if l.TLS != nil {
+			h.altSvc = altSvc
+			cfg := l.TLS.Clone()
+			if len(cfg.NextProtos) == 0 {
+				cfg.NextProtos = []string{"h2", "http/1.1"}
+			}
+			srv.TLSConfig = cfg
+		}
+		if l.AcceptOnce {
+			s.acceptOnceLeft++
+			srv.ConnState = func(_ net.Conn, st http.ConnState) {
+				if st == http.StateClosed || st == http.StateHijacked {
+					s.acceptOnceDone()
+				}
+			}
+		}
+		s.servers[i] = srv
+	}
+}
+
+// acceptOnceDone ends the service once the connections of every
+// accept-once listener (systemd's Accept=yes) are finished, if there is
+// nothing else to serve.
+func (s *Server) acceptOnceDone() {
+	s.mu.Lock()
+	s.acceptOnceLeft--
+	last := s.acceptOnceLeft == 0
+	others := false
+	for _, l := range s.listeners {
+		if !l.AcceptOnce {
+			others = true
+		}
+	}
+	s.mu.Unlock()
+	if last && !others {
+		go s.Shutdown(context.Background())
+	}
+}
+
+// Serve serves every listener until Shutdown, then returns nil once
+// Shutdown is done. When the service was started for one systemd
+// Accept=yes connection, Serve also returns nil, on its own, once that
+// connection is finished.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	switch s.state {
+	case stateListening:
+		s.state = stateServing
+	case stateStopping:
+		s.mu.Unlock()
+		<-s.stopped
+		return nil
+	default:
+		s.mu.Unlock()
+		return errors.New("web: Serve called before Listen, or twice")
+	}
+	errs := make(chan error, len(s.listeners))
+	for i := range s.listeners {
+		go func() { errs <- s.serveOne(i) }()
+	}
+	s.mu.Unlock()
+	for range s.listeners {
+		err := <-errs
+		select {
+		case <-s.stopping:
+			continue
+		default:
+		}
+		if err != nil {
+			return err
+		}
+	}
+	<-s.stopped
+	return nil
+}
+
+func (s *Server) serveOne(i int) error {
+	l := s.listeners[i]
+	if srv := s.h3[i]; srv != nil {
+		if err := srv.Serve(l.Packet); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve HTTP/3 on %s: %w", l.Endpoint, err)
+		}
+		return nil
+	}
+	srv := s.servers[i]
+	ln := l.Stream
+	if s.limit != nil {
+		ln = &limitListener{Listener: ln, limit: s.limit}
+	}
+	if srv.TLSConfig != nil {
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting on every listener, lets in-flight requests
+// finish until ctx is done (then closes what is left), closes the
+// listeners (logging "(TCP Port 8080 Closed)" as twistd does), and closes
+// the access log. Calling it again waits for the first call and returns its
+// result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	select {
+	case <-s.stopping:
+		s.mu.Unlock()
+		select {
+		case <-s.stopped:
+			return s.shutdownErr
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	default:
+	}
+	close(s.stopping)
+	wasListening := s.state != stateNew
+	s.state = stateStopping
+	s.mu.Unlock()
+
+	if !wasListening {
+		close(s.stopped)
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.listeners))
+	for i := range s.listeners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if srv := s.servers[i]; srv != nil {
+				if err := srv.Shutdown(ctx); err != nil {
+					srv.Close()
+					errs[i] = err
+				}
+			}
+			if srv := s.h3[i]; srv != nil {
+				errs[i] = srv.Shutdown(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, l := range s.listeners {
+		if err := l.Close(); err != nil {
+			errs[i] = errors.Join(errs[i], err)
+		}
+		s.log.Info("(" + portKind(l) + " Port " + l.Description() + " Closed)")
+	}
+	s.siteLog.Info("Stopping factory " + s.factory())
+	err := errors.Join(errs...)
+	if cerr := s.access.close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("access log: %w", cerr))
+	}
+	if ctx.Err() != nil && err != nil {
+		err = fmt.Errorf("shutdown: gave up waiting for in-flight requests: %w", err)
+	}
+	s.shutdownErr = err
+	close(s.stopped)
+	return err
+}
+
+// portKind is the word twistd puts before "Port" in its closing line.
+func portKind(l *endpoint.Listener) string {
+	switch {
+	case l.Packet != nil:
+		return "UDP"
+	case l.Stream != nil && l.Stream.Addr().Network() == "unix":
+		return "UNIX"
+	}
+	return "TCP"
+}
+
+// Reload reloads the certificates of every ssl and quic listener (new
+// handshakes use the new ones; on error the old ones keep serving) and
+// reopens the access log.
+func (s *Server) Reload() error {
+	s.mu.Lock()
+	listeners := s.listeners
+	s.mu.Unlock()
+	var errs []error
+	for _, l := range listeners {
+		if err := l.ReloadCertificates(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := s.ReopenLogs(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ReopenLogs writes out buffered access lines and reopens the access log
+// file, for logrotate (`mv access.log access.log.1`, then SIGUSR1).
+func (s *Server) ReopenLogs() error {
+	s.mu.Lock()
+	a := s.access
+	s.mu.Unlock()
+	if a == nil {
+		return nil
+	}
+	if err := a.reopen(); err != nil {
+		return fmt.Errorf("access log: %w", err)
+	}
+	return nil
+}
+
+// Status says what is served where, e.g.
+// "serving /srv/www (static) on tcp:8080, ssl:8443".
+func (s *Server) Status() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	what := "the welcome page"
+	if s.cfg.Root != "" {
+		what = s.cfg.Root + " (static)"
+	}
+	var eps []string
+	for i, ep := range s.endpoints {
+		var l *endpoint.Listener
+		if i < len(s.listeners) {
+			l = s.listeners[i]
+		}
+		eps = append(eps, shortEndpoint(ep, l))
+	}
+	switch s.state {
+	case stateNew:
+		return "starting: " + what + " on " + strings.Join(eps, ", ")
+	case stateStopping:
+		return "stopping"
+	}
+	return "serving " + what + " on " + strings.Join(eps, ", ")
+}
+
+// shortEndpoint is an endpoint string without TLS file names, with the
+// real port when port 0 was asked for.
+func shortEndpoint(ep *endpoint.Endpoint, l *endpoint.Listener) string {
+	e := *ep
+	e.PrivateKey, e.CertKey = endpoint.DefaultPrivateKey, endpoint.DefaultPrivateKey
+	e.ExtraCertChain, e.DHParameters, e.SSLMethod = "", "", ""
+	if e.Port == 0 && e.Inner == nil && l != nil {
+		if p, err := strconv.Atoi(l.Description()); err == nil {
+			e.Port = p
+		}
+	}
+	return e.String()
+}
+
+// errorLogWriter sends net/http's error log to the main log: TLS handshake
+// failures (scanners, clients that distrust the certificate) at debug
+// level, everything else as warnings.
+type errorLogWriter struct{ l *slog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}
+
+var _ io.Writer = errorLogWriter{}

@@ -1,0 +1,322 @@
+package static
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"strings"
+)
+
+// systemMIMEFile is read by New, when present, as twistd does through
+// Python's mimetypes module.
+var systemMIMEFile = "/etc/mime.types"
+
+// pythonTypes is Python 3.11's built-in mimetypes table (strict types), the
+// base of twistd's File.contentTypes before mime.types files are read.
+var pythonTypes = map[string]string{
+	".3g2":         "audio/3gpp2",
+	".3gp":         "audio/3gpp",
+	".3gpp":        "audio/3gpp",
+	".3gpp2":       "audio/3gpp2",
+	".a":           "application/octet-stream",
+	".aac":         "audio/aac",
+	".adts":        "audio/aac",
+	".ai":          "application/postscript",
+	".aif":         "audio/x-aiff",
+	".aifc":        "audio/x-aiff",
+	".aiff":        "audio/x-aiff",
+	".ass":         "audio/aac",
+	".au":          "audio/basic",
+	".avi":         "video/x-msvideo",
+	".avif":        "image/avif",
+	".bat":         "text/plain",
+	".bcpio":       "application/x-bcpio",
+	".bin":         "application/octet-stream",
+	".bmp":         "image/bmp",
+	".c":           "text/plain",
+	".cdf":         "application/x-netcdf",
+	".cpio":        "application/x-cpio",
+	".csh":         "application/x-csh",
+	".css":         "text/css",
+	".csv":         "text/csv",
+	".dll":         "application/octet-stream",
+	".doc":         "application/msword",
+	".dot":         "application/msword",
+	".dvi":         "application/x-dvi",
+	".eml":         "message/rfc822",
+	".eps":         "application/postscript",
+	".etx":         "text/x-setext",
+	".exe":         "application/octet-stream",
+	".gif":         "image/gif",
+	".gtar":        "application/x-gtar",
+	".h":           "text/plain",
+	".h5":          "application/x-hdf5",
+	".hdf":         "application/x-hdf",
+	".heic":        "image/heic",
+	".heif":        "image/heif",
+	".htm":         "text/html",
+	".html":        "text/html",
+	".ico":         "image/vnd.microsoft.icon",
+	".ief":         "image/ief",
+	".jpe":         "image/jpeg",
+	".jpeg":        "image/jpeg",
+	".jpg":         "image/jpeg",
+	".js":          "application/javascript",
+	".json":        "application/json",
+	".ksh":         "text/plain",
+	".latex":       "application/x-latex",
+	".loas":        "audio/aac",
+	".m1v":         "video/mpeg",
+	".m3u":         "application/vnd.apple.mpegurl",
+	".m3u8":        "application/vnd.apple.mpegurl",
+	".man":         "application/x-troff-man",
+	".me":          "application/x-troff-me",
+	".mht":         "message/rfc822",
+	".mhtml":       "message/rfc822",
+	".mif":         "application/x-mif",
+	".mjs":         "application/javascript",
+	".mov":         "video/quicktime",
+	".movie":       "video/x-sgi-movie",
+	".mp2":         "audio/mpeg",
+	".mp3":         "audio/mpeg",
+	".mp4":         "video/mp4",
+	".mpa":         "video/mpeg",
+	".mpe":         "video/mpeg",
+	".mpeg":        "video/mpeg",
+	".mpg":         "video/mpeg",
+	".ms":          "application/x-troff-ms",
+	".n3":          "text/n3",
+	".nc":          "application/x-netcdf",
+	".nq":          "application/n-quads",
+	".nt":          "application/n-triples",
+	".nws":         "message/rfc822",
+	".o":           "application/octet-stream",
+	".obj":         "application/octet-stream",
+	".oda":         "application/oda",
+	".opus":        "audio/opus",
+	".p12":         "application/x-pkcs12",
+	".p7c":         "application/pkcs7-mime",
+	".pbm":         "image/x-portable-bitmap",
+	".pdf":         "application/pdf",
+	".pfx":         "application/x-pkcs12",
+	".pgm":         "image/x-portable-graymap",
+	".pl":          "text/plain",
+	".png":         "image/png",
+	".pnm":         "image/x-portable-anymap",
+	".pot":         "application/vnd.ms-powerpoint",
+	".ppa":         "application/vnd.ms-powerpoint",
+	".ppm":         "image/x-portable-pixmap",
+	".pps":         "application/vnd.ms-powerpoint",
+	".ppt":         "application/vnd.ms-powerpoint",
+	".ps":          "application/postscript",
+	".pwz":         "application/vnd.ms-powerpoint",
+	".py":          "text/x-python",
+	".pyc":         "application/x-python-code",
+	".pyo":         "application/x-python-code",
+	".qt":          "video/quicktime",
+	".ra":          "audio/x-pn-realaudio",
+	".ram":         "application/x-pn-realaudio",
+	".ras":         "image/x-cmu-raster",
+	".rdf":         "application/xml",
+	".rgb":         "image/x-rgb",
+	".roff":        "application/x-troff",
+	".rtx":         "text/richtext",
+	".sgm":         "text/x-sgml",
+	".sgml":        "text/x-sgml",
+	".sh":          "application/x-sh",
+	".shar":        "application/x-shar",
+	".snd":         "audio/basic",
+	".so":          "application/octet-stream",
+	".src":         "application/x-wais-source",
+	".srt":         "text/plain",
+	".sv4cpio":     "application/x-sv4cpio",
+	".sv4crc":      "application/x-sv4crc",
+	".svg":         "image/svg+xml",
+	".swf":         "application/x-shockwave-flash",
+	".t":           "application/x-troff",
+	".tar":         "application/x-tar",
+	".tcl":         "application/x-tcl",
+	".tex":         "application/x-tex",
+	".texi":        "application/x-texinfo",
+	".texinfo":     "application/x-texinfo",
+	".tif":         "image/tiff",
+	".tiff":        "image/tiff",
+	".tr":          "application/x-troff",
+	".trig":        "application/trig",
+	".tsv":         "text/tab-separated-values",
+	".txt":         "text/plain",
+	".ustar":       "application/x-ustar",
+	".vcf":         "text/x-vcard",
+	".vtt":         "text/vtt",
+	".wasm":        "application/wasm",
+	".wav":         "audio/x-wav",
+	".webm":        "video/webm",
+	".webmanifest": "application/manifest+json",
+	".wiz":         "application/msword",
+	".wsdl":        "application/xml",
+	".xbm":         "image/x-xbitmap",
+	".xlb":         "application/vnd.ms-excel",
+	".xls":         "application/vnd.ms-excel",
+	".xml":         "text/xml",
+	".xpdl":        "application/xml",
+	".xpm":         "image/x-xpixmap",
+	".xsl":         "application/xml",
+	".xwd":         "image/x-xwindowdump",
+	".zip":         "application/zip",
+}
+
+// twistedTypes are the entries twisted.web.static.loadMimeTypes adds on top
+// of the mime.types files; they win over the files, as in twistd.
+var twistedTypes = map[string]string{
+	".conf":  "text/plain",
+	".diff":  "text/plain",
+	".flac":  "audio/x-flac",
+	".java":  "text/plain",
+	".oz":    "text/x-oz",
+	".swf":   "application/x-shockwave-flash",
+	".wml":   "text/vnd.wap.wml",
+	".xul":   "application/vnd.mozilla.xul+xml",
+	".patch": "text/plain",
+}
+
+// modernTypes fill gaps of Python's table for machines without
+// /etc/mime.types (minimal containers), so fonts, images and modules do not
+// fall back to the default type there. A mime.types file overrides them.
+// twistd has no such fallback; with Debian's /etc/mime.types the result is
+// the same.
+var modernTypes = map[string]string{
+	".apng":     "image/apng",
+	".flv":      "video/x-flv",
+	".gpx":      "application/gpx+xml",
+	".jsonld":   "application/ld+json",
+	".m4a":      "audio/mp4",
+	".m4v":      "video/mp4",
+	".markdown": "text/markdown",
+	".md":       "text/markdown",
+	".mkv":      "video/x-matroska",
+	".oga":      "audio/ogg",
+	".ogg":      "audio/ogg",
+	".ogv":      "video/ogg",
+	".otf":      "font/otf",
+	".rss":      "application/rss+xml",
+	".atom":     "application/atom+xml",
+	".svgz":     "image/svg+xml",
+	".ttf":      "font/ttf",
+	".weba":     "audio/webm",
+	".webp":     "image/webp",
+	".woff":     "font/woff",
+	".woff2":    "font/woff2",
+	".xht":      "application/xhtml+xml",
+	".xhtml":    "application/xhtml+xml",
+	".yaml":     "application/yaml",
+	".yml":      "application/yaml",
+	".7z":       "application/x-7z-compressed",
+	".xz":       "application/x-xz",
+	".zst":      "application/zstd",
+	".ics":      "text/calendar",
+	".epub":     "application/epub+zip",
+	".jxl":      "image/jxl",
+}
+
+// contentEncodings is twistd's File.contentEncodings: a file named x.gz is
+// served with Content-Encoding gzip and the type of x.
+var contentEncodings = map[string]string{
+	".gz":  "gzip",
+	".bz2": "bzip2",
+}
+
+// buildMIMETable returns twistd's extension table: Python's built-in types,
+// then the system mime.types file (later lines win), then Twisted's own
+// additions, then extra (keys with or without the leading dot, any case).
+func buildMIMETable(systemFile string, extra map[string]string) map[string]string {
+	t := make(map[string]string, 1024)
+	for k, v := range modernTypes {
+		t[k] = v
+	}
+	for k, v := range pythonTypes {
+		t[k] = v
+	}
+	if systemFile != "" {
+		if f, err := os.Open(systemFile); err == nil {
+			readMIMETypes(f, t)
+			f.Close()
+		}
+	}
+	for k, v := range twistedTypes {
+		t[k] = v
+	}
+	for k, v := range extra {
+		k = strings.ToLower(k)
+		if !strings.HasPrefix(k, ".") {
+			k = "." + k
+		}
+		t[k] = v
+	}
+	return t
+}
+
+// readMIMETypes parses a mime.types file the way Python's
+// mimetypes.MimeTypes.readfp does: whitespace-separated words, a word
+// starting with '#' ends the line, the first word is the type and every
+// other word an extension; a later line wins.
+func readMIMETypes(r io.Reader, t map[string]string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		words := strings.Fields(sc.Text())
+		for i, w := range words {
+			if strings.HasPrefix(w, "#") {
+				words = words[:i]
+				break
+			}
+		}
+		if len(words) < 2 {
+			continue
+		}
+		for _, ext := range words[1:] {
+			t["."+ext] = words[0]
+		}
+	}
+}
+
+// splitExt is Python's os.path.splitext on a base name: the extension starts
+// at the last dot that is not part of the name's leading dots.
+func splitExt(name string) (root, ext string) {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 {
+		return name, ""
+	}
+	// Leading dots do not start an extension (".bashrc", "..x").
+	if strings.TrimLeft(name[:i], ".") == "" {
+		return name, ""
+	}
+	return name[:i], name[i:]
+}
+
+// typeAndEncoding is twistd's getTypeAndEncoding: the Content-Type and
+// Content-Encoding for a file name. encoding is "" when the name has no
+// encoding extension.
+func (h *Handler) typeAndEncoding(name string) (ctype, encoding string) {
+	root, ext := splitExt(name)
+	ext = lowerASCII(ext)
+	if enc, ok := contentEncodings[ext]; ok {
+		encoding = enc
+		_, ext = splitExt(root)
+		ext = lowerASCII(ext)
+	}
+	if t, ok := h.types[ext]; ok {
+		return t, encoding
+	}
+	return h.defaultType, encoding
+}
+
+// lowerASCII lower-cases s as Python's str.lower does for extensions,
+// without allocating in the common all-lower-case ASCII case.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; 'A' <= c && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(s)
+		}
+	}
+	return s
+}
