@@ -41,6 +41,7 @@ package handover
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -105,8 +106,14 @@ func (t *Tracker) Listener(l net.Listener) net.Listener {
 // yours) on the server whose listener Listener wrapped.
 func (t *Tracker) ConnState(c net.Conn, s http.ConnState) {
 	tc, ok := c.(*conn)
-	if !ok {
-		return
+	for !ok {
+		// Look through wrappers that say what they wrap.
+		u, isWrapper := c.(interface{ Unwrap() net.Conn })
+		if !isWrapper {
+			return
+		}
+		c = u.Unwrap()
+		tc, ok = c.(*conn)
 	}
 	switch s {
 	case http.StateNew, http.StateIdle:
@@ -242,6 +249,26 @@ func (c *conn) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// ReadFrom keeps sendfile(2) for net/http's file responses.
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.fileConn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.fileConn}, r)
+}
+
+// CloseWrite half-closes the connection, as net/http does after an error
+// response.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.fileConn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// Unwrap returns the connection underneath.
+func (c *conn) Unwrap() net.Conn { return c.fileConn }
 
 // leave interrupts the Read of a connection waiting for its next request.
 func (c *conn) leave() {

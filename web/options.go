@@ -91,6 +91,13 @@ type Config struct {
 	// at once. HTTP/3 (QUIC) connections are not counted. Default 0: no
 	// cap.
 	MaxConnections int
+	// Handover says when Shutdown parks idle HTTP/1.1 keep-alive
+	// connections in systemd's file descriptor store for the next instance
+	// (--handover): HandoverAuto (default) when systemd says the store is
+	// enabled ($FDSTORE > 0, set by systemd >= 254, or by the unit's
+	// Environment= on older versions), HandoverOn whenever NOTIFY_SOCKET is
+	// set, HandoverOff never.
+	Handover string
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -102,6 +109,7 @@ type Config struct {
 // no endpoint is given, and New does the same.
 func DefaultConfig() Config {
 	return Config{
+		Handover:          HandoverAuto,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
@@ -132,6 +140,7 @@ var options = &getopt.Parser{
 		{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
 		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
+		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
 		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
 		{Long: "help", Help: "Display this help and exit."},
@@ -240,6 +249,13 @@ func ParseArgs(args []string) (Config, error) {
 				return cfg, getopt.Usagef(hint, "--max-connections %q: give a number of connections, or 0 for no limit", v)
 			}
 			cfg.MaxConnections = n
+		case "handover":
+			switch v {
+			case HandoverAuto, HandoverOn, HandoverOff:
+				cfg.Handover = v
+			default:
+				return cfg, getopt.Usagef(hint, "--handover %q: give auto, on or off", v)
+			}
 		case "display-tracebacks":
 			cfg.DisplayTracebacks = true
 		case "notracebacks":

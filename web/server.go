@@ -18,9 +18,11 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/gotwistd/gotwistd/endpoint"
+	"github.com/gotwistd/gotwistd/handover"
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/internal/logfile"
 	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/systemd"
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
@@ -64,11 +66,14 @@ type Server struct {
 	state          int
 	access         *accessLog
 	listeners      []*endpoint.Listener
-	servers        []*http.Server  // parallel to listeners; nil for quic
-	h3             []*http3.Server // parallel to listeners; nil for streams
-	acceptOnceLeft int             // accept-once connections still open
-	stopping       chan struct{}   // closed when Shutdown starts
-	stopped        chan struct{}   // closed when Shutdown is done
+	servers        []*http.Server      // parallel to listeners; nil for quic
+	h3             []*http3.Server     // parallel to listeners; nil for streams
+	acceptOnceLeft int                 // accept-once connections still open
+	handover       bool                // park connections on Shutdown
+	adopted        [][]systemd.Socket  // parallel to listeners: connections to adopt
+	trackers       []*handover.Tracker // parallel to listeners; nil unless parking
+	stopping       chan struct{}       // closed when Shutdown starts
+	stopped        chan struct{}       // closed when Shutdown is done
 	shutdownErr    error
 }
 
@@ -176,6 +181,10 @@ func (s *Server) Listen(ctx context.Context) error {
 		}
 	}
 	s.build()
+	s.adopted = make([][]systemd.Socket, len(s.listeners))
+	s.trackers = make([]*handover.Tracker, len(s.listeners))
+	s.handover = handoverEnabled(s.cfg.Handover, getenv)
+	s.adopt()
 	s.state = stateListening
 	return nil
 }
@@ -312,6 +321,9 @@ func (s *Server) serveOne(i int) error {
 	}
 	srv := s.servers[i]
 	ln := l.Stream
+	s.mu.Lock()
+	ln = s.wrapPlain(i, ln, srv)
+	s.mu.Unlock()
 	if s.limit != nil {
 		ln = &limitListener{Listener: ln, limit: s.limit}
 	}
@@ -357,7 +369,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if srv := s.servers[i]; srv != nil {
+			if t := s.tracker(i); t != nil {
+				if err := s.handOver(ctx, i); err != nil {
+					s.servers[i].Close()
+					errs[i] = err
+				}
+			} else if srv := s.servers[i]; srv != nil {
 				if err := srv.Shutdown(ctx); err != nil {
 					srv.Close()
 					errs[i] = err
@@ -386,6 +403,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.shutdownErr = err
 	close(s.stopped)
 	return err
+}
+
+// tracker returns listener i's handover tracker, or nil.
+func (s *Server) tracker(i int) *handover.Tracker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.trackers[i]
 }
 
 // portKind is the word twistd puts before "Port" in its closing line.

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/gotwistd/gotwistd/internal/service"
@@ -386,7 +387,8 @@ func TestHTTP3(t *testing.T) {
 		t.Errorf("Alt-Svc on plain HTTP = %q", got)
 	}
 
-	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}
+	// A loaded 2-core CI machine can be slower than quic-go's 5 s default.
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, QUICConfig: &quic.Config{HandshakeIdleTimeout: 60 * time.Second, MaxIdleTimeout: 60 * time.Second}}
 	defer tr.Close()
 	resp, body := get(t, &http.Client{Transport: tr}, "GET", "https://"+ts.addr(1)+"/", nil)
 	if resp.Proto != "HTTP/3.0" || resp.StatusCode != 200 || !strings.Contains(body, "gotwistd is running") {

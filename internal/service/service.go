@@ -60,3 +60,14 @@ type Service interface {
 	// STATUS= and for log lines, e.g. "serving /srv/www on tcp:8080".
 	Status() string
 }
+
+// Command is a plugin that runs to completion instead of serving, such as
+// `gotwistd units`, which prints unit files. The runner calls Run in place
+// of New, Listen and Serve: no daemon, no pidfile, no log; it exits 0 when
+// Run returns nil. New is never called on a Command.
+type Command interface {
+	Plugin
+	// Run does the command's work with the arguments that follow its name,
+	// writing its output to env.Stdout.
+	Run(args []string, env Env) error
+}

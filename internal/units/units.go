@@ -88,14 +88,14 @@ func optErr(format string, args ...any) error {
 // listener is one socket of the site: how systemd binds it and how the
 // service names it.
 type listener struct {
-	directive string // "ListenStream=0.0.0.0:80"
-	service   string // "systemd:domain=INET:index=0"
-	own       string // the endpoint string for NoSocket
+	directive string      // "ListenStream=0.0.0.0:80"
+	service   string      // "systemd:domain=INET:index=0"
+	own       string      // the endpoint string for NoSocket
 	mode      os.FileMode // SocketMode= for unix sockets, 0 if none
-	v6only    bool   // tcp6: BindIPv6Only=ipv6-only
-	inet      bool   // needs AF_INET/AF_INET6 (NoSocket)
-	lowPort   bool   // binds a port below 1024 (NoSocket)
-	creds     []string // LoadCredential= lines for TLS keys and certificates
+	v6only    bool        // tcp6: BindIPv6Only=ipv6-only
+	inet      bool        // needs AF_INET/AF_INET6 (NoSocket)
+	lowPort   bool        // binds a port below 1024 (NoSocket)
+	creds     []string    // LoadCredential= lines for TLS keys and certificates
 }
 
 // credDir stands for systemd's %d (the credentials directory) until the
@@ -331,6 +331,8 @@ func serviceUnit(o Options, ls []listener) string {
 	if o.FDStoreMax > 0 {
 		line("# Idle keep-alive connections wait here across a restart.")
 		line("FileDescriptorStoreMax=%d", o.FDStoreMax)
+		line("# systemd >= 254 sets FDSTORE itself; gotwistd parks connections when it is set.")
+		line("Environment=FDSTORE=%d", o.FDStoreMax)
 	}
 	if o.AccessLog {
 		line("LogsDirectory=%s", o.Name)

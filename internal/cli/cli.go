@@ -1,0 +1,574 @@
+// Package cli is gotwistd's runner, the part of Twisted's twistd that reads
+// the global options and runs a plugin:
+//
+//	gotwistd [global options] PLUGIN [plugin options]
+//
+// Main is the only function that turns errors into exit statuses. The
+// runner does, in order, what twistd does:
+//
+//  1. parse the global options (getopt rules: --nodae for --nodaemon,
+//     -no, --pidfile=, --pidfile X) and pick the plugin;
+//  2. check the pidfile: non-numeric -> "Pidfile X contains non-numeric
+//     value", a live pid -> "Another gotwistd server is running, PID N"
+//     (both exit 1), a dead pid -> "Removing stale pidfile X";
+//  3. without --nodaemon, start itself again in a new session with stdio on
+//     /dev/null and wait on a status pipe: exit 0 once the daemon serves,
+//     or print "An error has occurred: ..." and exit 1 (Go cannot fork);
+//  4. set the umask (0077 for a daemon unless --umask), open the log
+//     (stderr in the foreground, gotwistd.log for a daemon, -l PATH, -l -
+//     for stdout, --syslog), call Plugin.New and log "Log opened.", the
+//     version and runtime lines and the plugin's own lines;
+//  5. write the pidfile, chroot (--chroot), change to --rundir, call
+//     Service.Listen, drop privileges (-u/-g: setgroups, setgid, setuid;
+//     "set uid/gid U/G"), start Service.Serve, then tell the daemon's
+//     parent and systemd (READY=1, STATUS=) that it is up;
+//  6. on SIGTERM/SIGINT: "Received SIGTERM, shutting down.", STOPPING=1,
+//     Service.Shutdown with --shutdown-timeout (a second signal closes
+//     everything at once), "Main loop terminated.", "Server Shut Down.",
+//     exit status 0; on SIGHUP: RELOADING=1, reopen the log, Service.Reload,
+//     READY=1; on SIGUSR1: rotate the log file (or reopen it after
+//     logrotate moved it) and Service.ReopenLogs.
+//
+// Under systemd with WatchdogSec=, the runner sends WATCHDOG=1 every half
+// interval while its main loop answers within a quarter of the interval
+// (a reload that hangs, or a stuck loop, stops the pings) and, when the
+// service has a method Healthy(context.Context) error, while that returns
+// nil too.
+//
+// Where gotwistd differs from twistd 22.4 on purpose: a stop by SIGTERM
+// exits 0 (twistd re-raises the signal: 143); SIGHUP reloads and SIGUSR1
+// never kills (twistd dies on both when logging to stdout); usage errors
+// exit 1 (twistd prints its usage and exits 0); a pidfile holding our own
+// pid counts as stale (a restarted container reuses pids); the pidfile is
+// written before --chroot, at the path given, and the umask applies before
+// the log file is created.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/gotwistd/gotwistd/internal/getopt"
+	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/systemd"
+)
+
+// Version is gotwistd's version, printed by --version and in the start-up
+// line, and handed to plugins as service.Env.Version.
+const Version = "0.1.0"
+
+// Main runs gotwistd with args (the command line without the program name)
+// and the plugins it offers, and returns the exit status: 0 after a clean
+// shutdown or --help/--version, 1 for a usage error or a failed start.
+func Main(args []string, plugins ...service.Plugin) int {
+	r := &runner{stdout: os.Stdout, stderr: os.Stderr, plugins: plugins}
+	return r.exitStatus(r.run(args))
+}
+
+type runner struct {
+	stdout, stderr io.Writer
+	plugins        []service.Plugin
+}
+
+// loggedError is a failure already written to the log; it is printed on
+// stderr too unless the log is stderr.
+type loggedError struct {
+	err      error
+	toStderr bool
+}
+
+func (e *loggedError) Error() string { return e.err.Error() }
+func (e *loggedError) Unwrap() error { return e.err }
+
+// errHelp stops the runner after a plugin printed its --help: exit 0.
+var errHelp = errors.New("help printed")
+
+func (r *runner) exitStatus(err error) int {
+	var (
+		plain  *plainError
+		daemon *daemonError
+		logged *loggedError
+	)
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &plain):
+		fmt.Fprintln(r.stderr, plain.msg)
+	case errors.As(err, &daemon):
+		fmt.Fprintln(r.stderr, daemon.Error())
+	case errors.As(err, &logged):
+		if !logged.toStderr {
+			fmt.Fprintf(r.stderr, "gotwistd: error: %v\n", err)
+		}
+	case errors.Is(err, getopt.ErrUsage):
+		hint := getopt.Hint(err)
+		if hint == "" {
+			hint = "gotwistd --help"
+		}
+		fmt.Fprintf(r.stderr, "gotwistd: error: %v\nTry: %s\n", err, hint)
+	default:
+		fmt.Fprintf(r.stderr, "gotwistd: error: %v\n", err)
+	}
+	return 1
+}
+
+// run runs the command line; in a daemon child it also reports the outcome
+// of the start on the status pipe, and to systemd when the start failed.
+func (r *runner) run(args []string) error {
+	pipe := takeStatusPipe()
+	err := r.start(args, pipe)
+	if err != nil && !errors.Is(err, errHelp) {
+		msg := err.Error()
+		var d *daemonError
+		if errors.As(err, &d) {
+			msg = d.msg
+		}
+		_, _ = systemd.Errno(err, firstLine(msg))
+	}
+	pipe.report(err)
+	return err
+}
+
+func (r *runner) start(args []string, pipe *statusPipe) error {
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("find the current directory: %w", err)
+	}
+	o, err := parseOptions(args, cwd)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.help:
+		writeHelp(r.stdout, r.plugins)
+		return nil
+	case o.version:
+		fmt.Fprintf(r.stdout, "gotwistd %s\n%s %s/%s\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	case o.helpReactors:
+		fmt.Fprintln(r.stdout, "gotwistd has no reactors to choose from: Go's runtime is its event loop.")
+		return nil
+	}
+	if o.plugin == "" {
+		return usageErrorf("no plugin given: name one of %s, e.g. gotwistd --nodaemon %s", r.pluginNames(), r.firstPluginName())
+	}
+	p := r.plugin(o.plugin)
+	if p == nil {
+		return usageErrorf("unknown plugin %q: choose one of %s", o.plugin, r.pluginNames())
+	}
+	if c, ok := p.(service.Command); ok {
+		return c.Run(o.pluginArgs, service.Env{Stdout: r.stdout, Version: Version})
+	}
+	if err := o.checkCombination(); err != nil {
+		return err
+	}
+	cr, err := resolveCreds(o.uid, o.gid)
+	if err != nil {
+		return err
+	}
+	daemon := !o.noDaemon
+	if daemon && pipe == nil {
+		return r.startDaemon(args, &o, p)
+	}
+	return r.serve(&o, p, cr, daemon, pipe)
+}
+
+func (r *runner) plugin(name string) service.Plugin {
+	for _, p := range r.plugins {
+		if p.Name() == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (r *runner) pluginNames() string {
+	names := make([]string, len(r.plugins))
+	for i, p := range r.plugins {
+		names[i] = p.Name()
+	}
+	if len(names) == 0 {
+		return "(none: this gotwistd was built without plugins)"
+	}
+	return strings.Join(names, ", ")
+}
+
+func (r *runner) firstPluginName() string {
+	if len(r.plugins) == 0 {
+		return "PLUGIN"
+	}
+	return r.plugins[0].Name()
+}
+
+// newService calls Plugin.New and classifies its error.
+func (r *runner) newService(o *options, p service.Plugin, logger *slog.Logger) (service.Service, error) {
+	svc, err := p.New(o.pluginArgs, service.Env{Logger: logger, Stdout: r.stdout, Version: Version})
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, errHelp
+	case err != nil && getopt.Hint(err) == "":
+		return nil, getopt.Usagef("gotwistd "+p.Name()+" --help", "%w", err)
+	case err != nil:
+		return nil, err
+	case svc == nil:
+		return nil, fmt.Errorf("plugin %s returned no service", p.Name())
+	}
+	return svc, nil
+}
+
+// startDaemon is the parent's side of daemonizing: the checks twistd makes
+// before forking, so that their errors show on the terminal, then the
+// child.
+func (r *runner) startDaemon(args []string, o *options, p service.Plugin) error {
+	stale, err := checkPIDFile(o.pidFile)
+	if err != nil {
+		return err
+	}
+	if stale {
+		fmt.Fprintf(r.stderr, "Removing stale pidfile %s\n", o.pidFile)
+	}
+	// Validate the plugin's options here; the child builds its own service.
+	if _, err := r.newService(o, p, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	return spawnDaemon(args)
+}
+
+// serve runs the plugin in this process: the foreground, or the daemon
+// child.
+func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pipe *statusPipe) error {
+	// Take the signals first: from here on SIGTERM, SIGINT and SIGHUP
+	// queue up instead of killing the process, and SIGPIPE on a closed
+	// stdout fails the write instead. (Notify, not Ignore: ignored signals
+	// would stay ignored in processes the plugin starts.)
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sigReopenLogs)
+	defer signal.Stop(sigs)
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+
+	if o.umask >= 0 {
+		setUmask(o.umask)
+	} else if daemon {
+		setUmask(0o077)
+	}
+	stale, err := checkPIDFile(o.pidFile)
+	if err != nil {
+		return err
+	}
+	lo, err := openLog(o, daemon, r.stdout, r.stderr)
+	if err != nil {
+		return err
+	}
+	defer lo.close()
+	logger := slog.New(lo.handler)
+	g := newGate(lo.handler)
+	svc, err := r.newService(o, p, slog.New(g))
+	if err != nil {
+		return err
+	}
+	g.openGate(func() {
+		logger.Info("Log opened.")
+		if stale {
+			logger.Info("Removing stale pidfile " + o.pidFile)
+		}
+		logger.Info(fmt.Sprintf("gotwistd %s (%s %s) starting up.", Version, executable(), runtime.Version()))
+		logger.Info(fmt.Sprintf("runtime: Go %s %s/%s, GOMAXPROCS=%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0)))
+		for _, opt := range o.ignored {
+			logger.Info(fmt.Sprintf("Ignoring twistd option %s: it has no meaning for gotwistd.", opt))
+		}
+	})
+	fail := func(err error) error {
+		logger.Error(err.Error())
+		return &loggedError{err: err, toStderr: lo.toStderr}
+	}
+
+	pid := os.Getpid()
+	removePID := func() {}
+	if o.pidFile != "" {
+		if err := writePIDFile(o.pidFile, pid); err != nil {
+			return fail(err)
+		}
+		removePID = func() {
+			if msg := removePIDFile(o.pidFile, pid); msg != "" {
+				logger.Warn(msg)
+			}
+		}
+	}
+	rundir := o.rundir
+	if o.chroot != "" {
+		if err := chroot(o.chroot); err != nil {
+			removePID()
+			return fail(err)
+		}
+		if rundir == "." {
+			rundir = "/"
+		}
+	}
+	if err := os.Chdir(rundir); err != nil {
+		removePID()
+		return fail(fmt.Errorf("change to the run directory: %w", err))
+	}
+	if err := svc.Listen(context.Background()); err != nil {
+		removePID()
+		return fail(err)
+	}
+	desc, err := cr.drop(o.euid)
+	if err != nil {
+		removePID()
+		return fail(err)
+	}
+	if desc != "" {
+		logger.Info("set " + desc)
+	}
+
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- svc.Serve() }()
+	pipe.report(nil)
+	notifyLogged(logger, "READY=1")(systemd.Ready(svc.Status()))
+
+	l := &loop{
+		o: o, svc: svc, logger: logger, log: lo,
+		sigs: sigs, serveDone: serveDone, pings: make(chan chan struct{}),
+	}
+	watchdogCtx, stopWatchdog := context.WithCancel(context.Background())
+	l.startWatchdog(watchdogCtx)
+	err = l.run()
+	stopWatchdog()
+	logger.Info("Main loop terminated.")
+	removePID()
+	logger.Info("Server Shut Down.")
+	if err != nil {
+		return &loggedError{err: err, toStderr: lo.toStderr}
+	}
+	return nil
+}
+
+// loop is the runner's main loop: signals, the service's end, watchdog
+// health checks.
+type loop struct {
+	o         *options
+	svc       service.Service
+	logger    *slog.Logger
+	log       *logOutput
+	sigs      <-chan os.Signal
+	serveDone <-chan error
+	pings     chan chan struct{}
+
+	stopSignals    int
+	shutdownDone   chan error // nil until the shutdown starts
+	cancelShutdown context.CancelFunc
+}
+
+// run serves until the service has stopped: Serve returned and, if a
+// shutdown was started, Shutdown returned too. Its error is the fatal one.
+func (l *loop) run() error {
+	var (
+		fatal            error
+		served, shutdown bool
+	)
+	defer func() {
+		if l.cancelShutdown != nil {
+			l.cancelShutdown()
+		}
+	}()
+	for !served || (l.shutdownDone != nil && !shutdown) {
+		select {
+		case sig := <-l.sigs:
+			switch sig {
+			case syscall.SIGTERM, syscall.SIGINT:
+				if err := l.stopSignal(sig); err != nil {
+					return err
+				}
+			case syscall.SIGHUP:
+				l.reload()
+			case sigReopenLogs:
+				l.reopenLogs()
+			}
+		case err := <-l.serveDone:
+			served = true
+			switch {
+			case err != nil && l.shutdownDone == nil:
+				fatal = fmt.Errorf("server failed: %w", err)
+				l.logger.Error(fatal.Error())
+				notifyLogged(l.logger, "STATUS=")(systemd.Errno(fatal, ""))
+				l.startShutdown()
+			case err != nil:
+				l.logger.Warn(fmt.Sprintf("server stopped with an error: %v", err))
+			case l.shutdownDone == nil:
+				// Serve finished on its own (e.g. it served the one
+				// connection of an Accept=yes socket): clean up.
+				l.startShutdown()
+			}
+		case err := <-l.shutdownDone:
+			shutdown = true
+			switch {
+			case err == nil:
+			case errors.Is(err, context.DeadlineExceeded):
+				l.logger.Info(fmt.Sprintf("Grace period of %s is over: closed the connections still open.", l.o.shutdownTimeout))
+			case errors.Is(err, context.Canceled):
+				// A second signal; already logged.
+			default:
+				l.logger.Warn(fmt.Sprintf("shutdown: %v", err))
+			}
+		case reply := <-l.pings:
+			close(reply)
+		}
+	}
+	return fatal
+}
+
+func (l *loop) stopSignal(sig os.Signal) error {
+	name := signalName(sig)
+	l.stopSignals++
+	switch {
+	case l.stopSignals == 1 && l.shutdownDone == nil:
+		l.logger.Info(fmt.Sprintf("Received %s, shutting down.", name))
+		l.startShutdown()
+	case l.stopSignals <= 2:
+		l.logger.Info(fmt.Sprintf("Received %s again, closing all connections now.", name))
+		l.cancelShutdown()
+	default:
+		l.logger.Info(fmt.Sprintf("Received %s a third time, exiting without waiting for the server.", name))
+		return fmt.Errorf("the server did not stop after %s twice", name)
+	}
+	return nil
+}
+
+// startShutdown tells systemd and starts Service.Shutdown with the grace
+// period; the loop waits for it.
+func (l *loop) startShutdown() {
+	notifyLogged(l.logger, "STOPPING=1")(systemd.Stopping("shutting down"))
+	ctx, cancel := context.WithTimeout(context.Background(), l.o.shutdownTimeout)
+	done := make(chan error, 1)
+	l.cancelShutdown, l.shutdownDone = cancel, done
+	go func() { done <- l.svc.Shutdown(ctx) }()
+}
+
+func (l *loop) reload() {
+	if l.shutdownDone != nil {
+		l.logger.Info("Received SIGHUP while shutting down; not reloading.")
+		return
+	}
+	l.logger.Info("Received SIGHUP, reloading.")
+	notifyLogged(l.logger, "RELOADING=1")(systemd.Reloading())
+	if l.log.file != nil {
+		if err := l.log.file.Reopen(); err != nil {
+			l.logger.Error(fmt.Sprintf("Reload: the log file stays as it was: %v", err))
+		}
+	}
+	err := l.svc.Reload()
+	status := l.svc.Status()
+	if err != nil {
+		l.logger.Error(fmt.Sprintf("Reload failed: %v", err))
+		status = fmt.Sprintf("reload failed: %v; %s", err, status)
+	} else {
+		l.logger.Info("Reload complete.")
+	}
+	notifyLogged(l.logger, "READY=1")(systemd.Ready(status))
+}
+
+func (l *loop) reopenLogs() {
+	what := "reopened the log files"
+	if f := l.log.file; f != nil {
+		rotated, err := f.Rotate()
+		switch {
+		case err != nil:
+			l.logger.Error(fmt.Sprintf("Received SIGUSR1: the log file stays as it was: %v", err))
+		case rotated:
+			what = fmt.Sprintf("rotated the log file (the previous one is now %s.1)", f.Path())
+		}
+	}
+	if err := l.svc.ReopenLogs(); err != nil {
+		l.logger.Error(fmt.Sprintf("Received SIGUSR1: reopening the service's log files failed: %v", err))
+		return
+	}
+	l.logger.Info("Received SIGUSR1, " + what + ".")
+}
+
+// startWatchdog feeds systemd's watchdog (WatchdogSec=) while the main
+// loop answers within a quarter of the interval and, when the service has
+// a Healthy(ctx) error method, while that passes too. A loop stuck in a
+// reload or a deadlocked service stops the pings, and systemd restarts it.
+func (l *loop) startWatchdog(ctx context.Context) {
+	d, err := systemd.WatchdogInterval()
+	if err != nil {
+		l.logger.Warn(fmt.Sprintf("systemd watchdog: %v", err))
+		return
+	}
+	if d <= 0 {
+		return
+	}
+	l.logger.Info(fmt.Sprintf("systemd watchdog: %s, pinging every %s.", d, d/2))
+	checker, _ := l.svc.(interface{ Healthy(context.Context) error })
+	healthy := func() bool {
+		hctx, cancel := context.WithTimeout(ctx, d/4)
+		defer cancel()
+		reply := make(chan struct{})
+		select {
+		case l.pings <- reply:
+		case <-hctx.Done():
+			l.logger.Warn("systemd watchdog: the main loop did not answer; not pinging.")
+			return false
+		}
+		select {
+		case <-reply:
+		case <-hctx.Done():
+			return false
+		}
+		if checker != nil {
+			if err := checker.Healthy(hctx); err != nil {
+				l.logger.Warn(fmt.Sprintf("systemd watchdog: health check failed, not pinging: %v", err))
+				return false
+			}
+		}
+		return true
+	}
+	go func() {
+		if err := systemd.RunWatchdog(ctx, healthy); err != nil {
+			l.logger.Error(fmt.Sprintf("systemd watchdog stopped: %v", err))
+		}
+	}()
+}
+
+// notifyLogged returns a function that logs a failed sd_notify call.
+func notifyLogged(logger *slog.Logger, what string) func(bool, error) {
+	return func(_ bool, err error) {
+		if err != nil {
+			logger.Warn(fmt.Sprintf("sd_notify %s: %v", what, err))
+		}
+	}
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGINT:
+		return "SIGINT"
+	}
+	return sig.String()
+}
+
+func executable() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return os.Args[0]
+	}
+	return exe
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

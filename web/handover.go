@@ -1,0 +1,114 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+
+	"github.com/gotwistd/gotwistd/handover"
+	"github.com/gotwistd/gotwistd/systemd"
+)
+
+// Values of Config.Handover (--handover).
+const (
+	// HandoverAuto parks connections when systemd says the unit has a file
+	// descriptor store: $FDSTORE > 0 (systemd >= 254 sets it; on older
+	// versions the unit can set it with Environment=FDSTORE=N).
+	HandoverAuto = "auto"
+	// HandoverOn parks connections whenever NOTIFY_SOCKET is set.
+	HandoverOn = "on"
+	// HandoverOff never parks connections: Shutdown closes idle ones.
+	HandoverOff = "off"
+)
+
+// handoverEnabled decides Config.Handover against the environment.
+func handoverEnabled(mode string, getenv func(string) string) bool {
+	if getenv("NOTIFY_SOCKET") == "" {
+		return false
+	}
+	switch mode {
+	case HandoverOn:
+		return true
+	case HandoverOff:
+		return false
+	}
+	n, err := strconv.Atoi(getenv("FDSTORE"))
+	return err == nil && n > 0
+}
+
+// adoptable reports whether listener i serves plain HTTP/1.1 on a stream
+// socket, the only kind whose connections can be parked and adopted.
+func (s *Server) adoptable(i int) bool {
+	l := s.listeners[i]
+	return l.Stream != nil && l.TLS == nil && !l.AcceptOnce
+}
+
+// adopt takes the connections a previous instance parked in systemd's file
+// descriptor store, and hands them to the first plain HTTP listener. With
+// no such listener they are closed (the clients reconnect).
+func (s *Server) adopt() {
+	socks, err := systemd.SocketsNamed(handover.DefaultName)
+	if err != nil || len(socks) == 0 {
+		return
+	}
+	for i := range s.listeners {
+		if s.adoptable(i) {
+			s.adopted[i] = socks
+			s.log.Info(fmt.Sprintf("Adopted %d connections from the previous instance", len(socks)))
+			return
+		}
+	}
+	for _, sk := range socks {
+		if sk.File != nil {
+			sk.File.Close()
+		}
+	}
+	systemd.RemoveStoredFiles(handover.DefaultName)
+}
+
+// wrapPlain puts the handover machinery around listener i's socket.
+func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listener {
+	if !s.adoptable(i) {
+		return ln
+	}
+	if socks := s.adopted[i]; socks != nil {
+		ln = handover.Adopt(ln, socks)
+		s.adopted[i] = nil
+	}
+	if !s.handover {
+		return ln
+	}
+	t := handover.New(handover.DefaultName)
+	s.trackers[i] = t
+	prev := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		t.ConnState(c, st)
+		if prev != nil {
+			prev(c, st)
+		}
+	}
+	return t.Listener(ln)
+}
+
+// handOver stops accepting on listener i and parks its connections as each
+// reaches a request boundary, until none is left or ctx is done; what is
+// left is then shut down as usual.
+func (s *Server) handOver(ctx context.Context, i int) error {
+	t := s.trackers[i]
+	s.listeners[i].Stream.Close() // stop accepting; systemd keeps the socket
+	left, err := t.Handover(ctx)
+	parked, failed := t.Parked()
+	if parked > 0 || failed > 0 || left > 0 {
+		s.log.Info(fmt.Sprintf("Handed %d idle connections to systemd's file descriptor store (%d failed, %d still busy)", parked, failed, left))
+	}
+	if err != nil {
+		return err
+	}
+	return s.servers[i].Shutdown(ctx)
+}
+
+// getenv is os.Getenv; a seam for tests.
+var getenv = os.Getenv
