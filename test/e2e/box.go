@@ -111,9 +111,16 @@ fi
 mount -t sysfs -o ro sysfs "$new/sys"
 mount -t cgroup2 cgroup2 "$new/sys/fs/cgroup"
 mount -t tmpfs -o mode=0755,nosuid dev "$new/dev"
-for node in null zero full random urandom tty; do
-	: >"$new/dev/$node"
-	mount --bind "/dev/$node" "$new/dev/$node"
+# Real device nodes, as on any machine: systemd's PrivateDevices= copies
+# them into a service's /dev and fails on anything else (some sandboxes
+# give the host a regular file as /dev/null). A bind mount of the host's
+# node if mknod is refused.
+for node in null:1:3 zero:1:5 full:1:7 random:1:8 urandom:1:9 tty:5:0; do
+	name=${node%%:*} majmin=${node#*:}
+	if ! mknod -m 0666 "$new/dev/$name" c "${majmin%:*}" "${majmin#*:}" 2>/dev/null; then
+		: >"$new/dev/$name"
+		mount --bind "/dev/$name" "$new/dev/$name"
+	fi
 done
 mkdir "$new/dev/pts" "$new/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts "$new/dev/pts"
@@ -132,6 +139,10 @@ cd "$new"
 pivot_root . .oldroot
 umount -l /.oldroot
 rmdir /.oldroot
+# Shared, as systemd makes / on a machine (it leaves that to the container
+# manager when container= is set): LoadCredential= mounts the credentials
+# in a helper's namespace and relies on them propagating back.
+mount --make-rshared /
 export container=other
 exec setpriv --bounding-set "$caps" -- /lib/systemd/systemd --system --unit=multi-user.target
 `

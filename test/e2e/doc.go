@@ -26,10 +26,13 @@
 //  3. Inside the overlay it mounts proc (with /proc/sys read-only but for
 //     /proc/sys/net, and /proc/sysrq-trigger read-only), sysfs read-only
 //     (so udev and other host-only units skip themselves), cgroup2 (the namespace's root is the
-//     box cgroup), a tmpfs /dev with bind-mounted null, zero, full, random,
-//     urandom and tty, a new devpts instance, a file as /dev/console, and
-//     tmpfs on /dev/shm, /run and /tmp.
-//  4. It pivots into the overlay, detaches the old root, sets
+//     box cgroup), a tmpfs /dev with device nodes null, zero, full, random,
+//     urandom and tty (made with mknod, so PrivateDevices= can copy them),
+//     a new devpts instance, a file as /dev/console, and tmpfs on /dev/shm,
+//     /run and /tmp.
+//  4. It pivots into the overlay, detaches the old root, makes every mount
+//     shared again (as systemd does on a machine, but not in a container:
+//     LoadCredential= needs it), sets
 //     container=other and execs /lib/systemd/systemd --system
 //     --unit=multi-user.target through setpriv, which drops from the
 //     capability bounding set what systemd-nspawn drops (CAP_SYS_MODULE,
