@@ -21,13 +21,22 @@
 //  5. write the pidfile, chroot (--chroot), change to --rundir, call
 //     Service.Listen, drop privileges (-u/-g: setgroups, setgid, setuid;
 //     "set uid/gid U/G"), start Service.Serve, then tell the daemon's
-//     parent and systemd (READY=1, STATUS=) that it is up;
+//     parent and systemd (READY=1, STATUS=) that it is up; a start that
+//     fails tells systemd why (STATUS=, and ERRNO= when the error has an
+//     errno);
 //  6. on SIGTERM/SIGINT: "Received SIGTERM, shutting down.", STOPPING=1,
 //     Service.Shutdown with --shutdown-timeout (a second signal closes
 //     everything at once), "Main loop terminated.", "Server Shut Down.",
 //     exit status 0; on SIGHUP: RELOADING=1, reopen the log, Service.Reload,
 //     READY=1; on SIGUSR1: rotate the log file (or reopen it after
 //     logrotate moved it) and Service.ReopenLogs.
+//
+// A start whose New or Listen is still running after a second asks systemd
+// for 3 s more (EXTEND_TIMEOUT_USEC, with STATUS= naming the step) every
+// second, so a short TimeoutStartSec= does not kill it, for up to
+// --start-timeout (default 90s) in all; past that the start fails with an
+// error naming the step. Meanwhile SIGTERM/SIGINT end the start at once
+// (exit status 0), and SIGHUP/SIGUSR1 wait for the main loop.
 //
 // Under systemd with WatchdogSec=, the runner sends WATCHDOG=1 every half
 // interval while its main loop answers within a quarter of the interval
@@ -41,7 +50,8 @@
 // exit 1 (twistd prints its usage and exits 0); a pidfile holding our own
 // pid counts as stale (a restarted container reuses pids); the pidfile is
 // written before --chroot, at the path given, and the umask applies before
-// the log file is created.
+// the log file is created; a start-up that takes longer than --start-timeout
+// fails (twistd waits for ever).
 package cli
 
 import (
@@ -56,6 +66,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/internal/service"
@@ -99,7 +110,7 @@ func (r *runner) exitStatus(err error) int {
 		logged *loggedError
 	)
 	switch {
-	case err == nil, errors.Is(err, errHelp):
+	case err == nil, errors.Is(err, errHelp), errors.Is(err, errStartInterrupted):
 		return 0
 	case errors.As(err, &plain):
 		fmt.Fprintln(r.stderr, plain.msg)
@@ -246,6 +257,7 @@ func (r *runner) startDaemon(args []string, o *options, p service.Plugin) error 
 // serve runs the plugin in this process: the foreground, or the daemon
 // child.
 func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pipe *statusPipe) error {
+	begin := time.Now()
 	// Take the signals first: from here on SIGTERM, SIGINT and SIGHUP
 	// queue up instead of killing the process, and SIGPIPE on a closed
 	// stdout fails the write instead. (Notify, not Ignore: ignored signals
@@ -273,7 +285,20 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 	defer lo.close()
 	logger := slog.New(lo.handler)
 	g := newGate(lo.handler)
-	svc, err := r.newService(o, p, slog.New(g))
+	// New and Listen may be slow (a docroot on a slow disk, an access log
+	// on a FIFO whose reader starts late): sw extends systemd's start
+	// timeout meanwhile and handles the signals.
+	sw := &startWatch{begin: begin, limit: o.startTimeout, sigs: sigs, logger: logger}
+	var svc service.Service
+	err = sw.step(p.Name()+": New (reading its options)", func() error {
+		var err error
+		svc, err = r.newService(o, p, slog.New(g))
+		return err
+	})
+	if errors.Is(err, errStartTimeout) {
+		logger.Error(err.Error())
+		return &loggedError{err: err, toStderr: lo.toStderr}
+	}
 	if err != nil {
 		return err
 	}
@@ -319,7 +344,14 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 		removePID()
 		return fail(fmt.Errorf("change to the run directory: %w", err))
 	}
-	if err := svc.Listen(context.Background()); err != nil {
+	err = sw.step(p.Name()+": Listen (binding the listeners)", func() error {
+		return svc.Listen(context.Background())
+	})
+	if errors.Is(err, errStartInterrupted) {
+		removePID()
+		return err
+	}
+	if err != nil {
 		removePID()
 		return fail(err)
 	}
@@ -339,7 +371,7 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 
 	l := &loop{
 		o: o, svc: svc, logger: logger, log: lo,
-		sigs: sigs, serveDone: serveDone, pings: make(chan chan struct{}),
+		sigs: sigs, pending: sw.pending, serveDone: serveDone, pings: make(chan chan struct{}),
 	}
 	watchdogCtx, stopWatchdog := context.WithCancel(context.Background())
 	l.startWatchdog(watchdogCtx)
@@ -362,6 +394,7 @@ type loop struct {
 	logger    *slog.Logger
 	log       *logOutput
 	sigs      <-chan os.Signal
+	pending   []os.Signal // SIGHUP/SIGUSR1 received during a slow start
 	serveDone <-chan error
 	pings     chan chan struct{}
 
@@ -382,18 +415,14 @@ func (l *loop) run() error {
 			l.cancelShutdown()
 		}
 	}()
+	for _, sig := range l.pending {
+		l.signal(sig)
+	}
 	for !served || (l.shutdownDone != nil && !shutdown) {
 		select {
 		case sig := <-l.sigs:
-			switch sig {
-			case syscall.SIGTERM, syscall.SIGINT:
-				if err := l.stopSignal(sig); err != nil {
-					return err
-				}
-			case syscall.SIGHUP:
-				l.reload()
-			case sigReopenLogs:
-				l.reopenLogs()
+			if err := l.signal(sig); err != nil {
+				return err
 			}
 		case err := <-l.serveDone:
 			served = true
@@ -426,6 +455,19 @@ func (l *loop) run() error {
 		}
 	}
 	return fatal
+}
+
+// signal handles one signal; its error is fatal.
+func (l *loop) signal(sig os.Signal) error {
+	switch sig {
+	case syscall.SIGTERM, syscall.SIGINT:
+		return l.stopSignal(sig)
+	case syscall.SIGHUP:
+		l.reload()
+	case sigReopenLogs:
+		l.reopenLogs()
+	}
+	return nil
 }
 
 func (l *loop) stopSignal(sig os.Signal) error {
@@ -556,6 +598,10 @@ func signalName(sig os.Signal) string {
 		return "SIGTERM"
 	case syscall.SIGINT:
 		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case sigReopenLogs:
+		return "SIGUSR1"
 	}
 	return sig.String()
 }

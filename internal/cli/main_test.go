@@ -50,9 +50,11 @@ func (fakePlugin) New(args []string, env service.Env) (service.Service, error) {
 	fs.StringVar(&s.failListen, "fail-listen", "", "make Listen fail with this text")
 	fs.StringVar(&s.failServe, "fail-serve", "", "make Serve fail with this text")
 	fs.BoolVar(&s.hangReload, "hang-reload", false, "make Reload block forever")
+	fs.StringVar(&s.listenWait, "listen-wait", "", "make Listen wait until this file exists")
+	fs.StringVar(&s.unhealthy, "unhealthy", "", "make Healthy fail while this file exists")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(env.Stdout, "Usage: gotwistd [options] fake [--addr=ADDR] [--fail-listen=TEXT] [--fail-serve=TEXT] [--hang-reload]")
+			fmt.Fprintln(env.Stdout, "Usage: gotwistd [options] fake [--addr=ADDR] [--fail-listen=TEXT] [--fail-serve=TEXT] [--hang-reload] [--listen-wait=PATH] [--unhealthy=PATH]")
 		}
 		return nil, err
 	}
@@ -64,11 +66,18 @@ type fakeService struct {
 	log                         *slog.Logger
 	addr, failListen, failServe string
 	hangReload                  bool
+	listenWait, unhealthy       string
 	ln                          net.Listener
 	srv                         *http.Server
 }
 
 func (s *fakeService) Listen(context.Context) error {
+	for s.listenWait != "" {
+		if _, err := os.Stat(s.listenWait); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if s.failListen != "" {
 		return errors.New(s.failListen)
 	}
@@ -121,6 +130,17 @@ func (s *fakeService) Reload() error {
 
 func (s *fakeService) ReopenLogs() error {
 	s.log.Info("fake: logs reopened", "system", "fake")
+	return nil
+}
+
+// Healthy fails while the --unhealthy file exists.
+func (s *fakeService) Healthy(context.Context) error {
+	if s.unhealthy == "" {
+		return nil
+	}
+	if _, err := os.Stat(s.unhealthy); err == nil {
+		return errors.New("fake: unhealthy")
+	}
 	return nil
 }
 

@@ -14,6 +14,10 @@ import (
 	"github.com/gotwistd/gotwistd/internal/service"
 )
 
+// DefaultStartTimeout is the default of --start-timeout, systemd's
+// DefaultTimeoutStartSec=.
+const DefaultStartTimeout = 90 * time.Second
+
 // options are twistd's global options, the ones before the plugin name.
 type options struct {
 	noDaemon        bool          // -n/--nodaemon
@@ -30,6 +34,7 @@ type options struct {
 	logFormat       string        // --log-format: text or json
 	logMaxSize      int64         // --log-max-size; 0 = never rotate by size
 	shutdownTimeout time.Duration // --shutdown-timeout
+	startTimeout    time.Duration // --start-timeout; 0 = no limit, no extension
 	spew            bool          // --spew: debug-level logging
 	help            bool          // --help
 	version         bool          // --version
@@ -48,6 +53,7 @@ func defaultOptions() options {
 		rundir:          ".",
 		logFormat:       "text",
 		shutdownTimeout: 10 * time.Second,
+		startTimeout:    DefaultStartTimeout,
 	}
 }
 
@@ -100,6 +106,10 @@ var specs = []optSpec{
 		set: setLogMaxSize},
 	{long: "shutdown-timeout", arg: "DURATION", help: "on SIGTERM/SIGINT, wait this long for requests in flight", def: "10s",
 		set: setShutdownTimeout},
+	{long: "start-timeout", arg: "DURATION", help: "give up a start-up (plugin New and Listen) that takes longer; " +
+		"under systemd, ask for more time (EXTEND_TIMEOUT_USEC) meanwhile, so TimeoutStartSec= can stay short; " +
+		"0: no limit, and TimeoutStartSec= alone applies", def: "90s",
+		set: setStartTimeout},
 	{long: "spew", help: "log at debug level (twistd: trace every call)",
 		set: func(o *options, _ string) error { o.spew = true; return nil }},
 
@@ -198,6 +208,15 @@ func setShutdownTimeout(o *options, v string) error {
 		return usageErrorf("--shutdown-timeout %q is not a duration such as 10s or 1m30s", v)
 	}
 	o.shutdownTimeout = d
+	return nil
+}
+
+func setStartTimeout(o *options, v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return usageErrorf("--start-timeout %q is not a duration such as 90s or 5m, or 0", v)
+	}
+	o.startTimeout = d
 	return nil
 }
 

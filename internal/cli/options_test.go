@@ -43,6 +43,12 @@ func TestParseOptions(t *testing.T) {
 			o.noDaemon, o.pidFile, o.logFile, o.rundir, o.shutdownTimeout = true, "", "x.log", "/srv", 3*time.Second
 			o.plugin = "web"
 		}},
+		{"start timeout", "--start-timeout=5m web", func(o *options) {
+			o.startTimeout, o.pidFile, o.plugin = 5*time.Minute, "/start/gotwistd.pid", "web"
+		}},
+		{"start timeout off", "--start-timeout 0 web", func(o *options) {
+			o.startTimeout, o.pidFile, o.plugin = 0, "/start/gotwistd.pid", "web"
+		}},
 		{"exact name beats a longer one", "--profile=x --profiler=y web", func(o *options) {
 			o.pidFile, o.plugin = "/start/gotwistd.pid", "web"
 			o.ignored = []string{"--profile=x", "--profiler=y"}
@@ -124,6 +130,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"bad umask", "--umask=999 web", `--umask "999" is not an octal file mode such as 022 or 0077`},
 		{"bad log format", "--log-format=xml web", `--log-format "xml" is not text or json`},
 		{"bad duration", "--shutdown-timeout=10 web", `--shutdown-timeout "10" is not a duration such as 10s or 1m30s`},
+		{"bad start timeout", "--start-timeout=-1s web", `--start-timeout "-1s" is not a duration such as 90s or 5m, or 0`},
 		{"bad size", "--log-max-size=lots web", `--log-max-size "lots" is not a size in bytes such as 1000000, 512K or 10M`},
 		{"python application", "-y app.tac", "option --python loads a Python application, which gotwistd cannot run; name a plugin instead, e.g. web"},
 	}
@@ -176,7 +183,7 @@ func TestUsageOutput(t *testing.T) {
 			"gotwistd: error: no plugin given: name one of fake, other, e.g. gotwistd --nodaemon fake\nTry: gotwistd --help\n"},
 		{"plugin usage error", "-n fake --bogus", 1, "",
 			"gotwistd: error: flag provided but not defined: -bogus\nTry: gotwistd fake --help\n"},
-		{"plugin help", "-n fake --help", 0, "Usage: gotwistd [options] fake [--addr=ADDR] [--fail-listen=TEXT] [--fail-serve=TEXT] [--hang-reload]\n", ""},
+		{"plugin help", "-n fake --help", 0, "Usage: gotwistd [options] fake [--addr=ADDR] [--fail-listen=TEXT] [--fail-serve=TEXT] [--hang-reload] [--listen-wait=PATH] [--unhealthy=PATH]\n", ""},
 		{"plugin help in daemon mode", "fake -h", 0, "~Usage: gotwistd [options] fake", ""},
 		{"unknown user", "-n -u no-such-user-here fake", 1, "",
 			"gotwistd: error: --uid \"no-such-user-here\": no such user\nTry: gotwistd --help\n"},
@@ -221,7 +228,7 @@ func TestHelpListsOptionsAndPlugins(t *testing.T) {
 		}
 	}
 	for _, want := range []string{
-		"  -n, --nodaemon", "--pidfile=PATH", "gotwistd.pid]", "--shutdown-timeout=DURATION",
+		"  -n, --nodaemon", "--pidfile=PATH", "gotwistd.pid]", "--shutdown-timeout=DURATION", "--start-timeout=DURATION",
 		"    fake             A test server.\n", "    other            Another plugin.\n",
 	} {
 		if !strings.Contains(help, want) {

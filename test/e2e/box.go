@@ -66,6 +66,13 @@ type Config struct {
 	BootTimeout time.Duration
 	// CommandTimeout bounds each command run in the box. Default: 60s.
 	CommandTimeout time.Duration
+	// Overlay, when set, is called before boot with the directory whose
+	// contents are copied into the box's overlay upper dir: files put there
+	// shadow the host's, in the box only (e.g. other versions of packages,
+	// unpacked). It already holds the masks, /etc/hostname and /etc/fstab.
+	// Mind merged /usr: a real directory at upperDir/lib would hide the
+	// host's /lib -> usr/lib link.
+	Overlay func(upperDir string) error
 }
 
 // Box is a running throwaway systemd in its own namespaces, over an overlay
@@ -231,6 +238,11 @@ func (b *Box) boot(cfg Config) error {
 	}
 	if err := writeBase(filepath.Join(b.dir, "base"), masks(cfg.Mask)); err != nil {
 		return fmt.Errorf("boot box: %w", err)
+	}
+	if cfg.Overlay != nil {
+		if err := cfg.Overlay(filepath.Join(b.dir, "base")); err != nil {
+			return fmt.Errorf("boot box: overlay: %w", err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(b.dir, "console"), nil, 0o600); err != nil {
 		return fmt.Errorf("boot box: %w", err)
