@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// The files every server serves, from the same directory.
+const (
+	smallName = "small.html"
+	file100k  = "100k.bin"
+	file10m   = "10m.bin"
+	smallSize = 160
+	size100k  = 100 * 1024
+	size10m   = 10 * 1024 * 1024
+)
+
+// benchEnv is the temp directory a run works in: the document root, the
+// certificate, one sub-directory per server for configs, logs and output.
+type benchEnv struct {
+	dir     string
+	docroot string
+	cert    string // PEM certificate, self-signed for 127.0.0.1 and localhost
+	key     string // PEM PKCS#8 ECDSA P-256 key
+	wrkLua  string // the wrk script that prints a machine-readable summary
+}
+
+func newBenchEnv() (*benchEnv, error) {
+	dir, err := os.MkdirTemp("", "gotwistd-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("make temp dir: %w", err)
+	}
+	// Servers that drop to another user (h2o's and nginx's workers would) must
+	// still read the files: the tree is world-readable.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	e := &benchEnv{dir: dir, docroot: filepath.Join(dir, "www")}
+	if err := os.Mkdir(e.docroot, 0o755); err != nil {
+		return nil, err
+	}
+	if err := e.writeFiles(); err != nil {
+		return nil, err
+	}
+	if err := e.writeCert(); err != nil {
+		return nil, err
+	}
+	e.wrkLua = filepath.Join(dir, "summary.lua")
+	if err := os.WriteFile(e.wrkLua, []byte(wrkSummaryLua), 0o644); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// smallPage is exactly 160 bytes of HTML.
+func smallPage() []byte {
+	head := "<!DOCTYPE html>\n<html><head><title>bench</title></head><body><p>"
+	tail := "</p></body></html>\n"
+	fill := smallSize - len(head) - len(tail)
+	return []byte(head + strings.Repeat("x", fill) + tail)
+}
+
+func (e *benchEnv) writeFiles() error {
+	if err := os.WriteFile(filepath.Join(e.docroot, smallName), smallPage(), 0o644); err != nil {
+		return err
+	}
+	for name, size := range map[string]int{file100k: size100k, file10m: size10m} {
+		b := make([]byte, size)
+		if _, err := rand.Read(b); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(e.docroot, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *benchEnv) writeCert() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	var cb, kb bytes.Buffer
+	_ = pem.Encode(&cb, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	_ = pem.Encode(&kb, &pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+	e.cert = filepath.Join(e.dir, "cert.pem")
+	e.key = filepath.Join(e.dir, "key.pem")
+	if err := os.WriteFile(e.cert, cb.Bytes(), 0o644); err != nil {
+		return err
+	}
+	// World-readable on purpose: a throwaway key for loopback, read by
+	// servers whose workers may run as nobody.
+	return os.WriteFile(e.key, kb.Bytes(), 0o644)
+}
+
+// serverDir makes (or empties) the working directory of one server.
+func (e *benchEnv) serverDir(name string) (string, error) {
+	d := filepath.Join(e.dir, name)
+	if err := os.RemoveAll(d); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
+// freePorts returns n distinct TCP ports free on 127.0.0.1 right now.
+func freePorts(n int) ([]int, error) {
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// wrkSummaryLua makes wrk print one line of key=value pairs at the end, so
+// the numbers need no scraping of its human-readable table.
+const wrkSummaryLua = `done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("BENCH requests=%d duration_us=%d bytes=%d connect=%d read=%d write=%d status=%d timeout=%d p50_us=%d p99_us=%d\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+`

@@ -1,0 +1,464 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// serverDef describes how to run one server with the bench's settings: the
+// same files, 2 workers or threads, loopback only, access log off or on.
+type serverDef struct {
+	name string
+	// peer is true for the servers gotwistd is compared against; ratios are
+	// to the best peer, never to gotwistd itself.
+	peer bool
+	// bin is the executable's path; empty when it is not installed.
+	bin string
+	// versionArgs print the version (first line of stdout+stderr is kept).
+	versionArgs []string
+	// workers says in words how the server was told to use the 2 cores.
+	workers string
+	// noAccessLog is set for a gotwistd whose web plugin has
+	// --no-access-log: access logs off then means off, not /dev/null.
+	noAccessLog bool
+	// launch writes the server's config files into dir and returns its
+	// command line and extra environment.
+	launch func(e *benchEnv, dir string, o launchOpts) (launchSpec, error)
+}
+
+// launchOpts are the settings that vary between starts.
+type launchOpts struct {
+	httpPort  int
+	httpsPort int    // 0: no HTTPS listener
+	accessLog string // empty: access log off
+}
+
+// launchSpec is a command line ready to run.
+type launchSpec struct {
+	argv    []string
+	env     []string
+	configs map[string]string // config file name -> content, as written
+}
+
+func serverNames() []string {
+	return []string{"gotwistd", "h2o", "lighttpd", "nginx", "caddy", "twistd3"}
+}
+
+// serverDefs returns every server, gotwistd first, with bin set when found.
+func serverDefs(gotwistdBin string) []*serverDef {
+	look := func(name string) string {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			// Debian installs some daemons in sbin, which a non-root PATH lacks.
+			for _, d := range []string{"/usr/sbin", "/sbin", "/usr/bin"} {
+				if st, err := os.Stat(filepath.Join(d, name)); err == nil && !st.IsDir() {
+					return filepath.Join(d, name)
+				}
+			}
+			return ""
+		}
+		return p
+	}
+	gotwistd := &serverDef{name: "gotwistd", bin: gotwistdBin, versionArgs: []string{"--version"},
+		workers: "GOMAXPROCS=2"}
+	gotwistd.launch = launchTwistdLike(&gotwistd, true)
+	if gotwistdBin != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := exec.CommandContext(ctx, gotwistdBin, "web", "--help").CombinedOutput()
+		cancel()
+		gotwistd.noAccessLog = strings.Contains(string(out), "--no-access-log")
+	}
+	twistd := &serverDef{name: "twistd3", peer: true, bin: look("twistd3"), versionArgs: []string{"--version"},
+		workers: "1 (Twisted's reactor is single-threaded; it cannot use a second core)"}
+	twistd.launch = launchTwistdLike(&twistd, false)
+	return []*serverDef{
+		gotwistd,
+		{name: "h2o", peer: true, bin: look("h2o"), versionArgs: []string{"--version"},
+			workers: "num-threads: 2", launch: launchH2O},
+		{name: "lighttpd", peer: true, bin: look("lighttpd"), versionArgs: []string{"-v"},
+			workers: "server.max-worker = 2 (2 forked single-threaded processes)", launch: launchLighttpd},
+		{name: "nginx", peer: true, bin: look("nginx"), versionArgs: []string{"-v"},
+			workers: "worker_processes 2", launch: launchNginx},
+		{name: "caddy", peer: true, bin: look("caddy"), versionArgs: []string{"version"},
+			workers: "GOMAXPROCS=2", launch: launchCaddy},
+		twistd,
+	}
+}
+
+// version runs the server's version command and returns its first line.
+func (d *serverDef) version() string {
+	if d.bin == "" {
+		return "not installed"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, d.bin, d.versionArgs...).CombinedOutput()
+	s := strings.TrimSpace(string(out))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" && err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	return s
+}
+
+func writeConfigs(dir string, files map[string]string) error {
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// launchTwistdLike runs twistd3 or gotwistd the way the tutorial's unit file
+// does. The runner's own log goes to /dev/null; without web's --logfile,
+// twistd writes access lines to that main log, so "off" means "formatted and
+// thrown away" for twistd3 (it has no way to turn them off).
+func launchTwistdLike(def **serverDef, gomaxprocs bool) func(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+	return func(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+		argv := []string{"--nodaemon", "--pidfile=", "-l", "/dev/null", "web",
+			"--listen", fmt.Sprintf("tcp:%d:interface=127.0.0.1", o.httpPort)}
+		if o.httpsPort != 0 {
+			argv = append(argv, "--listen",
+				fmt.Sprintf("ssl:%d:privateKey=%s:certKey=%s:interface=127.0.0.1", o.httpsPort, e.key, e.cert))
+		}
+		argv = append(argv, "--path", e.docroot)
+		if o.accessLog != "" {
+			argv = append(argv, "--logfile", o.accessLog)
+		} else if (*def).noAccessLog {
+			argv = append(argv, "--no-access-log")
+		}
+		var env []string
+		if gomaxprocs {
+			env = append(env, "GOMAXPROCS=2")
+		}
+		return launchSpec{argv: argv, env: env}, nil
+	}
+}
+
+func launchNginx(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+	logLine := "access_log off;"
+	if o.accessLog != "" {
+		logLine = fmt.Sprintf("access_log %s combined;", o.accessLog)
+	}
+	https := ""
+	if o.httpsPort != 0 {
+		https = fmt.Sprintf(`    server {
+        listen 127.0.0.1:%d ssl http2;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        root %s;
+    }
+`, o.httpsPort, e.cert, e.key, e.docroot)
+	}
+	conf := fmt.Sprintf(`# gotwistd bench: nginx with Debian's usual file-serving settings.
+user root;
+worker_processes 2;
+worker_rlimit_nofile 65536;
+daemon off;
+master_process on;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events {
+    worker_connections 20000;
+}
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_timeout 65;
+    # No cap on requests per connection, like h2o, caddy and gotwistd: with
+    # nginx's default of 1000, each HTTP/2 connection ends with a GOAWAY that
+    # h2load does not reconnect after.
+    keepalive_requests 1000000;
+    %[2]s
+    client_body_temp_path %[1]s/tmp;
+    proxy_temp_path %[1]s/tmp;
+    fastcgi_temp_path %[1]s/tmp;
+    uwsgi_temp_path %[1]s/tmp;
+    scgi_temp_path %[1]s/tmp;
+    server {
+        listen 127.0.0.1:%[3]d;
+        root %[4]s;
+    }
+%[5]s}
+`, dir, logLine, o.httpPort, e.docroot, https)
+	files := map[string]string{"nginx.conf": conf}
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o755); err != nil {
+		return launchSpec{}, err
+	}
+	if err := writeConfigs(dir, files); err != nil {
+		return launchSpec{}, err
+	}
+	return launchSpec{
+		argv:    []string{"-p", dir + "/", "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log")},
+		configs: files,
+	}, nil
+}
+
+func launchH2O(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# gotwistd bench: h2o
+user: root
+num-threads: 2
+max-connections: 20000
+http1-request-timeout: 60
+http2-idle-timeout: 60
+pid-file: %s/h2o.pid
+error-log: %s/error.log
+listen:
+  host: 127.0.0.1
+  port: %d
+`, dir, dir, o.httpPort)
+	if o.httpsPort != 0 {
+		// h2o takes a repeated "listen" key for a second listener.
+		fmt.Fprintf(&b, `listen:
+  host: 127.0.0.1
+  port: %d
+  ssl:
+    certificate-file: %s
+    key-file: %s
+`, o.httpsPort, e.cert, e.key)
+	}
+	if o.accessLog != "" {
+		fmt.Fprintf(&b, "access-log: %s\n", o.accessLog)
+	}
+	fmt.Fprintf(&b, `hosts:
+  default:
+    paths:
+      /:
+        file.dir: %s
+`, e.docroot)
+	files := map[string]string{"h2o.conf": b.String()}
+	if err := writeConfigs(dir, files); err != nil {
+		return launchSpec{}, err
+	}
+	return launchSpec{argv: []string{"-c", filepath.Join(dir, "h2o.conf")}, configs: files}, nil
+}
+
+func launchLighttpd(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+	var b strings.Builder
+	mods := `"mod_openssl"`
+	if o.accessLog != "" {
+		mods += `, "mod_accesslog"`
+	}
+	fmt.Fprintf(&b, `# gotwistd bench: lighttpd
+server.modules = ( %s )
+server.document-root = "%s"
+server.bind = "127.0.0.1"
+server.port = %d
+server.max-worker = 2
+server.max-fds = 40000
+server.max-connections = 20000
+server.max-keep-alive-idle = 60
+server.max-keep-alive-requests = 65535
+server.errorlog = "%s/error.log"
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
+`, mods, e.docroot, o.httpPort, dir)
+	if o.httpsPort != 0 {
+		fmt.Fprintf(&b, `$SERVER["socket"] == "127.0.0.1:%d" {
+    ssl.engine = "enable"
+    ssl.pemfile = "%s"
+    ssl.privkey = "%s"
+}
+`, o.httpsPort, e.cert, e.key)
+	}
+	if o.accessLog != "" {
+		fmt.Fprintf(&b, "accesslog.filename = \"%s\"\n", o.accessLog)
+	}
+	files := map[string]string{"lighttpd.conf": b.String()}
+	if err := writeConfigs(dir, files); err != nil {
+		return launchSpec{}, err
+	}
+	return launchSpec{argv: []string{"-D", "-f", filepath.Join(dir, "lighttpd.conf")}, configs: files}, nil
+}
+
+func launchCaddy(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
+	logBlock := ""
+	if o.accessLog != "" {
+		logBlock = fmt.Sprintf("    log {\n        output file %s\n    }\n", o.accessLog)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `# gotwistd bench: caddy
+{
+    admin off
+    auto_https off
+    servers {
+        protocols h1 h2
+    }
+}
+http://127.0.0.1:%d {
+    bind 127.0.0.1
+    root * %s
+    file_server
+%s}
+`, o.httpPort, e.docroot, logBlock)
+	if o.httpsPort != 0 {
+		fmt.Fprintf(&b, `https://127.0.0.1:%d {
+    bind 127.0.0.1
+    tls %s %s
+    root * %s
+    file_server
+%s}
+`, o.httpsPort, e.cert, e.key, e.docroot, logBlock)
+	}
+	files := map[string]string{"Caddyfile": b.String()}
+	if err := writeConfigs(dir, files); err != nil {
+		return launchSpec{}, err
+	}
+	return launchSpec{
+		argv: []string{"run", "--config", filepath.Join(dir, "Caddyfile"), "--adapter", "caddyfile"},
+		env: []string{"GOMAXPROCS=2", "HOME=" + dir, "XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+			"XDG_CONFIG_HOME=" + filepath.Join(dir, "config")},
+		configs: files,
+	}, nil
+}
+
+// running is a started server.
+type running struct {
+	def       *serverDef
+	proc      *proc
+	http      int
+	https     int // 0: no HTTPS listener
+	accessLog string
+	argv      []string
+	env       []string
+	configs   map[string]string
+	note      string // e.g. why HTTPS is missing
+}
+
+// cmdline renders the command as a person would type it.
+func (r *running) cmdline() string {
+	parts := append([]string(nil), r.env...)
+	for _, a := range r.argv {
+		if a == "" || strings.ContainsAny(a, " '\"$") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// startServer starts def with HTTP and HTTPS listeners on fresh ports and
+// waits until it serves the small page. If it does not come up with HTTPS,
+// it is tried once more without (the h2 case then skips it).
+func (b *bench) startServer(ctx context.Context, def *serverDef, logs bool) (*running, error) {
+	r, err := b.tryStart(ctx, def, logs, true)
+	if err == nil || ctx.Err() != nil {
+		return r, err
+	}
+	r2, err2 := b.tryStart(ctx, def, logs, false)
+	if err2 != nil {
+		return nil, err
+	}
+	r2.note = "no HTTPS: " + err.Error()
+	return r2, nil
+}
+
+func (b *bench) tryStart(ctx context.Context, def *serverDef, logs, withTLS bool) (*running, error) {
+	ports, err := freePorts(2)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := b.env.serverDir(def.name)
+	if err != nil {
+		return nil, err
+	}
+	o := launchOpts{httpPort: ports[0]}
+	if withTLS {
+		o.httpsPort = ports[1]
+	}
+	if logs {
+		o.accessLog = filepath.Join(dir, "access.log")
+	}
+	spec, err := def.launch(b.env, dir, o)
+	if err != nil {
+		return nil, err
+	}
+	argv := append([]string{def.bin}, spec.argv...)
+	p, err := b.procs.start(def.name, argv, spec.env, filepath.Join(dir, "output.log"))
+	if err != nil {
+		return nil, err
+	}
+	r := &running{def: def, proc: p, http: o.httpPort, https: o.httpsPort, accessLog: o.accessLog,
+		argv: argv, env: spec.env, configs: spec.configs}
+	if err := waitServing(ctx, r, 20*time.Second); err != nil {
+		p.stop(2 * time.Second)
+		return nil, err
+	}
+	return r, nil
+}
+
+// waitServing polls until the server answers GET /small.html with the page
+// (and completes a TLS handshake on its HTTPS port), or gives up.
+func waitServing(ctx context.Context, r *running, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	url := fmt.Sprintf("http://127.0.0.1:%d/%s", r.http, smallName)
+	var last error
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if r.proc.exited() {
+			return fmt.Errorf("exited at start: %s", r.proc.outputTail(3))
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not serving after %v: %v; output: %s", limit, last, r.proc.outputTail(3))
+		}
+		last = getSmall(client, url)
+		if last == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.https == 0 {
+		return nil
+	}
+	for {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d := &net.Dialer{Timeout: 2 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", r.https),
+			&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}})
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		last = err
+		if r.proc.exited() || time.Now().After(deadline) {
+			return fmt.Errorf("HTTPS listener not up: %v", last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func getSmall(client *http.Client, url string) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK || len(body) != smallSize {
+		return fmt.Errorf("GET %s: %s, %d bytes (want 200, %d bytes)", url, resp.Status, len(body), smallSize)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"math"
+	"sort"
+	"time"
+)
+
+// median of xs; NaN for none.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func minMax(xs []float64) (lo, hi float64) {
+	if len(xs) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	lo, hi = xs[0], xs[0]
+	for _, x := range xs[1:] {
+		lo = math.Min(lo, x)
+		hi = math.Max(hi, x)
+	}
+	return lo, hi
+}
+
+func durs(ds []time.Duration) []float64 {
+	out := make([]float64, 0, len(ds))
+	for _, d := range ds {
+		if d > 0 {
+			out = append(out, float64(d)/float64(time.Millisecond))
+		}
+	}
+	return out
+}
+
+// stat is a summary of one (case, server) cell.
+type stat struct {
+	ok       bool
+	med      float64
+	lo, hi   float64
+	n        int     // runs counted
+	badRuns  int     // runs not counted: >1% errors
+	p99      float64 // median p99 latency, ms (wrk only)
+	errCount int64
+	foreign  float64 // median share of the CPU other processes used during the counted runs; NaN: unknown
+}
+
+// throughputStat summarises the runs of one server in one case: the median
+// requests/s of the runs with at most 1% errors.
+func throughputStat(runs []loadResult) stat {
+	var st stat
+	var rps, p99, foreign []float64
+	for _, r := range runs {
+		st.errCount += r.Errors + r.Non2xx
+		if r.bad() {
+			st.badRuns++
+			continue
+		}
+		rps = append(rps, r.rps())
+		if r.Foreign >= 0 {
+			foreign = append(foreign, r.Foreign)
+		}
+		if r.P99 > 0 {
+			p99 = append(p99, float64(r.P99)/float64(time.Millisecond))
+		}
+	}
+	st.foreign = median(foreign)
+	if len(rps) == 0 {
+		return st
+	}
+	st.ok = true
+	st.med = median(rps)
+	st.lo, st.hi = minMax(rps)
+	st.n = len(rps)
+	if len(p99) > 0 {
+		st.p99 = median(p99)
+	}
+	return st
+}
+
+// bestPeer returns the best value among peers (the highest, or the lowest
+// when lowerBetter) and its server; ok is false when no peer has a value.
+func bestPeer(defs []*serverDef, value func(name string) (float64, bool), lowerBetter bool) (best float64, who string, ok bool) {
+	for _, d := range defs {
+		if !d.peer {
+			continue
+		}
+		v, has := value(d.name)
+		if !has || math.IsNaN(v) {
+			continue
+		}
+		if !ok || (lowerBetter && v < best) || (!lowerBetter && v > best) {
+			best, who, ok = v, d.name, true
+		}
+	}
+	return best, who, ok
+}
