@@ -14,6 +14,17 @@
 // next request read: the server's Read is interrupted with a deadline, and
 // if that Read returned data instead, the handover of that connection is
 // called off and the request is served. Nothing the client sent is lost.
+// Bytes the server read ahead also count: the one byte net/http's
+// background read takes while a handler runs (the start of a fast client's
+// next request), or a pipelined request a server buffered. A server's
+// buffered reader (net/http's, gotwistd's own engine's) asks for less than
+// its whole buffer while it holds such bytes, so a Read shorter than the
+// connection's first one is not a boundary: that request is served here,
+// and the connection parked after it.
+// A connection accepted once the handover has started (it was in the
+// listening socket's queue when the listener closed, or a previous
+// instance parked it and this one had not taken it yet) is parked at once,
+// unread: the server never sees it.
 // Connections that cannot be parked (TLS state lives in the process) are
 // left to http.Server.Shutdown, which closes them at a request boundary with
 // "Connection: close".
@@ -58,7 +69,8 @@ const DefaultName = "gotwistd-conn"
 
 // Connection states. A connection moves active -> idle (the server reported
 // StateNew or StateIdle) -> waiting (its Read started with no byte of a next
-// request) -> leaving (Handover interrupted that Read) -> parked on Close.
+// request read or buffered) -> leaving (Handover interrupted that Read) ->
+// parked on Close. Data read in any state but leaving makes it active.
 const (
 	stActive int32 = iota
 	stIdle
@@ -77,12 +89,16 @@ type Tracker struct {
 	// Store parks files; systemd.StoreFiles by default. Tests replace it.
 	Store func(name string, files ...*os.File) (bool, error)
 
-	mu      sync.Mutex
-	conns   map[*conn]struct{}
-	leaving atomic.Bool
-	changed chan struct{}
-	parked  atomic.Int64
-	failed  atomic.Int64
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners []*listener
+	leaving   atomic.Bool // set under mu
+	changed   chan struct{}
+	// accepting counts the calls in the listeners' Accept: one may hold
+	// a connection accepted before the listener closed.
+	accepting atomic.Int64
+	parked    atomic.Int64
+	failed    atomic.Int64
 }
 
 // New returns a Tracker that parks connections under name.
@@ -99,7 +115,11 @@ func New(name string) *Tracker {
 // connections that are *net.TCPConn or *net.UnixConn can be; others pass
 // through untracked.
 func (t *Tracker) Listener(l net.Listener) net.Listener {
-	return &listener{Listener: l, t: t}
+	tl := &listener{Listener: l, t: t}
+	t.mu.Lock()
+	t.listeners = append(t.listeners, tl)
+	t.mu.Unlock()
+	return tl
 }
 
 // ConnState is an http.Server ConnState hook; install it (or call it from
@@ -131,10 +151,26 @@ func (t *Tracker) Parked() (parked, failed int64) { return t.parked.Load(), t.fa
 
 // Handover parks every tracked connection as it reaches a request boundary,
 // until none is left or ctx is done. The caller must have stopped accepting
-// (closed the listener) first. It returns how many connections are still
-// open when it returns, and ctx.Err() if that is not zero.
+// (closed the listener) first: Handover also waits for the calls in the
+// listener's Accept to return, since one may hold a connection accepted
+// just before the close (it is parked, unread). It returns how many
+// connections are still open when it returns, and ctx.Err() if that is not
+// zero.
 func (t *Tracker) Handover(ctx context.Context) (left int, err error) {
+	// Under mu: a connection is either tracked before this, and seen
+	// below, or sees leaving when it is wrapped, and parks itself.
+	t.mu.Lock()
 	t.leaving.Store(true)
+	listeners := t.listeners
+	t.mu.Unlock()
+	// Adopted connections the server has not taken yet: park them back.
+	for _, l := range listeners {
+		if a, ok := l.Listener.(*adopting); ok {
+			for _, c := range a.takeQueued() {
+				t.wrap(c)
+			}
+		}
+	}
 	for {
 		t.mu.Lock()
 		conns := make([]*conn, 0, len(t.conns))
@@ -142,7 +178,7 @@ func (t *Tracker) Handover(ctx context.Context) (left int, err error) {
 			conns = append(conns, c)
 		}
 		t.mu.Unlock()
-		if len(conns) == 0 {
+		if len(conns) == 0 && t.accepting.Load() == 0 {
 			return 0, nil
 		}
 		for _, c := range conns {
@@ -164,12 +200,6 @@ func (t *Tracker) poke() {
 	case t.changed <- struct{}{}:
 	default:
 	}
-}
-
-func (t *Tracker) add(c *conn) {
-	t.mu.Lock()
-	t.conns[c] = struct{}{}
-	t.mu.Unlock()
 }
 
 func (t *Tracker) remove(c *conn) {
@@ -195,11 +225,22 @@ type listener struct {
 }
 
 func (l *listener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	l.t.accepting.Add(1)
+	defer func() {
+		if l.t.accepting.Add(-1) == 0 {
+			l.t.poke()
+		}
+	}()
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if w := l.t.wrap(c); w != nil {
+			return w, nil
+		}
+		// Parked: the handover has started.
 	}
-	return l.t.wrap(c), nil
 }
 
 // fileConn is what a parkable connection is.
@@ -208,13 +249,23 @@ type fileConn interface {
 	File() (*os.File, error)
 }
 
+// wrap tracks c, or parks it and returns nil once the handover has
+// started: nothing of it has been read, so it is at a request boundary.
 func (t *Tracker) wrap(c net.Conn) net.Conn {
 	fc, ok := c.(fileConn)
 	if !ok {
 		return c
 	}
 	tc := &conn{fileConn: fc, t: t}
-	t.add(tc)
+	t.mu.Lock()
+	t.conns[tc] = struct{}{} // until parked: Handover waits for it
+	leaving := t.leaving.Load()
+	t.mu.Unlock()
+	if leaving {
+		tc.state.Store(stLeaving)
+		tc.Close()
+		return nil
+	}
 	return tc
 }
 
@@ -227,14 +278,19 @@ type conn struct {
 	mu       sync.Mutex // orders leave() against a Read that got data
 	deadline time.Time  // the read deadline the server last set
 	closed   bool
+
+	// firstLen is the length of the connection's first Read: the size of
+	// the server's read buffer when it holds nothing (0 until then).
+	firstLen atomic.Int64
 }
 
 func (c *conn) Read(p []byte) (int, error) {
-	if c.state.CompareAndSwap(stIdle, stWaiting) && c.t.leaving.Load() {
+	if c.boundary(len(p)) && c.state.CompareAndSwap(stIdle, stWaiting) && c.t.leaving.Load() {
 		c.t.poke()
 	}
 	n, err := c.fileConn.Read(p)
-	if n > 0 && !c.state.CompareAndSwap(stWaiting, stActive) && c.state.Load() == stLeaving {
+	if n > 0 && !c.state.CompareAndSwap(stWaiting, stActive) && !c.state.CompareAndSwap(stIdle, stActive) &&
+		c.state.Load() == stLeaving {
 		// The handover raced with the client's next request, and the
 		// request won: its bytes are ours now, so serve it.
 		c.mu.Lock()
@@ -248,6 +304,23 @@ func (c *conn) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// boundary says whether a Read into a buffer of n bytes can be the server
+// waiting for a next request with none of it read yet. The first Read of a
+// connection is (nothing was read before it). After that, a server's
+// buffered reader asks for its whole buffer, as long as the first Read,
+// only when it holds no byte; a shorter Read means it holds the start of a
+// request (read ahead by net/http's background read, or pipelined), which
+// parking would lose.
+func (c *conn) boundary(n int) bool {
+	if n == 0 {
+		return false // returns at once: waits for nothing
+	}
+	if c.firstLen.CompareAndSwap(0, int64(n)) {
+		return true
+	}
+	return int64(n) >= c.firstLen.Load()
 }
 
 // ReadFrom keeps sendfile(2) for net/http's file responses.
@@ -378,6 +451,16 @@ func (a *adopting) Accept() (net.Conn, error) {
 	}
 	a.mu.Unlock()
 	return a.Listener.Accept()
+}
+
+// takeQueued returns the parked connections not yet served, and forgets
+// them.
+func (a *adopting) takeQueued() []net.Conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	q := a.queue
+	a.queue = nil
+	return q
 }
 
 // Close closes the listener and any parked connection not yet served.

@@ -60,18 +60,21 @@ type instance struct {
 
 func start(t *testing.T, name string, l net.Listener, st *store, inherited []systemd.Socket) *instance {
 	t.Helper()
+	return startWith(t, name, l, st, inherited, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(200 * time.Millisecond)
+		}
+		fmt.Fprint(w, name)
+	}))
+}
+
+// startWith is start with another handler.
+func startWith(t *testing.T, name string, l net.Listener, st *store, inherited []systemd.Socket, h http.Handler) *instance {
+	t.Helper()
 	tr := New(DefaultName)
 	tr.Store = st.put
 	in := &instance{name: name, t: tr, done: make(chan struct{})}
-	in.srv = &http.Server{
-		ConnState: tr.ConnState,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/slow" {
-				time.Sleep(200 * time.Millisecond)
-			}
-			fmt.Fprint(w, name)
-		}),
-	}
+	in.srv = &http.Server{ConnState: tr.ConnState, Handler: h}
 	// The socket outlives each instance; a stopped one left it refusing
 	// Accept, as closing it would.
 	l.(*net.TCPListener).SetDeadline(time.Time{})

@@ -59,8 +59,18 @@ func newAccessLog(file *logfile.File, logger *slog.Logger, now func() time.Time)
 // log records one finished request. ip is the client address as logged
 // ("-" for UNIX-socket clients), size the body bytes sent.
 func (a *accessLog) log(r *http.Request, ip string, status int, size int64) {
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
+	a.logFields(ip, r.Method, uri, r.Proto, headerOr(r.Header, "Referer"), headerOr(r.Header, "User-Agent"), status, size)
+}
+
+// logFields records one finished request from its fields: referer and
+// agent are "-" when absent. The strings are not retained.
+func (a *accessLog) logFields(ip, method, uri, proto, referer, agent string, status int, size int64) {
 	bp := a.pool.Get().(*[]byte)
-	line := appendCombined((*bp)[:0], a.timestamp(), ip, r, status, size)
+	line := appendFields((*bp)[:0], a.timestamp(), ip, method, uri, proto, referer, agent, status, size)
 	if !a.toFile {
 		a.logger.LogAttrs(context.Background(), slog.LevelInfo, string(line))
 	} else {
@@ -185,20 +195,25 @@ func (a *accessLog) timestamp() []byte {
 // Fields are escaped as Python's repr escapes bytes, so a line can never be
 // split or forged by a client. A size of 0 is written "-", as twistd does.
 func appendCombined(b []byte, ts []byte, ip string, r *http.Request, status int, size int64) []byte {
+	uri := r.RequestURI
+	if uri == "" && r.URL != nil {
+		uri = r.URL.RequestURI()
+	}
+	return appendFields(b, ts, ip, r.Method, uri, r.Proto, headerOr(r.Header, "Referer"), headerOr(r.Header, "User-Agent"), status, size)
+}
+
+// appendFields is appendCombined from the request's fields.
+func appendFields(b, ts []byte, ip, method, uri, proto, referer, agent string, status int, size int64) []byte {
 	b = append(b, '"')
 	b = appendEscaped(b, ip)
 	b = append(b, `" - - `...)
 	b = append(b, ts...)
 	b = append(b, ` "`...)
-	b = appendEscaped(b, r.Method)
+	b = appendEscaped(b, method)
 	b = append(b, ' ')
-	uri := r.RequestURI
-	if uri == "" && r.URL != nil {
-		uri = r.URL.RequestURI()
-	}
 	b = appendEscaped(b, uri)
 	b = append(b, ' ')
-	b = appendEscaped(b, r.Proto)
+	b = appendEscaped(b, proto)
 	b = append(b, `" `...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, ' ')
@@ -208,9 +223,9 @@ func appendCombined(b []byte, ts []byte, ip string, r *http.Request, status int,
 		b = append(b, '-')
 	}
 	b = append(b, ` "`...)
-	b = appendEscaped(b, headerOr(r.Header, "Referer"))
+	b = appendEscaped(b, referer)
 	b = append(b, `" "`...)
-	b = appendEscaped(b, headerOr(r.Header, "User-Agent"))
+	b = appendEscaped(b, agent)
 	b = append(b, '"')
 	return b
 }

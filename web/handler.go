@@ -7,17 +7,20 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+
+	"github.com/gotwistd/gotwistd/web/static"
 )
 
-// site is the handler of one listener: it adds the headers every response
-// on that listener carries, recovers a panicking handler, and writes the
-// access line.
+// site is the handler of one listener: it refuses what guard refuses, adds
+// the headers every response on that listener carries, recovers a
+// panicking handler, and writes the access line.
 type site struct {
 	h      http.Handler
-	access *accessLog   // nil: no access lines
-	errLog *slog.Logger // panics
-	unix   bool         // a UNIX-socket listener: clients log as "-"
-	altSvc []string     // Alt-Svc value announcing HTTP/3, or nil
+	access *accessLog      // nil: no access lines
+	errLog *slog.Logger    // panics
+	unix   bool            // a UNIX-socket listener: clients log as "-"
+	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
+	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
 }
 
 // processingFailed is twistd's 500 page when tracebacks are not shown.
@@ -32,6 +35,9 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := writerPool.Get().(*responseWriter)
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
+	if !guard(rw, r) {
+		return
+	}
 	s.h.ServeHTTP(rw, r)
 }
 

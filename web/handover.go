@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -107,7 +108,15 @@ func (s *Server) handOver(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	return s.servers[i].Shutdown(ctx)
+	err = s.stream(i).Shutdown(ctx)
+	if errors.Is(err, net.ErrClosed) {
+		// Shutdown closes the listener too, and hears that it is closed
+		// already when Serve has not yet noticed our Close above. It has
+		// still waited for every request in flight: no failure, and no
+		// reason to close the connections left (Shutdown's caller would).
+		err = nil
+	}
+	return err
 }
 
 // getenv is os.Getenv; a seam for tests.

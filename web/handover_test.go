@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -9,7 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/gotwistd/gotwistd/handover"
+	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/systemd"
 
 	"golang.org/x/sys/unix"
 )
@@ -117,5 +124,165 @@ func TestShutdownParksKeepAliveConnection(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if string(body) != "/next" {
 		t.Fatalf("next request answered %q", body)
+	}
+}
+
+// stallListener stands for a Serve loop that has not yet noticed that its
+// listener was closed: once the listener fails, Accept waits for release
+// before it reports that.
+type stallListener struct {
+	net.Listener
+	release chan struct{}
+	closed  chan struct{} // closed by the first Close
+	once    sync.Once
+	entered chan struct{} // closed by the first Accept
+	enter   sync.Once
+}
+
+// Close closes the listener, and lets a stalled Accept report it.
+func (l *stallListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() { close(l.closed) })
+	return err
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	l.enter.Do(func() { close(l.entered) })
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.release
+	}
+	return c, err
+}
+
+// TestHandOverListenerClosedTwice: after the handover, the stream server's
+// Shutdown closes its listener again, and hears that it is closed already
+// when its Serve loop has not yet noticed the first Close (a race with the
+// loop's goroutine, made certain here). Shutdown has still waited for every
+// request: that is no failure, and handOver must not report one, or
+// Shutdown would close every connection still open, requests in flight
+// included, and the runner would log a warning.
+func TestHandOverListenerClosedTwice(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := ParseArgs([]string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--http1-engine", "net/http"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, service.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer s.listeners[0].Close()
+	s.trackers[0] = handover.New(handover.DefaultName)
+
+	// The stream server, its Serve loop stalled on a closed listener.
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall := &stallListener{Listener: inner, release: make(chan struct{}), closed: make(chan struct{}), entered: make(chan struct{})}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	s.servers[0] = srv
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(stall) }()
+	<-stall.entered
+	inner.Close()
+	// Once Shutdown has closed the listener again, the loop notices
+	// (net/http's Shutdown waits for it).
+	go func() {
+		<-stall.closed
+		close(stall.release)
+	}()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.handOver(ctx, 0); err != nil {
+		t.Errorf("handOver = %v, want nil", err)
+	}
+	<-served
+}
+
+// TestShutdownBeforeServeKeepsAdopted: when Shutdown comes before a
+// listener's serving goroutine has run (a restart right after a start),
+// that goroutine must not take the connections adopted from the previous
+// instance: taking them tells systemd to forget its copies
+// (FDSTOREREMOVE), and the server, already shut down, would then close
+// them with their clients' requests unread.
+func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
+	dir := t.TempDir()
+	notify := filepath.Join(dir, "notify")
+	pm, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pm.Close()
+	t.Setenv("NOTIFY_SOCKET", notify)
+
+	cfg, err := ParseArgs([]string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, service.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// A connection the previous instance parked, as systemd passes it.
+	c, err := net.Dial("tcp", s.listeners[0].Stream.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := s.listeners[0].Stream.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := sc.(*net.TCPConn).File()
+	sc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s.adopted[0] = []systemd.Socket{{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}}
+	s.mu.Lock()
+	s.state = stateServing // Serve started; its goroutine for listener 0 has not run
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := s.serveOne(0); err != nil {
+		t.Errorf("serveOne after Shutdown: %v", err)
+	}
+	if s.adopted[0] == nil {
+		t.Error("the adopted connection was taken after Shutdown")
+	}
+	// Every notification the server sent comes before this marker.
+	mark, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mark.Write([]byte("MARK"))
+	mark.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := pm.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := string(buf[:n])
+		if msg == "MARK" {
+			break
+		}
+		if strings.Contains(msg, "FDSTOREREMOVE") {
+			t.Errorf("the server told systemd to forget the parked connections: %q", msg)
+		}
 	}
 }

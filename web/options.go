@@ -28,6 +28,13 @@ const (
 	// DefaultIdleTimeout closes a keep-alive connection that has been idle
 	// this long.
 	DefaultIdleTimeout = 120 * time.Second
+	// DefaultSendTimeout closes a TCP connection whose client has accepted
+	// no byte of its response for this long (slow-read protection).
+	DefaultSendTimeout = 60 * time.Second
+	// EngineGotwistd and EngineNetHTTP are the values of
+	// Config.HTTP1Engine.
+	EngineGotwistd = "gotwistd"
+	EngineNetHTTP  = "net/http"
 	// DefaultMaxHeaderBytes bounds the size of a request's headers,
 	// request line included; larger requests get 431.
 	DefaultMaxHeaderBytes = 64 << 10
@@ -83,6 +90,12 @@ type Config struct {
 	// request's headers (--write-timeout). Default 0: none, so large files
 	// reach slow clients.
 	WriteTimeout time.Duration
+	// SendTimeout closes a TCP connection whose client accepts no byte of
+	// its response for this long: one that stopped reading, or vanished
+	// (--send-timeout; Linux's TCP_USER_TIMEOUT, so sendfile keeps
+	// working; elsewhere it has no effect). A client that keeps reading,
+	// however slowly, is not cut off. Default DefaultSendTimeout; 0: none.
+	SendTimeout time.Duration
 	// MaxHeaderBytes bounds a request's headers (--max-header-bytes).
 	// Default DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
@@ -98,6 +111,12 @@ type Config struct {
 	// Environment= on older versions), HandoverOn whenever NOTIFY_SOCKET is
 	// set, HandoverOff never.
 	Handover string
+	// HTTP1Engine chooses what serves HTTP/1.x on plain (non-TLS) stream
+	// endpoints (--http1-engine): EngineGotwistd (default), gotwistd's own
+	// engine (web/h1) with its cache fast path and stricter parser, or
+	// EngineNetHTTP, Go's net/http. TLS endpoints always use net/http
+	// (for HTTP/2), quic endpoints quic-go.
+	HTTP1Engine string
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -110,8 +129,10 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		Handover:          HandoverAuto,
+		HTTP1Engine:       EngineGotwistd,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
+		SendTimeout:       DefaultSendTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 	}
 }
@@ -138,9 +159,11 @@ var options = &getopt.Parser{
 		{Long: "read-header-timeout", Arg: true, Meta: "DURATION", Help: "Time a client may take to send a request's headers; 0 for none. A number is seconds; 1m30s also works.", Default: "10s"},
 		{Long: "idle-timeout", Arg: true, Meta: "DURATION", Help: "Close keep-alive connections idle this long; 0 for never.", Default: "2m0s"},
 		{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
+		{Long: "send-timeout", Arg: true, Meta: "DURATION", Help: "Close a TCP connection whose client accepts no byte of its response for this long (it stopped reading, or vanished); 0 for never.", Default: "1m0s"},
 		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
+		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints always use net/http.", Default: EngineGotwistd},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
 		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
 		{Long: "help", Help: "Display this help and exit."},
@@ -224,7 +247,7 @@ func ParseArgs(args []string) (Config, error) {
 			cfg.ServeDotfiles = true
 		case "no-follow-symlinks":
 			cfg.NoFollowSymlinks = true
-		case "read-header-timeout", "idle-timeout", "write-timeout":
+		case "read-header-timeout", "idle-timeout", "write-timeout", "send-timeout":
 			d, err := parseDuration(r.Name, v)
 			if err != nil {
 				return cfg, err
@@ -234,6 +257,8 @@ func ParseArgs(args []string) (Config, error) {
 				cfg.ReadHeaderTimeout = d
 			case "idle-timeout":
 				cfg.IdleTimeout = d
+			case "send-timeout":
+				cfg.SendTimeout = d
 			default:
 				cfg.WriteTimeout = d
 			}
@@ -255,6 +280,13 @@ func ParseArgs(args []string) (Config, error) {
 				cfg.Handover = v
 			default:
 				return cfg, getopt.Usagef(hint, "--handover %q: give auto, on or off", v)
+			}
+		case "http1-engine":
+			switch v {
+			case EngineGotwistd, EngineNetHTTP:
+				cfg.HTTP1Engine = v
+			default:
+				return cfg, getopt.Usagef(hint, "--http1-engine %q: give gotwistd or net/http", v)
 			}
 		case "display-tracebacks":
 			cfg.DisplayTracebacks = true

@@ -68,6 +68,8 @@ func TestParseArgs(t *testing.T) {
 		{"timeouts off and fractional", []string{"--read-header-timeout=0", "--idle-timeout=0.5"}, with(func(c *Config) {
 			c.ReadHeaderTimeout, c.IdleTimeout = 0, 500*time.Millisecond
 		})},
+		{"send timeout", []string{"--send-timeout=30s"}, with(func(c *Config) { c.SendTimeout = 30 * time.Second })},
+		{"send timeout off", []string{"--send-timeout", "0"}, with(func(c *Config) { c.SendTimeout = 0 })},
 		{"limits", []string{"--max-header-bytes=8192", "--max-connections", "100"}, with(func(c *Config) { c.MaxHeaderBytes, c.MaxConnections = 8192, 100 })},
 		{"tracebacks accepted", []string{"--display-tracebacks", "-n", "--notracebacks"}, with(func(c *Config) { c.DisplayTracebacks = true })},
 		{"seed command line", []string{"--port", "8080", "--path", "/srv/www/www.example.com/static"}, with(func(c *Config) {

@@ -23,6 +23,7 @@ import (
 	"github.com/gotwistd/gotwistd/internal/logfile"
 	"github.com/gotwistd/gotwistd/internal/service"
 	"github.com/gotwistd/gotwistd/systemd"
+	"github.com/gotwistd/gotwistd/web/h1"
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
@@ -67,6 +68,7 @@ type Server struct {
 	access         *accessLog
 	listeners      []*endpoint.Listener
 	servers        []*http.Server      // parallel to listeners; nil for quic
+	h1s            []*h1.Server        // parallel to listeners; the engine of plain streams, or nil
 	h3             []*http3.Server     // parallel to listeners; nil for streams
 	acceptOnceLeft int                 // accept-once connections still open
 	handover       bool                // park connections on Shutdown
@@ -211,7 +213,9 @@ func (s *Server) build() {
 	}
 	errorLog := log.New(errorLogWriter{s.errLog}, "", 0)
 	s.servers = make([]*http.Server, len(s.listeners))
+	s.h1s = make([]*h1.Server, len(s.listeners))
 	s.h3 = make([]*http3.Server, len(s.listeners))
+	sh, _ := s.handler.(*static.Handler)
 	for i, l := range s.listeners {
 		h := &site{h: s.handler, errLog: s.errLog}
 		if !s.cfg.NoAccessLog {
@@ -252,7 +256,41 @@ func (s *Server) build() {
 			}
 		}
 		s.servers[i] = srv
+		if l.TLS == nil && s.cfg.HTTP1Engine != EngineNetHTTP {
+			h.static = sh
+			hs := &h1.Server{
+				Handler:           h,
+				ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+				IdleTimeout:       s.cfg.IdleTimeout,
+				WriteTimeout:      s.cfg.WriteTimeout,
+				MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+				MaxTargetBytes:    maxRequestTarget,
+				ErrorLog:          errorLog,
+				ErrorPage:         enginePage,
+				Refused:           h.refused,
+			}
+			if sh != nil {
+				hs.Fast = h
+			}
+			s.h1s[i] = hs
+		}
 	}
+}
+
+// streamServer is what serves a stream listener: net/http's Server or
+// gotwistd's engine.
+type streamServer interface {
+	Serve(net.Listener) error
+	Shutdown(context.Context) error
+	Close() error
+}
+
+// stream returns the server of stream listener i.
+func (s *Server) stream(i int) streamServer {
+	if hs := s.h1s[i]; hs != nil {
+		return hs
+	}
+	return s.servers[i]
 }
 
 // acceptOnceDone ends the service once the connections of every
@@ -322,15 +360,34 @@ func (s *Server) serveOne(i int) error {
 	srv := s.servers[i]
 	ln := l.Stream
 	s.mu.Lock()
+	select {
+	case <-s.stopping:
+		// Shutdown came before this goroutine ran: serve nothing. The
+		// connections adopted from the previous instance stay in
+		// systemd's store, for the next one.
+		s.mu.Unlock()
+		return nil
+	default:
+	}
 	ln = s.wrapPlain(i, ln, srv)
 	s.mu.Unlock()
+	if s.cfg.SendTimeout > 0 && ln.Addr().Network() == "tcp" {
+		ln = &sendTimeoutListener{Listener: ln, timeout: s.cfg.SendTimeout}
+	}
 	if s.limit != nil {
 		ln = &limitListener{Listener: ln, limit: s.limit}
 	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var ss streamServer = srv
+	if hs := s.h1s[i]; hs != nil {
+		s.mu.Lock()
+		hs.ConnState = srv.ConnState // set by build and wrapPlain
+		s.mu.Unlock()
+		ss = hs
+	}
+	if err := ss.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)
 	}
 	return nil
@@ -371,10 +428,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			defer wg.Done()
 			if t := s.tracker(i); t != nil {
 				if err := s.handOver(ctx, i); err != nil {
-					s.servers[i].Close()
+					s.stream(i).Close()
 					errs[i] = err
 				}
-			} else if srv := s.servers[i]; srv != nil {
+			} else if s.servers[i] != nil {
+				srv := s.stream(i)
 				if err := srv.Shutdown(ctx); err != nil {
 					srv.Close()
 					errs[i] = err

@@ -63,6 +63,11 @@ type entry struct {
 	hdrType, hdrEnc, hdrLastMod, hdrETag, hdrLen []string
 
 	data []byte // whole content, nil when not cached
+	fast []byte // header lines of a 200 to a plain GET, with data (see Cached)
+
+	// trust is what the change watcher knows of this file version; shared
+	// by the entry's copies.
+	trust *trust
 
 	// sibAbsent records the precompressed siblings (precompressed[].bit)
 	// found missing, in its low 3 bits, and when (the other bits, in
@@ -81,6 +86,7 @@ func (h *Handler) newEntry(fi fileInfo, ctype, enc string) *entry {
 		ctype: ctype,
 	}
 	e.sibAbsent = new(atomic.Uint64)
+	e.trust = new(trust)
 	e.hdrType = []string{ctype}
 	if enc != "" {
 		e.hdrEnc = codingHeaders[enc]

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -87,6 +88,11 @@ type Handler struct {
 	noFollow      bool
 	log           *slog.Logger
 	now           func() time.Time
+
+	noFast bool // Cached never answers (an added Date header)
+
+	watchOnce sync.Once
+	watch     *watcher // nil: changes are not watched
 
 	fs       fsState
 	cache    fileCache
@@ -174,6 +180,10 @@ func New(cfg Config) (*Handler, error) {
 		}
 		if key == "Server" {
 			h.server = nil
+		}
+		if key == "Date" {
+			// The fast path's caller adds its own Date.
+			h.noFast = true
 		}
 		i := slices.IndexFunc(h.extra, func(x headerValues) bool { return x.key == key })
 		if i < 0 {
@@ -464,6 +474,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 			if data := loadData(f, ofi); data != nil {
 				filled := *e
 				filled.data = data
+				filled.fast = h.renderFast(&filled)
 				e, store = &filled, true
 			}
 		}

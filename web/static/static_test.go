@@ -145,7 +145,7 @@ func newTestServerNow(t testing.TB, cfg Config, now func() time.Time) *srv {
 	if now != nil {
 		h.now = now
 	}
-	s := httptest.NewServer(h)
+	s := startHTTP(t, h)
 	t.Cleanup(s.Close)
 	tr := &http.Transport{DisableCompression: true}
 	t.Cleanup(tr.CloseIdleConnections)

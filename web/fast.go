@@ -1,0 +1,95 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"unsafe"
+
+	"github.com/gotwistd/gotwistd/web/h1"
+)
+
+// enginePage gives gotwistd's engine the error pages the site has in
+// twistd's style (414); the engine's own text otherwise.
+func enginePage(code int) (contentType, body string) {
+	if code == http.StatusRequestURITooLong {
+		return "text/html; charset=utf-8", uriTooLongPage
+	}
+	return "", ""
+}
+
+// ServeFast answers, for gotwistd's HTTP/1.1 engine, a plain GET or HEAD
+// of a file the static handler holds in memory, with the response
+// ServeHTTP would give, and logs it; it declines everything else (see
+// static.Handler.Cached).
+func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
+	if s.static == nil || !r.Simple() {
+		return false
+	}
+	if _, ok := r.AcceptEncoding(); ok {
+		return false // a precompressed variant may answer: the full path decides
+	}
+	path := r.Target
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	header, body, ok := s.static.Cached(bytesString(path), r.Watched)
+	if !ok {
+		return false
+	}
+	resp.Header, resp.Body = header, body
+	if s.access != nil {
+		size := int64(len(body))
+		if r.IsHEAD() {
+			size = 0
+		}
+		ip := "-"
+		if !s.unix {
+			ip = clientIP(r.RemoteAddr)
+		}
+		s.access.logFields(ip, bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
+			orDash(r.Referer()), orDash(r.UserAgent()), http.StatusOK, size)
+	}
+	return true
+}
+
+// orDash is a header value for the access log: "-" when absent or empty.
+func orDash(v []byte) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return bytesString(v)
+}
+
+// bytesString views b as a string without copying; the string must not
+// outlive b's contents.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// refused logs a request gotwistd's engine refused (431, 414, 400...)
+// once its request line was understood, as the handler's refusals are.
+func (s *site) refused(r *h1.Request, code, size int) {
+	if s.access == nil {
+		return
+	}
+	ip := "-"
+	if !s.unix {
+		ip = clientIP(r.RemoteAddr)
+	}
+	s.access.logFields(ip, bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
+		orDash(r.Referer()), orDash(r.UserAgent()), code, int64(size))
+}
+
+// WatchFD and Refresh let gotwistd's engine keep the static handler's
+// change watcher in its event loops (see static.Handler.Cached).
+func (s *site) WatchFD() int {
+	if s.static == nil {
+		return -1
+	}
+	return s.static.WatchFD()
+}
+
+// Refresh reads the static handler's change events.
+func (s *site) Refresh() {
+	if s.static != nil {
+		s.static.Refresh()
+	}
+}

@@ -1,0 +1,631 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Connection states, for Shutdown.
+const (
+	stNew int32 = iota
+	stActive
+	stIdle
+	stLoopIdle // idle in an event loop
+	stClosing
+)
+
+// Buffer sizes and other tuning.
+const (
+	// readBufSize is a connection's read buffer, grown for larger heads
+	// up to the head limit.
+	readBufSize = 4 << 10
+	// flushAt is how much output the engine holds (pipelined responses)
+	// before writing it out.
+	flushAt = 32 << 10
+	// inlineBody is the largest body copied into the output buffer; a
+	// larger one is written from where it is, with writev(2).
+	inlineBody = 16 << 10
+	// keepWriteBuf is the largest output buffer kept for reuse.
+	keepWriteBuf = 64 << 10
+	// lingerTime and lingerBytes bound how long and how much a closing
+	// connection reads and throws away after its last response, so that
+	// unread input does not make the kernel reset the connection before
+	// the client has read that response.
+	lingerTime  = 500 * time.Millisecond
+	lingerBytes = 256 << 10
+	// maxPostHandlerRead is how much of a request body the handler left
+	// unread the engine reads and throws away to keep the connection; a
+	// larger rest closes it (as net/http does).
+	maxPostHandlerRead = 256 << 10
+)
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+var works = sync.Pool{New: func() any { return new(work) }}
+
+// work is the state a connection needs only while it has a request to
+// serve; idle connections give it back to a pool.
+type work struct {
+	req  Request
+	fast FastResponse
+	resp response
+	body body
+	wbuf []byte
+	vec  net.Buffers
+}
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	raw    syscall.RawConn // nc's socket when nc is a bare one; nil otherwise
+	vw     io.Writer       // the socket under nc, for writev; nil: use nc
+	remote string
+	lim    limits
+	born   int64 // unix nanoseconds of accept
+	state  atomic.Int32
+
+	rbuf     []byte // read buffer (nil while idle on a bare socket)
+	r0, r1   int    // unread bytes: rbuf[r0:r1]
+	scan     int    // headEnd resume offset, relative to r0
+	blank    int    // empty lines skipped before the current request
+	armed    bool   // the read-header deadline of the current request is set
+	lineDone bool   // the current request's line was judged complete
+
+	w *work // nil while idle
+
+	rdl, wdl time.Time // deadlines as last set
+	now      time.Time // when the last read returned
+
+	rn     int
+	rerr   error
+	readFn func(fd uintptr) bool
+
+	fd         int                  // the socket, when reads may go to it directly; -1 otherwise
+	loop       atomic.Pointer[loop] // the event loop that had it last
+	lastFast   bool                 // the last request was answered by the FastHandler
+	lastActive int64                // unix nanoseconds, while in an event loop
+	pending    [][]byte             // output an event loop could not write
+	inLoop     bool                 // an event loop is serving it: writes must not wait
+
+	ctx    context.Context // for *http.Request; made on first use
+	cancel context.CancelFunc
+
+	linger   bool  // read and discard input before closing
+	failSize int   // body bytes of the last error response
+	werr     error // a write failed: the connection is done
+}
+
+// Transparent is implemented by connection wrappers whose Read and Write
+// go to the wrapped connection (Unwrap) unchanged: they count
+// connections, or act on Close. Through such wrappers the engine reads and
+// writes the socket beneath itself, and can serve the connection from an
+// event loop while it is idle.
+type Transparent interface {
+	Unwrap() net.Conn
+	TransparentIO()
+}
+
+func (s *Server) newConn(nc net.Conn, lim limits) *conn {
+	c := &conn{srv: s, nc: nc, lim: lim, born: time.Now().UnixNano(), fd: -1}
+	c.remote = nc.RemoteAddr().String()
+	// Wrappers that say what they wrap (max-connections, handover) pass
+	// writes through: write vectors to the socket under them. Reads go to
+	// the socket only through transparent ones.
+	transparent := true
+	var sc syscall.Conn
+	for inner := nc; inner != nil; {
+		switch t := inner.(type) {
+		case *net.TCPConn:
+			c.vw, sc = t, t
+		case *net.UnixConn:
+			c.vw, sc = t, t
+		case interface{ Unwrap() net.Conn }:
+			if _, ok := inner.(Transparent); !ok {
+				transparent = false
+			}
+			inner = t.Unwrap()
+			continue
+		}
+		break
+	}
+	if sc != nil && transparent {
+		if raw, err := sc.SyscallConn(); err == nil {
+			c.raw = raw
+			c.readFn = c.rawRead
+			_ = raw.Control(func(fd uintptr) { c.fd = int(fd) })
+		}
+	}
+	return c
+}
+
+// serve is the connection's goroutine, from its start.
+func (c *conn) serve() {
+	if d := c.srv.ReadHeaderTimeout; d > 0 {
+		c.setReadDeadline(time.Now().Add(d), d)
+		c.armed = true
+	}
+	c.run()
+}
+
+// resume serves on its own goroutine a connection an event loop handed
+// back: it writes the output the loop could not, then goes on with the
+// input the loop read.
+func (c *conn) resume() {
+	if len(c.pending) > 0 {
+		if d := c.srv.WriteTimeout; d > 0 {
+			c.setWriteDeadline(time.Now().Add(d), d)
+		}
+		for _, p := range c.pending {
+			if _, err := c.nc.Write(p); err != nil {
+				c.werr = err
+				break
+			}
+		}
+		clear(c.pending)
+		c.pending = c.pending[:0]
+		if c.werr != nil {
+			c.end()
+			return
+		}
+	}
+	c.run()
+}
+
+// run serves requests until the connection ends, or is handed to an event
+// loop while idle.
+func (c *conn) run() {
+	for {
+		if !c.process() {
+			c.end()
+			return
+		}
+		if c.w != nil && len(c.w.wbuf) > 0 && !c.flush() {
+			c.end()
+			return
+		}
+		if c.r0 == c.r1 {
+			if c.srv.inShutdown.Load() {
+				c.end()
+				return
+			}
+			c.idle()
+			if c.lastFast && c.srv.toLoop(c) {
+				return // the loop has it now
+			}
+			if d := c.srv.IdleTimeout; d > 0 {
+				c.setReadDeadline(time.Now().Add(d), d)
+			} else if !c.rdl.IsZero() {
+				c.setReadDeadline(time.Time{}, 0)
+			}
+			if !c.read() {
+				c.end()
+				return
+			}
+			if !c.state.CompareAndSwap(stIdle, stActive) && !c.state.CompareAndSwap(stNew, stActive) {
+				c.end()
+				return // Shutdown closed it
+			}
+			if c.srv.ConnState != nil {
+				c.srv.ConnState(c.nc, http.StateActive)
+			}
+			continue
+		}
+		// A partial head: wait for the rest.
+		if d := c.srv.ReadHeaderTimeout; d > 0 && !c.armed {
+			c.setReadDeadline(c.now.Add(d), d)
+			c.armed = true
+		}
+		if !c.read() {
+			c.end()
+			return
+		}
+	}
+}
+
+// idle gives back what an idle connection does not need and reports it
+// idle.
+func (c *conn) idle() {
+	c.r0, c.r1, c.scan = 0, 0, 0
+	if c.w != nil {
+		c.releaseWork()
+	}
+	if len(c.rbuf) > readBufSize {
+		c.rbuf = nil // grown for a large head: do not keep it
+	}
+	if c.state.CompareAndSwap(stActive, stIdle) && c.srv.ConnState != nil {
+		c.srv.ConnState(c.nc, http.StateIdle)
+	}
+	c.armed = false
+}
+
+func (c *conn) getWork() *work {
+	if c.w == nil {
+		c.w = works.Get().(*work)
+	}
+	return c.w
+}
+
+func (c *conn) releaseWork() {
+	w := c.w
+	c.w = nil
+	if cap(w.wbuf) > keepWriteBuf {
+		w.wbuf = nil
+	}
+	w.wbuf = w.wbuf[:0]
+	w.fast = FastResponse{}
+	clear(w.vec[:cap(w.vec)])
+	w.vec = w.vec[:0]
+	works.Put(w)
+}
+
+// read reads more input into rbuf[r1:]; false means the connection is
+// done (closed, timed out, or in error), silently.
+func (c *conn) read() bool {
+	if c.r0 == c.r1 {
+		c.r0, c.r1, c.scan = 0, 0, 0
+	}
+	if c.rbuf != nil && c.r1 == len(c.rbuf) {
+		if c.r0 > 0 {
+			c.r1 = copy(c.rbuf, c.rbuf[c.r0:c.r1])
+			c.r0 = 0
+		} else {
+			// A head larger than the buffer: grow, up to the limit
+			// checkPartial enforces (plus a little, so that the limit is
+			// seen being crossed).
+			n := min(2*len(c.rbuf), c.lim.maxHead+readBufSize)
+			nb := make([]byte, n)
+			copy(nb, c.rbuf[:c.r1])
+			if len(c.rbuf) == readBufSize {
+				b := c.rbuf
+				readBufs.Put(&b)
+			}
+			c.rbuf = nb
+		}
+	}
+	var n int
+	var err error
+	if c.raw != nil {
+		if rerr := c.raw.Read(c.readFn); rerr != nil {
+			err = rerr
+		} else {
+			n, err = c.rn, c.rerr
+			if n == 0 && err == nil {
+				err = io.EOF
+			}
+		}
+	} else {
+		if c.rbuf == nil {
+			c.rbuf = *readBufs.Get().(*[]byte)
+		}
+		n, err = c.nc.Read(c.rbuf[c.r1:])
+	}
+	if n > 0 {
+		c.r1 += n
+		c.now = time.Now()
+		return true
+	}
+	_ = err // EOF, timeout, reset: all end the connection quietly.
+	return false
+}
+
+// rawRead is the RawConn read callback: the buffer is taken only once the
+// socket has data, and given back when a read finds none, so an idle
+// connection holds no buffer.
+func (c *conn) rawRead(fd uintptr) bool {
+	if c.rbuf == nil {
+		c.rbuf = *readBufs.Get().(*[]byte)
+	}
+	for {
+		n, err := syscall.Read(int(fd), c.rbuf[c.r1:])
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			if c.r1 == 0 && len(c.rbuf) == readBufSize {
+				b := c.rbuf
+				c.rbuf = nil
+				readBufs.Put(&b)
+			}
+			return false
+		}
+		if err != nil {
+			n = 0
+		}
+		c.rn, c.rerr = n, err
+		return true
+	}
+}
+
+// process serves the complete requests in the buffer; false means close
+// the connection.
+func (c *conn) process() bool {
+	for c.r0 < c.r1 {
+		buf := c.rbuf[c.r0:c.r1]
+		if n, lines := skipBlank(buf); n > 0 {
+			c.blank += lines
+			if c.blank > maxLeadingBlankLines {
+				c.fail(errBlankLines)
+				return false
+			}
+			c.r0 += n
+			c.scan = 0
+			continue
+		}
+		end, resume := headEnd(buf, c.scan)
+		if end < 0 {
+			c.scan = resume
+			if e := checkPartial(buf, c.lim, &c.lineDone); e != nil {
+				c.fail(e)
+				return false
+			}
+			return true
+		}
+		if end > c.lim.maxHead {
+			c.fail(errTooLarge)
+			return false
+		}
+		c.scan, c.blank, c.armed, c.lineDone = 0, 0, false, false
+		w := c.getWork()
+		if e := parse(buf[:end], &w.req, c.lim); e != nil {
+			w.req.RemoteAddr = c.remote
+			c.fail(e)
+			if c.srv.Refused != nil && w.req.Method != nil {
+				c.srv.Refused(&w.req, e.code, c.failSize)
+			}
+			return false
+		}
+		c.r0 += end
+		if !c.serveRequest(&w.req) {
+			return false
+		}
+		if c.w != nil && len(c.w.wbuf) >= flushAt && !c.flush() {
+			return false
+		}
+	}
+	return true
+}
+
+// serveRequest answers one parsed request; false means close the
+// connection after what is written.
+func (c *conn) serveRequest(r *Request) bool {
+	r.RemoteAddr = c.remote
+	if d := c.srv.WriteTimeout; d > 0 {
+		c.setWriteDeadline(c.now.Add(d), d)
+	}
+	if c.srv.Fast != nil && r.contentLength <= 0 && !r.chunked && !r.expect {
+		f := &c.w.fast
+		*f = FastResponse{}
+		if c.srv.Fast.ServeFast(r, f) {
+			c.lastFast = true
+			closing := r.close || c.srv.inShutdown.Load()
+			c.writeFast(r, f, closing)
+			return !closing && c.werr == nil
+		}
+	}
+	c.lastFast = false
+	return c.serveSlow(r)
+}
+
+// writeFast writes a FastHandler's response.
+func (c *conn) writeFast(r *Request, f *FastResponse, closing bool) {
+	w := c.w
+	code := f.Status
+	if code == 0 {
+		code = http.StatusOK
+	}
+	b := appendStatusLine(w.wbuf, r.Minor, code)
+	b = append(b, f.Header...)
+	b = appendDate(b, c.now)
+	switch {
+	case closing && r.Minor >= 1:
+		b = append(b, "Connection: close\r\n"...)
+	case !closing && r.Minor == 0:
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	w.wbuf = b
+	if r.IsHEAD() || len(f.Body) == 0 || !bodyAllowedForStatus(code) {
+		return
+	}
+	if len(f.Body) <= inlineBody {
+		w.wbuf = append(w.wbuf, f.Body...)
+		return
+	}
+	c.writeWith(f.Body)
+}
+
+// flush writes the output buffer out.
+func (c *conn) flush() bool {
+	w := c.w
+	if c.werr != nil {
+		w.wbuf = w.wbuf[:0]
+		return false
+	}
+	if len(w.wbuf) == 0 {
+		return true
+	}
+	if c.inLoop {
+		c.loopWrite([][]byte{w.wbuf}, []bool{false})
+		w.wbuf = w.wbuf[:0]
+		return c.werr == nil
+	}
+	_, err := c.nc.Write(w.wbuf)
+	w.wbuf = w.wbuf[:0]
+	if err != nil {
+		c.werr = err
+		return false
+	}
+	return true
+}
+
+// writeWith writes the output buffer followed by p, with one writev(2)
+// where the socket allows it.
+func (c *conn) writeWith(p []byte) error {
+	w := c.w
+	if c.werr != nil {
+		w.wbuf = w.wbuf[:0]
+		return c.werr
+	}
+	if c.inLoop {
+		if len(w.wbuf) > 0 {
+			c.loopWrite([][]byte{w.wbuf, p}, []bool{false, true})
+		} else {
+			c.loopWrite([][]byte{p}, []bool{true})
+		}
+		w.wbuf = w.wbuf[:0]
+		return c.werr
+	}
+	var err error
+	if c.vw != nil && len(w.wbuf) > 0 {
+		w.vec = append(w.vec[:0], w.wbuf, p)
+		_, err = w.vec.WriteTo(c.vw)
+		w.vec = w.vec[:0]
+	} else {
+		if len(w.wbuf) > 0 {
+			_, err = c.nc.Write(w.wbuf)
+		}
+		if err == nil {
+			_, err = c.nc.Write(p)
+		}
+	}
+	w.wbuf = w.wbuf[:0]
+	if err != nil {
+		c.werr = err
+	}
+	return err
+}
+
+// fail answers a request the engine refuses, and closes the connection
+// after lingering.
+func (c *conn) fail(e *parseError) {
+	w := c.getWork()
+	ctype, body := "text/plain; charset=utf-8", strconv.Itoa(e.code)+" "+http.StatusText(e.code)
+	if e.code == http.StatusBadRequest {
+		body += ": " + e.reason
+	}
+	if c.srv.ErrorPage != nil {
+		if t, b := c.srv.ErrorPage(e.code); b != "" {
+			ctype, body = t, b
+		}
+	}
+	b := appendStatusLine(w.wbuf, 1, e.code)
+	b = append(b, "Content-Type: "...)
+	b = append(b, ctype...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\nConnection: close\r\n\r\n"...)
+	b = append(b, body...)
+	w.wbuf = b
+	c.failSize = len(body)
+	c.flush()
+	c.linger = true
+}
+
+// end closes the connection.
+func (c *conn) end() {
+	if c.w != nil {
+		c.flush()
+	}
+	if c.linger && c.werr == nil {
+		c.lingerClose()
+	}
+	c.nc.Close()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	if c.w != nil {
+		c.releaseWork()
+	}
+	if len(c.rbuf) == readBufSize {
+		b := c.rbuf
+		readBufs.Put(&b)
+	}
+	c.rbuf = nil
+	c.srv.trackConn(c, false)
+	if c.srv.ConnState != nil {
+		c.srv.ConnState(c.nc, http.StateClosed)
+	}
+}
+
+// lingerClose half-closes the connection and reads what the client still
+// sends, for a while, so that closing does not reset the connection
+// under a response the client has not read yet.
+func (c *conn) lingerClose() {
+	if !closeWrite(c.nc) {
+		return
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	var buf [4096]byte
+	for n := 0; n < lingerBytes; {
+		m, err := c.nc.Read(buf[:])
+		n += m
+		if err != nil {
+			return
+		}
+	}
+}
+
+// closeWrite shuts down the sending side of nc, or of the socket under
+// it; false if there is none.
+func closeWrite(nc net.Conn) bool {
+	for nc != nil {
+		if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+			return cw.CloseWrite() == nil
+		}
+		u, ok := nc.(interface{ Unwrap() net.Conn })
+		if !ok {
+			return false
+		}
+		nc = u.Unwrap()
+	}
+	return false
+}
+
+// slop is how far from the wanted time a deadline already set may be and
+// still be kept: renewing a deadline costs a timer update, which a busy
+// connection need not pay for every request.
+func slop(d time.Duration) time.Duration { return min(time.Second, d/10) }
+
+// setReadDeadline sets the read deadline to t, unless the one already set
+// is no later than t and at most slop(d) earlier. t zero clears it.
+func (c *conn) setReadDeadline(t time.Time, d time.Duration) {
+	if !t.IsZero() && !c.rdl.IsZero() && !c.rdl.After(t) && t.Sub(c.rdl) <= slop(d) {
+		return
+	}
+	if t.IsZero() && c.rdl.IsZero() {
+		return
+	}
+	c.rdl = t
+	_ = c.nc.SetReadDeadline(t)
+}
+
+// setWriteDeadline is setReadDeadline for writes.
+func (c *conn) setWriteDeadline(t time.Time, d time.Duration) {
+	if !t.IsZero() && !c.wdl.IsZero() && !c.wdl.After(t) && t.Sub(c.wdl) <= slop(d) {
+		return
+	}
+	c.wdl = t
+	_ = c.nc.SetWriteDeadline(t)
+}
+
+// context returns the connection's context for *http.Request, made on
+// first use and cancelled when the connection ends.
+func (c *conn) context() context.Context {
+	if c.ctx == nil {
+		ctx := context.WithValue(context.Background(), http.LocalAddrContextKey, c.nc.LocalAddr())
+		c.ctx, c.cancel = context.WithCancel(ctx)
+	}
+	return c.ctx
+}
+
+// errDone is returned by the body of a request whose connection failed.
+var errDone = errors.New("h1: connection closed")

@@ -1,0 +1,64 @@
+// Package h1 is gotwistd's HTTP/1.1 server engine for plain (non-TLS)
+// stream listeners: a drop-in for net/http's Server there, with the same
+// handler semantics, that answers cached files without building an
+// *http.Request.
+//
+// Each connection is served by its own goroutine on Go's netpoller. Its
+// request heads are parsed in place in the connection's read buffer,
+// without allocating; a FastHandler (gotwistd's static file cache) is
+// offered each request and can answer it with pre-rendered header lines
+// and a body, to which the engine adds the status line, Date and, when
+// needed, Connection. Pipelined requests are answered in order, their
+// responses written together. What the FastHandler declines goes to an
+// ordinary http.Handler, through a ResponseWriter that behaves as
+// net/http's: Content-Length for small bodies, chunked encoding otherwise
+// (close-delimited for HTTP/1.0), sniffed Content-Type, Date, HEAD, 1xx
+// interim responses, Flush, ReadFrom with sendfile(2) for files, and
+// http.ResponseController's deadlines. Request bodies (Content-Length or
+// chunked) are read on demand, with Expect: 100-continue; what a handler
+// leaves unread is read and dropped (up to 256 KiB) or the connection is
+// closed.
+//
+// An idle connection on a bare socket holds no buffer: reads go through
+// syscall.RawConn, and the buffer is given back when a read finds no data.
+//
+// # The parser is strict
+//
+// It follows RFC 9112 and refuses, with 400 and the connection closed,
+// what net/http lets through or repairs, where accepting it could let a
+// client smuggle a request past a proxy or confuse a log:
+//
+//   - obsolete line folding (a header line starting with a space or tab);
+//   - a CR anywhere but before an LF; NUL and other control characters in
+//     field values; anything but token characters in field names, and
+//     whitespace before the colon;
+//   - more than one Content-Length, even with equal values; a
+//     Content-Length with a sign, a list, or more than 18 digits;
+//   - Transfer-Encoding together with Content-Length; more than one
+//     Transfer-Encoding header; Transfer-Encoding in an HTTP/1.0 request;
+//     a coding other than a lone "chunked" gets 501;
+//   - in chunked bodies: line ends other than CRLF, chunk sizes with a
+//     sign, more than 15 hex digits, or malformed trailers;
+//   - a method of more than 32 characters; a request target that is not
+//     origin-form ("/..."), absolute-form ("http://..."), "*" for OPTIONS
+//     or an authority for CONNECT; a version other than HTTP/1.0 and
+//     HTTP/1.1 (505 for a well-formed one);
+//   - more than 4 empty lines before a request line.
+//
+// As net/http, it accepts a bare LF as a line end (RFC 9112 section 2.2),
+// requires exactly one valid Host header in HTTP/1.1 requests, and
+// answers 417 to an Expect other than 100-continue. A head larger than
+// Server.MaxHeaderBytes gets 431, a request target longer than
+// Server.MaxTargetBytes 414, both as soon as the bytes that break the
+// limit arrive. Error responses are followed by a lingering close: the
+// engine half-closes the connection and reads what the client still
+// sends for up to half a second, so the client reads the response
+// instead of a connection reset.
+//
+// # Connection wrappers
+//
+// Listeners may wrap connections (connection limits, handover tracking).
+// A wrapper that has an Unwrap() net.Conn method must pass writes through
+// unchanged: the engine writes header and body together with writev(2) on
+// the socket under it. Reads always go through the wrapper.
+package h1

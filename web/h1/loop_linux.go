@@ -1,0 +1,477 @@
+package h1
+
+import (
+	"net/http"
+	"os"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// An event loop serves idle keep-alive connections without a goroutine
+// each: their sockets are in the loop's own epoll set (level-triggered),
+// whose descriptor waits in Go's netpoller like any socket. When requests
+// arrive the loop reads them, and if the FastHandler answers all of them
+// and the answers can be written at once, the connection stays in the
+// loop: one read(2) and one write(2) per request, and no read that finds
+// nothing (a goroutine must try a read before it can wait). Anything else
+// (a request for the Handler, a partial head, a short write, an error)
+// hands the connection back to a goroutine of its own, with the input
+// read and the output not yet written.
+//
+// The socket stays registered in Go's netpoller too (the loop never
+// closes or duplicates it), so handing it back costs one epoll_ctl(2).
+type loop struct {
+	srv  *Server
+	epfd int
+	file *os.File        // epfd, for waiting in the netpoller
+	rc   syscall.RawConn // file's
+
+	mu     sync.Mutex
+	conns  map[int]*conn // by socket; changed under mu, read by the loop
+	closed bool
+
+	watch   Watcher // the FastHandler's, if its descriptor is in the set
+	watchFD int
+	events  []unix.EpollEvent
+	n       int // events ready
+	rbuf    []byte
+	work    work
+	sweep   time.Time // next idle-timeout check
+}
+
+// loopReadBuf is the loop's read buffer: as large as pipelined requests
+// from a busy client usually get.
+const loopReadBuf = 16 << 10
+
+// loops are a Server's event loops, made on first use.
+type loops struct {
+	once sync.Once
+	all  []*loop
+	next int
+	mu   sync.Mutex
+}
+
+// toLoop hands the idle connection c to an event loop; false if it cannot
+// be (not a bare socket, loops unavailable, shutting down), and then c
+// stays with its goroutine.
+func (s *Server) toLoop(c *conn) bool {
+	if c.fd < 0 || s.NoEventLoop || s.inShutdown.Load() {
+		return false
+	}
+	s.loops.once.Do(func() { s.startLoops() })
+	s.loops.mu.Lock()
+	if len(s.loops.all) == 0 {
+		s.loops.mu.Unlock()
+		return false
+	}
+	lp := s.loops.all[s.loops.next%len(s.loops.all)]
+	s.loops.next++
+	s.loops.mu.Unlock()
+
+	// What the goroutine held goes back first: once the socket is in the
+	// epoll set, the loop may serve it at any moment.
+	if len(c.rbuf) == readBufSize {
+		b := c.rbuf
+		readBufs.Put(&b)
+	}
+	c.rbuf = nil
+	c.loop.Store(lp)
+	c.lastActive = time.Now().UnixNano()
+	lp.mu.Lock()
+	if lp.closed || !c.state.CompareAndSwap(stIdle, stLoopIdle) {
+		lp.mu.Unlock()
+		return false
+	}
+	lp.conns[c.fd] = c
+	lp.mu.Unlock()
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
+	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+		lp.mu.Lock()
+		delete(lp.conns, c.fd)
+		lp.mu.Unlock()
+		return c.state.CompareAndSwap(stLoopIdle, stIdle) && false
+	}
+	return true
+}
+
+// startLoops makes one event loop per P.
+func (s *Server) startLoops() {
+	n := max(1, runtime.GOMAXPROCS(0))
+	if v := os.Getenv("GOTWISTD_LOOPS"); v != "" {
+		n = int(v[0] - '0')
+	}
+	for range n {
+		lp, err := newLoop(s)
+		if err != nil {
+			s.logf("h1: no event loop (%v); idle connections keep a goroutine each", err)
+			break
+		}
+		s.loops.all = append(s.loops.all, lp)
+		go lp.run()
+	}
+}
+
+func newLoop(s *Server) (*loop, error) {
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(epfd)
+		return nil, err
+	}
+	f := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	lp := &loop{
+		srv: s, epfd: epfd, file: f, rc: rc, watchFD: -1,
+		conns:  make(map[int]*conn),
+		events: make([]unix.EpollEvent, 128),
+		rbuf:   make([]byte, loopReadBuf),
+	}
+	if w, ok := s.Fast.(Watcher); ok {
+		if fd := w.WatchFD(); fd >= 0 {
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+			if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
+				lp.watch, lp.watchFD = w, fd
+			}
+		}
+	}
+	return lp, nil
+}
+
+// wake makes the loop look at its connections now (for Shutdown).
+func (lp *loop) wake() { _ = lp.file.SetReadDeadline(time.Unix(1, 0)) }
+
+// wake pokes every event loop.
+func (s *Server) wakeLoops() {
+	s.loops.mu.Lock()
+	defer s.loops.mu.Unlock()
+	for _, lp := range s.loops.all {
+		lp.wake()
+	}
+}
+
+// poll is the RawConn read callback: it takes what is ready without
+// waiting; false makes the goroutine wait in the netpoller.
+func (lp *loop) poll(uintptr) bool {
+	for {
+		n, err := epollWait(lp.epfd, lp.events)
+		if err == unix.EINTR {
+			continue
+		}
+		lp.n = n
+		return n > 0 || err != nil
+	}
+}
+
+func (lp *loop) run() {
+	idle := lp.srv.IdleTimeout
+	lp.sweep = time.Now().Add(time.Second)
+	_ = lp.file.SetReadDeadline(lp.sweep)
+	for {
+		lp.n = 0
+		err := lp.rc.Read(lp.poll)
+		now := time.Now()
+		if err != nil || !now.Before(lp.sweep) {
+			if lp.housekeep(now, idle) {
+				return
+			}
+			lp.sweep = now.Add(time.Second)
+			_ = lp.file.SetReadDeadline(lp.sweep)
+			if err != nil && lp.n == 0 {
+				continue
+			}
+		}
+		if lp.watch != nil {
+			// Changes first: they happened before the requests of this
+			// batch arrived, or are as good as if they had.
+			for i := 0; i < lp.n; i++ {
+				if int(lp.events[i].Fd) == lp.watchFD {
+					lp.watch.Refresh()
+					break
+				}
+			}
+		}
+		lp.mu.Lock()
+		for i := 0; i < lp.n; i++ {
+			c := lp.conns[int(lp.events[i].Fd)]
+			lp.mu.Unlock()
+			if c != nil {
+				lp.serve(c, now)
+			}
+			lp.mu.Lock()
+		}
+		lp.mu.Unlock()
+	}
+}
+
+// housekeep closes connections idle too long, and those Shutdown or Close
+// asked to; it reports whether the loop is done (the server is shut down
+// and the loop has no connection left).
+func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
+	shutdown := lp.srv.inShutdown.Load()
+	lp.mu.Lock()
+	var done []*conn
+	for _, c := range lp.conns {
+		st := c.state.Load()
+		switch {
+		case st == stClosing:
+			done = append(done, c)
+		case st == stLoopIdle && (shutdown || idle > 0 && now.UnixNano()-c.lastActive > int64(idle)):
+			if c.state.CompareAndSwap(stLoopIdle, stClosing) {
+				done = append(done, c)
+			}
+		}
+	}
+	lp.mu.Unlock()
+	for _, c := range done {
+		lp.end(c)
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if shutdown && len(lp.conns) == 0 {
+		lp.closed = true
+		lp.file.Close()
+		return true
+	}
+	return false
+}
+
+// forget takes c out of the loop.
+func (lp *loop) forget(c *conn, del bool) {
+	lp.mu.Lock()
+	delete(lp.conns, c.fd)
+	lp.mu.Unlock()
+	if del {
+		_ = unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+	}
+}
+
+// end closes c, which the loop has.
+func (lp *loop) end(c *conn) {
+	// Closing the socket takes it out of every epoll set.
+	lp.forget(c, false)
+	c.w = nil
+	c.end()
+}
+
+// serve reads what c's client sent and answers it, or hands c back to a
+// goroutine.
+func (lp *loop) serve(c *conn, now time.Time) {
+	n, err := rawRead(c.fd, lp.rbuf)
+	if err == unix.EAGAIN || err == unix.EINTR {
+		return // readiness that went away
+	}
+	if n <= 0 || err != nil {
+		c.state.Store(stClosing)
+		lp.end(c)
+		return
+	}
+	if !c.state.CompareAndSwap(stLoopIdle, stActive) {
+		lp.end(c) // Shutdown or Close got it first
+		return
+	}
+	srv := lp.srv
+	if srv.ConnState != nil {
+		srv.ConnState(c.nc, http.StateActive)
+	}
+	c.now = now
+	c.inLoop = true
+	defer func() { c.inLoop = false }()
+	data := lp.rbuf[:n]
+	w := &lp.work
+	w.wbuf = w.wbuf[:0]
+	c.w = w
+	p := 0
+	closing, handBack := false, false
+	for p < len(data) {
+		buf := data[p:]
+		end, _ := headEnd(buf, 0)
+		if end < 0 || end > c.lim.maxHead || buf[0] == '\r' || buf[0] == '\n' {
+			handBack = true // partial, blank lines, too large: the goroutine judges
+			break
+		}
+		r := &w.req
+		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || r.contentLength > 0 || r.chunked || r.expect {
+			handBack = true
+			break
+		}
+		r.RemoteAddr = c.remote
+		r.Watched = lp.watch != nil
+		f := &w.fast
+		*f = FastResponse{}
+		if !srv.Fast.ServeFast(r, f) {
+			handBack = true
+			break
+		}
+		p += end
+		closing = r.close || srv.inShutdown.Load()
+		c.writeFast(r, f, closing)
+		if c.werr != nil || len(c.pending) > 0 {
+			break
+		}
+		if closing {
+			break
+		}
+	}
+	if len(w.wbuf) > 0 && c.werr == nil {
+		c.flush()
+	}
+	c.w = nil
+	w.wbuf = w.wbuf[:0]
+	switch {
+	case c.werr != nil:
+		c.state.Store(stClosing)
+		lp.end(c)
+	case len(c.pending) > 0 || handBack:
+		lp.handBack(c, data[p:])
+	case closing:
+		c.state.Store(stClosing)
+		lp.end(c)
+	default:
+		c.lastActive = now.UnixNano()
+		if srv.ConnState != nil {
+			srv.ConnState(c.nc, http.StateIdle)
+		}
+		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
+			lp.end(c)
+		}
+	}
+}
+
+// handBack gives c a goroutine again, with input: what the loop read but
+// did not serve (c.pending holds what it could not write).
+func (lp *loop) handBack(c *conn, input []byte) {
+	lp.forget(c, true)
+	if len(input) > readBufSize {
+		c.rbuf = make([]byte, max(len(input), 2*readBufSize))
+	} else {
+		c.rbuf = *readBufs.Get().(*[]byte)
+	}
+	c.r0, c.r1 = 0, copy(c.rbuf, input)
+	c.scan, c.blank, c.armed, c.lineDone = 0, 0, false, false
+	go c.resume()
+}
+
+// loopWrite writes b to c's socket without waiting, when c is in a loop;
+// what cannot be written goes to c.pending, copied unless keep says b
+// stays valid (a cached body).
+func (c *conn) loopWrite(bufs [][]byte, keep []bool) {
+	for {
+		var n int
+		var err error
+		if len(bufs) == 1 {
+			n, err = rawWrite(c.fd, bufs[0])
+		} else {
+			n, err = rawWritev(c.fd, bufs)
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err == unix.EAGAIN || n <= 0 && err == nil {
+			break
+		}
+		if err != nil {
+			c.werr = err
+			return
+		}
+		for n > 0 {
+			if n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs, keep = bufs[1:], keep[1:]
+				continue
+			}
+			bufs[0] = bufs[0][n:]
+			n = 0
+		}
+		if len(bufs) == 0 {
+			return
+		}
+	}
+	for i, b := range bufs {
+		if !keep[i] {
+			b = append([]byte(nil), b...)
+		}
+		c.pending = append(c.pending, b)
+	}
+}
+
+// The loop's system calls are raw: they never block (the sockets are
+// non-blocking, and epoll_wait is told not to wait), so they need not tell
+// the scheduler, which would otherwise hand the P to another thread
+// while a write to a loopback socket delivers the data to its reader.
+
+func rawRead(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p = p[:min(len(p), maxWrite)]
+	n, _, e := unix.RawSyscall(unix.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
+}
+
+// maxIovecs bounds one writev(2); the rest is written by the next call.
+const maxIovecs = 64
+
+// maxWrite bounds one write: the kernel handles a few 64 KiB writes to a
+// TCP socket faster than one large one (fewer, smaller buffers at a time).
+const maxWrite = 64 << 10
+
+func rawWritev(fd int, bufs [][]byte) (int, error) {
+	var iov [maxIovecs]unix.Iovec
+	n, total := 0, 0
+	for _, b := range bufs {
+		if len(b) == 0 {
+			continue
+		}
+		if n == len(iov) || total == maxWrite {
+			break
+		}
+		b = b[:min(len(b), maxWrite-total)]
+		total += len(b)
+		iov[n].Base = &b[0]
+		iov[n].SetLen(len(b))
+		n++
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	w, _, e := unix.RawSyscall(unix.SYS_WRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iov[0])), uintptr(n))
+	runtime.KeepAlive(bufs)
+	if e != 0 {
+		return -1, e
+	}
+	return int(w), nil
+}
+
+func epollWait(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}

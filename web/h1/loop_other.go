@@ -1,0 +1,16 @@
+//go:build !linux
+
+package h1
+
+// loop is an event loop: there is none on this system.
+type loop struct{}
+
+// loops are a Server's event loops: none on this system.
+type loops struct{}
+
+// toLoop would hand c to an event loop; there is none here.
+func (s *Server) toLoop(c *conn) bool { return false }
+
+func (s *Server) wakeLoops() {}
+
+func (c *conn) loopWrite(bufs [][]byte, keep []bool) { panic("h1: no event loop here") }

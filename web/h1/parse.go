@@ -1,0 +1,713 @@
+package h1
+
+import (
+	"bytes"
+	"net/http"
+)
+
+// Limits of the parser that do not depend on the Server's configuration.
+const (
+	// maxMethod is the longest method accepted; longer ones get 400. The
+	// longest registered method (UPDATEREDIRECTREF) has 17 letters.
+	maxMethod = 32
+	// maxLeadingBlankLines is how many empty lines may come before a
+	// request line (RFC 9112 section 2.2: a server SHOULD ignore at least
+	// one, which clients send after a POST body).
+	maxLeadingBlankLines = 4
+	// maxContentLengthDigits keeps a Content-Length within int64.
+	maxContentLengthDigits = 18
+)
+
+// field is one header field of a request head, name and value as sent
+// (the value without surrounding whitespace).
+type field struct {
+	name, value []byte
+}
+
+// Well-known header fields, found while parsing.
+const (
+	hdrOther = iota
+	hdrHost
+	hdrContentLength
+	hdrTransferEncoding
+	hdrConnection
+	hdrExpect
+	hdrRange
+	hdrIfRange
+	hdrConditional // If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since
+	hdrAcceptEncoding
+	hdrReferer
+	hdrUserAgent
+	hdrUpgrade
+)
+
+// Request is the head of one HTTP/1.x request, as the engine parsed it. Its
+// byte slices point into the connection's read buffer: they are valid only
+// during the FastHandler call that receives the Request, and must not be
+// kept or changed.
+type Request struct {
+	// Method, Target and Proto are the three words of the request line,
+	// e.g. "GET", "/index.html?x=1", "HTTP/1.1".
+	Method, Target, Proto []byte
+	// Major and Minor are the HTTP version: 1.0 or 1.1.
+	Major, Minor int
+	// RemoteAddr is the client's address, as net/http's
+	// Request.RemoteAddr ("127.0.0.1:40000").
+	RemoteAddr string
+	// Watched is true when the request is served by an event loop that
+	// called the FastHandler's Refresh (see Watcher) whenever its WatchFD
+	// was readable before the request arrived.
+	Watched bool
+
+	fields  []field
+	inline  [16]field // backing array of fields for the common case
+	host    int       // index of Host in fields, or -1
+	referer int
+	agent   int
+	ae      int // Accept-Encoding
+
+	contentLength int64 // -1: none
+	chunked       bool
+	hasRange      bool
+	hasCond       bool // an If-* precondition or If-Range
+	upgrade       bool
+	expect        bool   // Expect: 100-continue
+	close         bool   // Connection: close, or HTTP/1.0 without keep-alive
+	keepAlive10   bool   // HTTP/1.0 with Connection: keep-alive
+	head          []byte // the whole head, blank line included
+}
+
+func (r *Request) reset() {
+	// Field by field: assigning a whole Request would clear inline too.
+	r.Method, r.Target, r.Proto = nil, nil, nil
+	r.Major, r.Minor = 0, 0
+	r.Watched = false
+	r.fields = r.inline[:0]
+	r.host, r.referer, r.agent, r.ae = -1, -1, -1, -1
+	r.contentLength = -1
+	r.chunked, r.hasRange, r.hasCond, r.upgrade, r.expect, r.close, r.keepAlive10 = false, false, false, false, false, false, false
+	r.head = nil
+}
+
+// Header returns the value of the first field named name (compared without
+// regard to case), or nil.
+func (r *Request) Header(name string) []byte {
+	for i := range r.fields {
+		if equalFold(r.fields[i].name, name) {
+			return r.fields[i].value
+		}
+	}
+	return nil
+}
+
+// Referer is the Referer header's value, or nil.
+func (r *Request) Referer() []byte { return r.value(r.referer) }
+
+// UserAgent is the User-Agent header's value, or nil.
+func (r *Request) UserAgent() []byte { return r.value(r.agent) }
+
+// AcceptEncoding is the Accept-Encoding header's value, and whether the
+// request has one.
+func (r *Request) AcceptEncoding() ([]byte, bool) { return r.value(r.ae), r.ae >= 0 }
+
+// Host is the Host header's value.
+func (r *Request) Host() []byte { return r.value(r.host) }
+
+func (r *Request) value(i int) []byte {
+	if i < 0 {
+		return nil
+	}
+	return r.fields[i].value
+}
+
+// Simple reports whether the request is a GET or HEAD that a cached
+// response can answer whole: no body, no Range, no precondition, no
+// Upgrade, and an origin-form target ("/path?query").
+func (r *Request) Simple() bool {
+	return r.contentLength <= 0 && !r.chunked && !r.hasRange && !r.hasCond && !r.upgrade && !r.expect &&
+		len(r.Target) > 0 && r.Target[0] == '/' && (isGET(r.Method) || isHEAD(r.Method))
+}
+
+// IsHEAD reports whether the method is HEAD.
+func (r *Request) IsHEAD() bool { return isHEAD(r.Method) }
+
+func isGET(m []byte) bool  { return len(m) == 3 && m[0] == 'G' && m[1] == 'E' && m[2] == 'T' }
+func isHEAD(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
+
+// Field calls f for each header field in order, until f returns false.
+func (r *Request) Field(f func(name, value []byte) bool) {
+	for _, x := range r.fields {
+		if !f(x.name, x.value) {
+			return
+		}
+	}
+}
+
+// parseError is a request the server answers with an error status and
+// then closes the connection.
+type parseError struct {
+	code   int
+	reason string
+}
+
+func (e *parseError) Error() string { return http.StatusText(e.code) + ": " + e.reason }
+
+func badRequest(reason string) *parseError { return &parseError{http.StatusBadRequest, reason} }
+
+var (
+	errTooLarge       = &parseError{http.StatusRequestHeaderFieldsTooLarge, "request header fields too large"}
+	errURITooLong     = &parseError{http.StatusRequestURITooLong, "request target too long"}
+	errMethod         = badRequest("invalid method")
+	errMethodTooLong  = badRequest("method too long")
+	errTarget         = badRequest("invalid request target")
+	errVersion        = badRequest("malformed HTTP version")
+	errVersionSupport = &parseError{http.StatusHTTPVersionNotSupported, "unsupported HTTP version"}
+	errRequestLine    = badRequest("malformed request line")
+	errLineEnd        = badRequest("bare CR in request head")
+	errFieldName      = badRequest("invalid header field name")
+	errFieldValue     = badRequest("invalid header field value")
+	errFolded         = badRequest("obsolete line folding in header")
+	errNoColon        = badRequest("header line without a colon")
+	errNoHost         = badRequest("missing required Host header")
+	errTwoHosts       = badRequest("too many Host headers")
+	errBadHost        = badRequest("malformed Host header")
+	errContentLength  = badRequest("invalid Content-Length")
+	errTwoLengths     = badRequest("more than one Content-Length")
+	errTEAndCL        = badRequest("both Transfer-Encoding and Content-Length")
+	errTE10           = badRequest("Transfer-Encoding in an HTTP/1.0 request")
+	errTwoTE          = badRequest("more than one Transfer-Encoding")
+	errTEEmpty        = badRequest("empty Transfer-Encoding")
+	errTEUnsupported  = &parseError{http.StatusNotImplemented, "unsupported Transfer-Encoding"}
+	errExpect         = &parseError{http.StatusExpectationFailed, "unsupported Expect"}
+	errBlankLines     = badRequest("blank lines instead of a request")
+)
+
+// limits are the parser's configurable limits.
+type limits struct {
+	maxHead   int // bytes of the head, request line included: 431 beyond
+	maxTarget int // bytes of the request target: 414 beyond
+}
+
+// headEnd finds the end of the head in buf, scanning from from (a position
+// already known not to hold the end, so that a head arriving in pieces is
+// not scanned again and again). It returns the length of the head, blank
+// line included, or -1 and the position to resume from.
+func headEnd(buf []byte, from int) (n, resume int) {
+	// The head ends with an empty line: "\n\r\n" or "\n\n" (a bare LF is
+	// accepted as a line end, as RFC 9112 section 2.2 allows). A head
+	// that is nothing but empty lines is handled by the parser.
+	i := from
+	for {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return -1, len(buf)
+		}
+		i += j + 1
+		if i < len(buf) && buf[i] == '\n' {
+			return i + 1, 0
+		}
+		if i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
+			return i + 2, 0
+		}
+		if i >= len(buf)-1 {
+			// The line may end a head whose blank line has not fully
+			// arrived: look at this newline again next time.
+			return -1, i - 1
+		}
+	}
+}
+
+// skipBlank returns how many bytes of empty lines start buf, and how
+// many lines they are. A final CR without its LF is not counted.
+func skipBlank(buf []byte) (n, lines int) {
+	for {
+		switch {
+		case n < len(buf) && buf[n] == '\n':
+			n++
+		case n+1 < len(buf) && buf[n] == '\r' && buf[n+1] == '\n':
+			n += 2
+		default:
+			return n, lines
+		}
+		lines++
+	}
+}
+
+// checkPartial judges an incomplete head: it fails early when what has
+// arrived already breaks a limit or cannot start a request, so that a
+// client cannot make the server buffer garbage.
+//
+// *lineDone records that the request line was complete and judged, so
+// that a head arriving a byte at a time does not have it judged again.
+func checkPartial(buf []byte, lim limits, lineDone *bool) *parseError {
+	if len(buf) >= lim.maxHead {
+		return errTooLarge
+	}
+	if *lineDone {
+		return nil
+	}
+	line := buf
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		*lineDone = true
+		// A complete request line is judged at once (an HTTP/0.9
+		// "GET /" gets its 400 without waiting for a blank line that
+		// never comes); a long target waits for the whole head, to be
+		// refused with it.
+		line = line[:i]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			return errLineEnd
+		}
+		var r Request
+		if e := parseRequestLine(line, &r, lim); e != nil && e != errURITooLong {
+			return e
+		}
+	} else {
+		// The request line is incomplete.
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			if len(line) > maxMethod {
+				return errMethodTooLong
+			}
+			for _, c := range line {
+				if !isTchar(c) {
+					return errMethod
+				}
+			}
+			return nil
+		}
+		rest := line[sp+1:]
+		if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
+			rest = rest[:sp2]
+		}
+		if len(rest) > lim.maxTarget {
+			return errURITooLong
+		}
+	}
+	return nil
+}
+
+// parse parses the complete head buf[:n] (n from headEnd) into r.
+func parse(buf []byte, r *Request, lim limits) *parseError {
+	r.reset()
+	r.head = buf
+	p := 0
+	line, next, err := nextLine(buf, p)
+	if err != nil {
+		return err
+	}
+	// A target over the limit is refused once the whole head is parsed,
+	// so that the refusal can be logged with the request's fields.
+	deferred := parseRequestLine(line, r, lim)
+	if deferred != nil && deferred != errURITooLong {
+		return deferred
+	}
+	p = next
+	var nhost, nlen, nte int
+	var semantic *parseError // 501 or 417, once the head is known to be well-formed
+	for {
+		line, next, err = nextLine(buf, p)
+		if err != nil {
+			return err
+		}
+		p = next
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			return errFolded
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon < 0 {
+			return errNoColon
+		}
+		name := line[:colon]
+		if len(name) == 0 {
+			return errFieldName
+		}
+		for _, c := range name {
+			if !isTchar(c) {
+				return errFieldName
+			}
+		}
+		v := line[colon+1:]
+		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+			v = v[1:]
+		}
+		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+			v = v[:len(v)-1]
+		}
+		for _, c := range v {
+			if c < ' ' && c != '\t' || c == 0x7f {
+				return errFieldValue
+			}
+		}
+		idx := len(r.fields)
+		r.fields = append(r.fields, field{name: name, value: v})
+		switch kindOf(name) {
+		case hdrHost:
+			nhost++
+			r.host = idx
+		case hdrContentLength:
+			nlen++
+			n, ok := parseContentLength(v)
+			if !ok {
+				return errContentLength
+			}
+			r.contentLength = n
+		case hdrTransferEncoding:
+			nte++
+			if !equalFold(v, "chunked") {
+				// Only chunked is defined for requests here: a list
+				// ("gzip, chunked") or an unknown coding would make the
+				// body's framing depend on codings the server does not
+				// apply. Syntax errors further down take precedence.
+				if len(v) == 0 {
+					return errTEEmpty
+				}
+				semantic = errTEUnsupported
+			}
+			r.chunked = true
+		case hdrConnection:
+			forEachToken(v, func(tok []byte) {
+				switch {
+				case equalFold(tok, "close"):
+					r.close = true
+				case equalFold(tok, "keep-alive"):
+					r.keepAlive10 = true
+				}
+			})
+		case hdrExpect:
+			if !equalFold(v, "100-continue") {
+				if semantic == nil {
+					semantic = errExpect
+				}
+			} else {
+				r.expect = true
+			}
+		case hdrRange:
+			r.hasRange = true
+		case hdrIfRange, hdrConditional:
+			r.hasCond = true
+		case hdrAcceptEncoding:
+			if r.ae < 0 {
+				r.ae = idx
+			}
+		case hdrReferer:
+			if r.referer < 0 {
+				r.referer = idx
+			}
+		case hdrUserAgent:
+			if r.agent < 0 {
+				r.agent = idx
+			}
+		case hdrUpgrade:
+			r.upgrade = true
+		}
+	}
+	switch {
+	case nhost > 1:
+		return errTwoHosts
+	case nhost == 0 && r.Minor >= 1:
+		return errNoHost
+	case nhost == 1 && !validHost(r.fields[r.host].value):
+		return errBadHost
+	case nlen > 1:
+		return errTwoLengths
+	case nte > 1:
+		return errTwoTE
+	case nte > 0 && nlen > 0:
+		return errTEAndCL
+	case nte > 0 && r.Minor == 0:
+		return errTE10
+	}
+	if semantic != nil {
+		return semantic
+	}
+	if deferred != nil {
+		return deferred
+	}
+	if r.Minor == 0 {
+		r.close = !r.keepAlive10 || r.close
+	} else {
+		r.keepAlive10 = false
+	}
+	if r.expect && r.Minor == 0 {
+		// RFC 9110 section 10.1.1: ignore 100-continue from HTTP/1.0.
+		r.expect = false
+	}
+	return nil
+}
+
+// nextLine returns the line of buf starting at p, without its end (CRLF or
+// LF), and where the next line starts. A CR anywhere else is an error.
+func nextLine(buf []byte, p int) (line []byte, next int, err *parseError) {
+	i := bytes.IndexByte(buf[p:], '\n')
+	if i < 0 {
+		// Cannot happen for a head that headEnd delimited.
+		return nil, 0, errRequestLine
+	}
+	line = buf[p : p+i]
+	next = p + i + 1
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if bytes.IndexByte(line, '\r') >= 0 {
+		return nil, 0, errLineEnd
+	}
+	return line, next, nil
+}
+
+// parseRequestLine parses "METHOD SP TARGET SP HTTP/d.d" strictly: one space
+// between words, a token method, a target of visible characters.
+func parseRequestLine(line []byte, r *Request, lim limits) *parseError {
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 0 {
+		if len(line) > maxMethod {
+			return errMethodTooLong
+		}
+		return errRequestLine // HTTP/0.9 "GET /" has no version
+	}
+	m := line[:sp]
+	if len(m) == 0 {
+		return errMethod
+	}
+	if len(m) > maxMethod {
+		return errMethodTooLong
+	}
+	for _, c := range m {
+		if !isTchar(c) {
+			return errMethod
+		}
+	}
+	rest := line[sp+1:]
+	sp = bytes.IndexByte(rest, ' ')
+	if sp < 0 {
+		if len(rest) > lim.maxTarget {
+			return errURITooLong
+		}
+		return errRequestLine
+	}
+	t := rest[:sp]
+	if len(t) == 0 {
+		return errTarget
+	}
+	for _, c := range t {
+		// Visible ASCII, and obs-text: raw UTF-8 from clients that do not
+		// percent-encode it (curl passes what it is given); the handler
+		// decides what such a path means.
+		if c <= ' ' || c == 0x7f {
+			return errTarget
+		}
+	}
+	tooLong := len(t) > lim.maxTarget
+	switch {
+	case tooLong:
+	case t[0] == '/':
+	case t[0] == '*' && len(t) == 1 && string(m) == "OPTIONS":
+	case string(m) == "CONNECT":
+	case hasScheme(t):
+	default:
+		return errTarget
+	}
+	v := rest[sp+1:]
+	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
+		return errVersion
+	}
+	if v[5] != '1' || v[7] > '1' {
+		return errVersionSupport
+	}
+	r.Method, r.Target, r.Proto = m, t, v
+	r.Major, r.Minor = 1, int(v[7]-'0')
+	if tooLong {
+		return errURITooLong
+	}
+	return nil
+}
+
+// hasScheme reports whether t starts like an absolute URI: a scheme and
+// "://" (RFC 9112 section 3.2.2, absolute-form).
+func hasScheme(t []byte) bool {
+	i := bytes.Index(t, []byte("://"))
+	if i <= 0 {
+		return false
+	}
+	if !isAlpha(t[0]) {
+		return false
+	}
+	for _, c := range t[1:i] {
+		if !isAlpha(c) && !isDigit(c) && c != '+' && c != '-' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseContentLength accepts only digits: no sign, no list, no spaces
+// inside, at most 18 of them.
+func parseContentLength(v []byte) (int64, bool) {
+	if len(v) == 0 || len(v) > maxContentLengthDigits {
+		return 0, false
+	}
+	var n int64
+	for _, c := range v {
+		if !isDigit(c) {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
+}
+
+// validHost accepts what may appear in a Host header: a reg-name, IPv4 or
+// bracketed IPv6 address, and a port (RFC 3986), plus the few characters
+// net/http also lets through ("_", and percent-escapes).
+func validHost(v []byte) bool {
+	for _, c := range v {
+		if !hostChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var hostChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~!$&'()*+,;=:[]%" {
+		t[c] = true
+	}
+	return t
+}()
+
+// kindOf classifies a header field name.
+func kindOf(name []byte) int {
+	switch len(name) {
+	case 4:
+		if equalFold(name, "host") {
+			return hdrHost
+		}
+	case 5:
+		if equalFold(name, "range") {
+			return hdrRange
+		}
+	case 6:
+		if equalFold(name, "expect") {
+			return hdrExpect
+		}
+	case 7:
+		switch {
+		case equalFold(name, "referer"):
+			return hdrReferer
+		case equalFold(name, "upgrade"):
+			return hdrUpgrade
+		}
+	case 8:
+		switch {
+		case equalFold(name, "if-match"):
+			return hdrConditional
+		case equalFold(name, "if-range"):
+			return hdrIfRange
+		}
+	case 10:
+		switch {
+		case equalFold(name, "connection"):
+			return hdrConnection
+		case equalFold(name, "user-agent"):
+			return hdrUserAgent
+		}
+	case 13:
+		if equalFold(name, "if-none-match") {
+			return hdrConditional
+		}
+	case 14:
+		if equalFold(name, "content-length") {
+			return hdrContentLength
+		}
+	case 15:
+		if equalFold(name, "accept-encoding") {
+			return hdrAcceptEncoding
+		}
+	case 17:
+		switch {
+		case equalFold(name, "transfer-encoding"):
+			return hdrTransferEncoding
+		case equalFold(name, "if-modified-since"):
+			return hdrConditional
+		}
+	case 19:
+		if equalFold(name, "if-unmodified-since") {
+			return hdrConditional
+		}
+	}
+	return hdrOther
+}
+
+// forEachToken calls f for each element of a comma-separated list, trimmed.
+func forEachToken(v []byte, f func([]byte)) {
+	for len(v) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			tok, v = v, nil
+		}
+		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
+			tok = tok[1:]
+		}
+		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
+			tok = tok[:len(tok)-1]
+		}
+		if len(tok) > 0 {
+			f(tok)
+		}
+	}
+}
+
+// equalFold compares b with the lower-case ASCII string s, ignoring case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		d := s[i]
+		if 'A' <= d && d <= 'Z' {
+			d += 'a' - 'A'
+		}
+		if c != d {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// isTchar reports whether c may appear in a token (RFC 9110 section 5.6.2).
+func isTchar(c byte) bool { return tchar[c] }
+
+var tchar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+		t[c-'a'+'A'] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()

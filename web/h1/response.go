@@ -1,0 +1,623 @@
+package h1
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// preBufSize is how much body the engine holds before it decides the
+// response's framing, as net/http's bufferBeforeChunkingSize: a handler
+// that writes less and returns gets a Content-Length.
+const preBufSize = 2048
+
+// sniffLen is how much of a body http.DetectContentType looks at.
+const sniffLen = 512
+
+// copyBufs are the buffers of ReadFrom when it cannot use sendfile.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// serveSlow runs the Handler for r; false means close the connection.
+func (c *conn) serveSlow(r *Request) bool {
+	w := c.w
+	req, e := c.newHTTPRequest(r, r.head)
+	if e != nil {
+		c.fail(e)
+		return false
+	}
+	rw := &w.resp
+	rw.reset(c, req, r)
+	if r.contentLength > 0 || r.chunked {
+		b := &w.body
+		*b = body{c: c, remaining: r.contentLength, chunked: r.chunked}
+		if r.chunked {
+			b.remaining = 0
+		}
+		if r.expect {
+			b.expect = rw
+		}
+		req.Body = b
+		rw.body = b
+		// As net/http without a ReadTimeout: the body has no deadline.
+		c.setReadDeadline(time.Time{}, 0)
+	} else {
+		req.Body = http.NoBody
+	}
+	h := c.srv.Handler
+	if req.Method == http.MethodOptions && req.RequestURI == "*" {
+		// As net/http: the server answers "OPTIONS *" itself.
+		h = globalOptions{}
+	}
+	if c.runHandler(h, rw, req) {
+		// A panic: what is buffered goes out (as net/http's final
+		// flush does), the rest of the response never comes.
+		c.flush()
+		rw.release()
+		return false
+	}
+	rw.finish()
+	keep := !rw.closeAfter && c.werr == nil
+	if keep && rw.body != nil && !rw.body.sawEOF {
+		keep = rw.body.discardRest()
+	}
+	if rw.body != nil && !rw.body.sawEOF {
+		c.linger = true
+	}
+	rw.release()
+	return keep
+}
+
+// runHandler calls the Handler; it reports whether it panicked.
+func (c *conn) runHandler(h http.Handler, rw *response, req *http.Request) (panicked bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			panicked = true
+			if p != http.ErrAbortHandler {
+				const size = 64 << 10
+				buf := make([]byte, size)
+				buf = buf[:runtime.Stack(buf, false)]
+				c.srv.logf("http: panic serving %v: %v\n%s", c.remote, p, buf)
+			}
+		}
+	}()
+	h.ServeHTTP(rw, req)
+	return false
+}
+
+// globalOptions answers "OPTIONS *" as net/http does: 200, no body.
+type globalOptions struct{}
+
+func (globalOptions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Length", "0")
+	if r.ContentLength != 0 {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 4<<10))
+	}
+}
+
+// response is the http.ResponseWriter of the engine, with net/http's
+// behaviour: Content-Length set for small bodies written before the
+// handler returns, chunked encoding otherwise (close-delimited for
+// HTTP/1.0), Content-Type sniffed when not set, Date added, HEAD bodies
+// dropped, 1xx interim responses, Flush, ReadFrom with sendfile(2), and
+// http.ResponseController's deadlines.
+type response struct {
+	c      *conn
+	req    *http.Request
+	body   *body // nil: no request body
+	header http.Header
+	minor  int
+	isHEAD bool
+
+	status      int
+	wroteHeader bool // the status is decided
+	committed   bool // the header is in the output
+	done        bool // the handler returned
+	fullDuplex  bool
+	expect      bool // the request had Expect: 100-continue
+
+	pre           []byte // body not yet written out
+	preArr        [preBufSize]byte
+	contentLength int64 // declared by the handler, or -1
+	written       int64
+	chunking      bool
+	closeAfter    bool
+	wantsClose    bool
+	keepAlive10   bool
+
+	// The header as it was when the status was decided: rendered lines,
+	// without the fields whose fate is decided on commit.
+	hdr      []byte
+	keys     []string
+	clVals   []string // Content-Length values
+	teVal    string   // first Transfer-Encoding value
+	teVals   []string
+	connVals []string
+	hasCType bool
+	hasCE    bool
+	hasDate  bool
+}
+
+func (w *response) reset(c *conn, req *http.Request, r *Request) {
+	*w = response{
+		c: c, req: req, header: make(http.Header), minor: r.Minor, isHEAD: req.Method == http.MethodHead,
+		contentLength: -1, wantsClose: r.close, keepAlive10: r.keepAlive10, expect: r.expect,
+		hdr: w.hdr[:0], keys: w.keys[:0],
+	}
+	w.pre = w.preArr[:0]
+}
+
+func (w *response) release() {
+	w.req, w.body, w.header = nil, nil, nil
+	clear(w.keys[:cap(w.keys)])
+	w.clVals, w.teVals, w.connVals = nil, nil, nil
+	if cap(w.hdr) > 16<<10 {
+		w.hdr = nil
+	}
+}
+
+// Header returns the header map of the response.
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader sends the status code; see http.ResponseWriter.
+func (w *response) WriteHeader(code int) {
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if w.wroteHeader {
+		caller := ""
+		if _, file, line, ok := runtime.Caller(1); ok {
+			caller = " from " + file + ":" + strconv.Itoa(line)
+		}
+		w.c.srv.logf("http: superfluous response.WriteHeader call%s", caller)
+		return
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.writeInterim(code)
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if cl := w.header["Content-Length"]; len(cl) > 0 && cl[0] != "" {
+		v, err := strconv.ParseInt(cl[0], 10, 64)
+		if err == nil && v >= 0 {
+			w.contentLength = v
+		} else {
+			w.c.srv.logf("http: invalid Content-Length of %q", cl[0])
+			delete(w.header, "Content-Length")
+		}
+	}
+	w.snapshot()
+}
+
+// writeInterim writes a 1xx response (103 Early Hints and the like) at
+// once.
+func (w *response) writeInterim(code int) {
+	if w.committed {
+		return
+	}
+	c := w.c
+	b := appendStatusLine(c.w.wbuf, w.minor, code)
+	b = appendHeaderLines(b, w.header, &w.keys, func(k string) bool {
+		return k == "Content-Length" || k == "Transfer-Encoding"
+	})
+	c.w.wbuf = append(b, "\r\n"...)
+	c.flush()
+}
+
+// snapshot renders the header as it is now: later changes to the map do
+// not change the response, as with net/http.
+func (w *response) snapshot() {
+	h := w.header
+	code := w.status
+	w.hasCType = h["Content-Type"] != nil
+	w.hasCE = len(h["Content-Encoding"]) > 0 && h["Content-Encoding"][0] != ""
+	w.hasDate = h["Date"] != nil
+	w.clVals = h["Content-Length"]
+	w.teVals = h["Transfer-Encoding"]
+	if len(w.teVals) > 0 {
+		w.teVal = w.teVals[0]
+	}
+	w.connVals = h["Connection"]
+	suppress304 := code == http.StatusNotModified
+	noBody := !bodyAllowedForStatus(code)
+	w.hdr = appendHeaderLines(w.hdr[:0], h, &w.keys, func(k string) bool {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection":
+			return true
+		case "Content-Type":
+			return suppress304
+		}
+		return false
+	})
+	if noBody {
+		w.clVals, w.teVals, w.teVal = nil, nil, ""
+		if suppress304 {
+			w.hasCType = true // suppressed, not to be sniffed
+		}
+	}
+}
+
+// appendHeaderLines appends the fields of h, sorted by key as net/http
+// writes them, skipping the keys skip says, invalid names, and turning
+// line breaks in values into spaces.
+func appendHeaderLines(b []byte, h http.Header, keys *[]string, skip func(string) bool) []byte {
+	ks := (*keys)[:0]
+	for k := range h {
+		if !skip(k) {
+			ks = append(ks, k)
+		}
+	}
+	slices.Sort(ks)
+	*keys = ks
+	for _, k := range ks {
+		if !validFieldName(k) {
+			continue
+		}
+		for _, v := range h[k] {
+			b = appendField(b, k, v)
+		}
+	}
+	return b
+}
+
+// appendField appends "k: v\r\n" with v cleaned as net/http does.
+func appendField(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	v = strings.Trim(v, " \t")
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return append(b, "\r\n"...)
+}
+
+func validFieldName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !isTchar(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Write writes body bytes; see http.ResponseWriter.
+func (w *response) Write(p []byte) (int, error) {
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !bodyAllowedForStatus(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	w.written += int64(len(p))
+	if w.contentLength != -1 && w.written > w.contentLength {
+		return 0, http.ErrContentLength
+	}
+	if len(w.pre)+len(p) <= preBufSize {
+		w.pre = append(w.pre, p...)
+		return len(p), nil
+	}
+	if !w.committed {
+		w.commit(sniffBytes(w.pre, p))
+	}
+	w.emit(w.pre)
+	w.pre = w.pre[:0]
+	if len(p) <= preBufSize/2 {
+		w.pre = append(w.pre, p...)
+	} else {
+		w.emit(p)
+	}
+	if w.c.werr != nil {
+		return 0, w.c.werr
+	}
+	return len(p), nil
+}
+
+// sniffBytes returns the first sniffLen bytes of a+b.
+func sniffBytes(a, b []byte) []byte {
+	if len(a) >= sniffLen || len(a) == 0 {
+		return append(a[:0:0], a...)[:min(len(a), sniffLen)]
+	}
+	s := make([]byte, 0, sniffLen)
+	s = append(s, a...)
+	return append(s, b[:min(len(b), sniffLen-len(a))]...)
+}
+
+// emit writes body bytes out, chunked if the response is.
+func (w *response) emit(p []byte) {
+	if len(p) == 0 || w.isHEAD || !bodyAllowedForStatus(w.status) {
+		return
+	}
+	c := w.c
+	if w.chunking {
+		c.w.wbuf = strconv.AppendInt(c.w.wbuf, int64(len(p)), 16)
+		c.w.wbuf = append(c.w.wbuf, "\r\n"...)
+	}
+	if len(p) <= inlineBody {
+		c.w.wbuf = append(c.w.wbuf, p...)
+	} else {
+		c.writeWith(p)
+	}
+	if w.chunking {
+		c.w.wbuf = append(c.w.wbuf, "\r\n"...)
+	}
+	if len(c.w.wbuf) >= flushAt {
+		c.flush()
+	}
+}
+
+// commit decides the framing of the response and puts its header in the
+// output; p is the start of the body, sniffed for a Content-Type and, if
+// the handler is done, its whole length.
+func (w *response) commit(p []byte) {
+	if w.committed {
+		return
+	}
+	w.committed = true
+	c := w.c
+	keepAlives := !c.srv.inShutdown.Load()
+	code := w.status
+	hasTE := w.teVal != ""
+	var autoCL []byte
+	var extraConn, extraTE, ctype string
+
+	hasCLHeader := len(w.clVals) > 0 && w.clVals[0] != ""
+	if w.done && !hasTE && bodyAllowedForStatus(code) && !hasCLHeader && (!w.isHEAD || len(p) > 0) {
+		w.contentLength = int64(len(p))
+		autoCL = strconv.AppendInt(nil, int64(len(p)), 10)
+	}
+	connVal := ""
+	if len(w.connVals) > 0 {
+		connVal = w.connVals[0]
+	}
+	if w.keepAlive10 && keepAlives && hasCLHeader && connVal == "keep-alive" {
+		w.closeAfter = false
+	}
+	hasCL := w.contentLength != -1
+	if w.keepAlive10 && (w.isHEAD || hasCL || !bodyAllowedForStatus(code)) {
+		if w.connVals == nil {
+			extraConn = "keep-alive"
+		}
+	} else if w.minor == 0 || w.wantsClose {
+		w.closeAfter = true
+	}
+	if connVal == "close" || !keepAlives {
+		w.closeAfter = true
+	}
+	if b := w.body; b != nil && w.expect && !b.sawEOF {
+		// The client waited for 100 Continue and got a final response:
+		// what follows on the wire may be the body or not.
+		w.closeAfter = true
+	}
+	if b := w.body; b != nil && !w.closeAfter && !w.fullDuplex && !b.sawEOF && !b.closed {
+		// As net/http: read the rest of the body now, so a client that
+		// sends all of it before reading does not deadlock.
+		if !b.discardRest() {
+			w.closeAfter = true
+			if b.tooBig {
+				w.connVals = nil
+				extraConn = "close"
+			}
+		}
+	}
+	if bodyAllowedForStatus(code) {
+		if !w.hasCE && !w.hasCType && !hasTE && len(p) > 0 {
+			ctype = http.DetectContentType(p)
+		}
+	}
+	if hasCL && hasTE && w.teVal != "identity" {
+		c.srv.logf("http: WriteHeader called with both Transfer-Encoding of %q and a Content-Length of %d", w.teVal, w.contentLength)
+		w.clVals = nil
+		autoCL = nil
+		w.contentLength = -1
+		hasCL = false
+	}
+	switch {
+	case w.isHEAD || !bodyAllowedForStatus(code) || code == http.StatusNoContent:
+		w.teVals = nil
+	case hasCL:
+		w.teVals = nil
+	case w.minor >= 1:
+		if hasTE && w.teVal == "identity" {
+			w.chunking = false
+			w.closeAfter = true
+			w.teVals = nil
+		} else {
+			w.chunking = true
+			extraTE = "chunked"
+			if hasTE && w.teVal == "chunked" {
+				w.teVals = nil
+			}
+		}
+	default:
+		w.closeAfter = true
+		w.teVals = nil
+	}
+	if w.chunking {
+		w.clVals = nil
+	}
+	if w.closeAfter && (!keepAlives || !hasToken(connVal, "close")) && !(code == http.StatusSwitchingProtocols && w.header.Get("Upgrade") != "") {
+		w.connVals = nil
+		if w.minor >= 1 {
+			extraConn = "close"
+		}
+	}
+
+	b := appendStatusLine(c.w.wbuf, w.minor, code)
+	b = append(b, w.hdr...)
+	for _, v := range w.clVals {
+		b = appendField(b, "Content-Length", v)
+	}
+	for _, v := range w.teVals {
+		b = appendField(b, "Transfer-Encoding", v)
+	}
+	for _, v := range w.connVals {
+		b = appendField(b, "Connection", v)
+	}
+	if !w.hasDate {
+		b = appendDate(b, time.Now())
+	}
+	if autoCL != nil {
+		b = append(b, "Content-Length: "...)
+		b = append(b, autoCL...)
+		b = append(b, "\r\n"...)
+	}
+	if ctype != "" {
+		b = appendField(b, "Content-Type", ctype)
+	}
+	if extraConn != "" {
+		b = appendField(b, "Connection", extraConn)
+	}
+	if extraTE != "" {
+		b = appendField(b, "Transfer-Encoding", extraTE)
+	}
+	c.w.wbuf = append(b, "\r\n"...)
+}
+
+// hasToken reports whether the comma-separated list v holds token,
+// ignoring case.
+func hasToken(v, token string) bool {
+	found := false
+	forEachToken([]byte(v), func(t []byte) {
+		if equalFold(t, token) {
+			found = true
+		}
+	})
+	return found
+}
+
+// finish completes the response after the handler returned.
+func (w *response) finish() {
+	w.done = true
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(w.pre)
+	}
+	w.emit(w.pre)
+	w.pre = w.pre[:0]
+	if w.chunking && !w.isHEAD {
+		w.c.w.wbuf = append(w.c.w.wbuf, "0\r\n\r\n"...)
+	}
+	if w.contentLength != -1 && w.written != w.contentLength && !w.isHEAD && bodyAllowedForStatus(w.status) {
+		// The body is short of its Content-Length: the client can only
+		// tell from the connection closing.
+		w.closeAfter = true
+	}
+	if w.c.srv.inShutdown.Load() {
+		w.closeAfter = true
+	}
+}
+
+// Flush sends the header and what is buffered of the body; see
+// http.Flusher.
+func (w *response) Flush() { _ = w.FlushError() }
+
+// FlushError is Flush that reports a write error, for
+// http.ResponseController.
+func (w *response) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.committed {
+		w.commit(w.pre)
+	}
+	w.emit(w.pre)
+	w.pre = w.pre[:0]
+	w.c.flush()
+	return w.c.werr
+}
+
+// ReadFrom copies src into the body, with sendfile(2) when src is a file
+// and the body is not chunked.
+func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	if !w.committed && !w.hasCType && !w.hasCE && w.teVal == "" && bodyAllowedForStatus(w.status) {
+		// Read the start, to sniff the type.
+		n0, err := io.CopyBuffer(writerOnly{w}, io.LimitReader(src, sniffLen), *bp)
+		n += n0
+		if err != nil || n0 < sniffLen {
+			return n, err
+		}
+	}
+	if !w.committed {
+		w.commit(w.pre)
+	}
+	w.emit(w.pre)
+	w.pre = w.pre[:0]
+	if w.chunking || w.isHEAD || !bodyAllowedForStatus(w.status) {
+		n0, err := io.CopyBuffer(writerOnly{w}, src, *bp)
+		return n + n0, err
+	}
+	if !w.c.flush() {
+		return n, w.c.werr
+	}
+	rf, ok := w.c.nc.(io.ReaderFrom)
+	if !ok {
+		n0, err := io.CopyBuffer(writerOnly{w}, src, *bp)
+		return n + n0, err
+	}
+	n0, err := rf.ReadFrom(src)
+	w.written += n0
+	if err != nil {
+		w.c.werr = err
+	}
+	return n + n0, err
+}
+
+// writerOnly hides ReadFrom, so io.Copy does not loop back into it.
+type writerOnly struct{ io.Writer }
+
+// SetReadDeadline sets the connection's read deadline, for
+// http.ResponseController.
+func (w *response) SetReadDeadline(t time.Time) error {
+	w.c.rdl = t
+	return w.c.nc.SetReadDeadline(t)
+}
+
+// SetWriteDeadline sets the connection's write deadline, for
+// http.ResponseController.
+func (w *response) SetWriteDeadline(t time.Time) error {
+	w.c.wdl = t
+	return w.c.nc.SetWriteDeadline(t)
+}
+
+// EnableFullDuplex lets the handler read the request body while writing
+// the response, for http.ResponseController.
+func (w *response) EnableFullDuplex() error {
+	w.fullDuplex = true
+	return nil
+}
+
+// sendContinue writes "100 Continue" before the first read of a body the
+// client is holding back.
+func (w *response) sendContinue() {
+	if w.committed || w.c.werr != nil {
+		return
+	}
+	w.c.w.wbuf = append(w.c.w.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)
+	w.c.flush()
+}

@@ -1,0 +1,349 @@
+package h1
+
+import (
+	"context"
+	"errors"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults of the limits a zero Server field leaves to the engine.
+const (
+	// DefaultMaxHeaderBytes bounds a request's head, request line
+	// included, when Server.MaxHeaderBytes is 0; larger heads get 431.
+	DefaultMaxHeaderBytes = 64 << 10
+	// DefaultMaxTargetBytes bounds a request target when
+	// Server.MaxTargetBytes is 0; longer ones get 414, as nginx's 8 KiB
+	// request line buffers do.
+	DefaultMaxTargetBytes = 8 << 10
+)
+
+// newConnGrace is how long Shutdown lets a new connection that has not
+// sent a byte yet be, before it counts as idle and is closed (as
+// net/http does).
+const newConnGrace = 5 * time.Second
+
+// A FastHandler answers some requests from ready-made responses, without
+// the cost of an *http.Request. The Server offers it every request first;
+// what it declines goes to Server.Handler.
+type FastHandler interface {
+	// ServeFast fills resp and returns true to answer r, or returns false
+	// to leave r to the Handler. r and its byte slices are valid only
+	// during the call; resp.Header and resp.Body must stay unchanged
+	// until the next call on the same connection or its end (they are
+	// written after ServeFast returns, maybe together with the responses
+	// to the requests that follow r).
+	ServeFast(r *Request, resp *FastResponse) bool
+}
+
+// A Watcher is a FastHandler whose ready-made responses depend on things
+// it learns of through a file descriptor (gotwistd's static handler: an
+// inotify instance reporting changes to cached files). The engine's event
+// loops keep WatchFD in their epoll sets, call Refresh whenever it is
+// readable before serving the requests that arrived with or after that,
+// and mark those requests Request.Watched: the handler can then trust
+// what it learnt, without checking each time.
+type Watcher interface {
+	// WatchFD is the descriptor, or -1 for none.
+	WatchFD() int
+	// Refresh reads what the descriptor has to say, without waiting.
+	Refresh()
+}
+
+// FastResponse is a response a FastHandler makes: the engine writes the
+// status line, Header, a Date header, a Connection header when the
+// connection's fate needs one, the blank line, and Body (not for HEAD).
+type FastResponse struct {
+	// Status is the status code; 0 means 200.
+	Status int
+	// Header holds the response's header lines, each ending in "\r\n":
+	// Content-Length must be one of them. No Date or Connection.
+	Header []byte
+	// Body is the whole body; nil for none.
+	Body []byte
+}
+
+// Server serves HTTP/1.0 and HTTP/1.1 on stream listeners (TCP, UNIX),
+// with the semantics of net/http's Server for the same handler: the same
+// status codes, headers and connection handling, but a stricter parser
+// (see the package documentation), and a FastHandler that skips building
+// *http.Request for cached files. Its zero value serves nothing: set
+// Handler.
+type Server struct {
+	// Handler serves every request Fast declines. Required.
+	Handler http.Handler
+	// Fast, if set, is offered every request first.
+	Fast FastHandler
+	// ReadHeaderTimeout bounds reading a request's head, from the
+	// connection's start or the first byte of a request on a kept-alive
+	// connection. 0: no limit.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection that waits this long for
+	// its next request. 0: ReadHeaderTimeout (as net/http); both 0: no
+	// limit. Deadlines are renewed at most once a second per
+	// connection, so a busy connection does not pay for a timer
+	// update per request: an idle connection may close up to a second
+	// early (never late).
+	IdleTimeout time.Duration
+	// WriteTimeout bounds writing a response, from the end of its
+	// request's head. 0: no limit.
+	WriteTimeout time.Duration
+	// MaxHeaderBytes bounds a request's head, request line included;
+	// larger ones get 431. 0: DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// MaxTargetBytes bounds the request target; longer ones get 414.
+	// 0: DefaultMaxTargetBytes.
+	MaxTargetBytes int
+	// ConnState, if set, is called as net/http's Server.ConnState is:
+	// StateNew on accept, StateActive when a request's first bytes
+	// arrive, StateIdle when a response is done and no byte of the next
+	// request is buffered, StateClosed at the end. StateHijacked never
+	// happens.
+	ConnState func(net.Conn, http.ConnState)
+	// ErrorPage, if set, gives the body and Content-Type of the engine's
+	// own error responses (400, 414, 431, 501, 505, 417) instead of
+	// net/http's one-line text.
+	ErrorPage func(code int) (contentType, body string)
+	// Refused, if set, is called after the engine answered a request it
+	// refused with status code (and a body of size bytes), when the
+	// request line was understood: r has Method, Target and Proto, and
+	// the header fields if they could be parsed. For an access log.
+	Refused func(r *Request, code, size int)
+	// ErrorLog receives the handler panics the engine recovers, and
+	// accept errors. Nil: the log package's standard logger.
+	ErrorLog *log.Logger
+
+	// NoEventLoop keeps every connection on a goroutine of its own, also
+	// while idle (see the package documentation).
+	NoEventLoop bool
+
+	inShutdown atomic.Bool
+	loops      loops
+	mu         sync.Mutex
+	listeners  map[*net.Listener]struct{}
+	conns      map[*conn]struct{}
+	connsDone  chan struct{} // closed and renewed when conns becomes empty
+}
+
+// ErrServerClosed is what Serve returns after Shutdown or Close: the same
+// value as http.ErrServerClosed, so callers can test for either.
+var ErrServerClosed = http.ErrServerClosed
+
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+func (s *Server) limits() limits {
+	lim := limits{maxHead: s.MaxHeaderBytes, maxTarget: s.MaxTargetBytes}
+	if lim.maxHead <= 0 {
+		lim.maxHead = DefaultMaxHeaderBytes
+	}
+	if lim.maxTarget <= 0 {
+		lim.maxTarget = DefaultMaxTargetBytes
+	}
+	return lim
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	if s.IdleTimeout != 0 {
+		return s.IdleTimeout
+	}
+	return s.ReadHeaderTimeout
+}
+
+// Serve accepts connections on l and serves each on its own goroutine,
+// until Shutdown or Close (then it returns ErrServerClosed) or an accept
+// error that is not temporary. Temporary errors (out of file descriptors,
+// a deadline set on the listener) are retried after a pause that grows
+// to a second, as net/http does. Serve closes l when it returns.
+func (s *Server) Serve(l net.Listener) error {
+	if s.Handler == nil {
+		return errors.New("h1: Server.Handler is nil")
+	}
+	if !s.trackListener(&l, true) {
+		return ErrServerClosed
+	}
+	defer s.trackListener(&l, false)
+	defer l.Close()
+	lim := s.limits()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.inShutdown.Load() {
+				return ErrServerClosed
+			}
+			if temporary(err) {
+				if delay == 0 {
+					delay = 5 * time.Millisecond
+				} else {
+					delay = min(2*delay, time.Second)
+				}
+				s.logf("h1: accept error: %v; retrying in %v", err, delay)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(nc, lim)
+		if !s.trackConn(c, true) {
+			nc.Close()
+			return ErrServerClosed
+		}
+		if s.ConnState != nil {
+			s.ConnState(nc, http.StateNew)
+		}
+		go c.serve()
+	}
+}
+
+// temporary reports whether an accept error is worth retrying.
+func temporary(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM, syscall.ECONNABORTED, syscall.EINTR} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) trackListener(l *net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		if s.listeners == nil {
+			s.listeners = make(map[*net.Listener]struct{})
+		}
+		s.listeners[l] = struct{}{}
+	} else {
+		delete(s.listeners, l)
+	}
+	return true
+}
+
+func (s *Server) trackConn(c *conn, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.inShutdown.Load() {
+			return false
+		}
+		if s.conns == nil {
+			s.conns = make(map[*conn]struct{})
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+		if len(s.conns) == 0 && s.connsDone != nil {
+			close(s.connsDone)
+			s.connsDone = nil
+		}
+	}
+	return true
+}
+
+// closeListeners closes every listener Serve is accepting on.
+func (s *Server) closeListeners() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var err error
+	for l := range s.listeners {
+		if cerr := (*l).Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, closes
+// idle connections (and new ones that sent nothing for 5 seconds), lets
+// requests in progress finish (their responses say "Connection: close"),
+// and returns nil once every connection is closed, or ctx's error if ctx
+// ends first; the connections left are then still open (call Close).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.inShutdown.Store(true)
+	lerr := s.closeListeners()
+	wait := time.Millisecond
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for {
+		done := s.closeIdle()
+		if done == nil {
+			return lerr
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return lerr
+		case <-timer.C:
+			// Poll: connections go idle without telling Shutdown.
+			wait = min(2*wait, 500*time.Millisecond)
+			timer.Reset(wait)
+		}
+	}
+}
+
+// closeIdle closes the idle connections; it returns nil if none is left,
+// or a channel closed when the last one ends.
+func (s *Server) closeIdle() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now().UnixNano()
+	poke := false
+	for c := range s.conns {
+		st := c.state.Load()
+		switch {
+		case st == stLoopIdle:
+			// Its loop closes it.
+			poke = c.state.CompareAndSwap(st, stClosing) || poke
+		case st == stIdle || st == stNew && now-c.born > int64(newConnGrace):
+			if c.state.CompareAndSwap(st, stClosing) {
+				c.nc.Close()
+			}
+		}
+	}
+	if poke {
+		s.wakeLoops()
+	}
+	if len(s.conns) == 0 {
+		return nil
+	}
+	if s.connsDone == nil {
+		s.connsDone = make(chan struct{})
+	}
+	return s.connsDone
+}
+
+// Close closes the listeners and every connection at once, requests in
+// progress included.
+func (s *Server) Close() error {
+	s.inShutdown.Store(true)
+	err := s.closeListeners()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if c.state.Swap(stClosing) != stLoopIdle {
+			c.nc.Close()
+		}
+	}
+	s.wakeLoops()
+	return err
+}

@@ -1,0 +1,48 @@
+package static
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"testing"
+	"unsafe"
+
+	"github.com/gotwistd/gotwistd/web/h1"
+)
+
+// testEngine is what serves the test servers: gotwistd's engine with the
+// Cached fast path (default, as `gotwistd web` serves plain HTTP), or
+// net/http with GOTWISTD_TEST_HTTP1_ENGINE=net/http.
+var testEngine = os.Getenv("GOTWISTD_TEST_HTTP1_ENGINE")
+
+// startHTTP serves h on a loopback port for a test.
+func startHTTP(tb testing.TB, h *Handler) *httptest.Server {
+	tb.Helper()
+	if testEngine == "net/http" {
+		return httptest.NewServer(h)
+	}
+	ts := httptest.NewUnstartedServer(h)
+	// net/http's limits: these tests are about the handler.
+	srv := &h1.Server{Handler: h, Fast: fastAdapter{h}, MaxHeaderBytes: 1 << 20, MaxTargetBytes: 1 << 20}
+	go srv.Serve(ts.Listener)
+	ts.URL = "http://" + ts.Listener.Addr().String()
+	tb.Cleanup(func() { srv.Close() })
+	return ts
+}
+
+// fastAdapter offers plain GETs and HEADs to Handler.Cached, as the web
+// plugin does.
+type fastAdapter struct{ h *Handler }
+
+func (f fastAdapter) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
+	if _, ae := r.AcceptEncoding(); ae || !r.Simple() {
+		return false
+	}
+	p := r.Target
+	if i := bytes.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	header, body, ok := f.h.Cached(unsafe.String(unsafe.SliceData(p), len(p)), r.Watched)
+	resp.Header, resp.Body = header, body
+	return ok
+}
