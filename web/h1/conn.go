@@ -198,7 +198,7 @@ func (c *conn) run() {
 				return
 			}
 			c.idle()
-			if c.lastFast && c.srv.toLoop(c) {
+			if useLoops && c.lastFast && c.srv.toLoop(c) {
 				return // the loop has it now
 			}
 			if d := c.srv.IdleTimeout; d > 0 {
@@ -629,3 +629,8 @@ func (c *conn) context() context.Context {
 
 // errDone is returned by the body of a request whose connection failed.
 var errDone = errors.New("h1: connection closed")
+
+// useLoops hands idle connections that took the fast path to the epoll
+// event loops (loop_linux.go). Off: the loops are still being made
+// race-free; every connection keeps its own goroutine.
+const useLoops = false
