@@ -103,16 +103,19 @@ func (h *Handler) segmentOK(seg string, first bool) bool {
 	if seg[0] == '.' && !h.serveDotfiles && !(first && seg == ".well-known") {
 		return false
 	}
+	ascii := true
 	for i := 0; i < len(seg); i++ {
 		switch c := seg[i]; {
 		case c == '\\' || c == 0:
+			// Checked on every byte: a NUL or backslash after a non-ASCII
+			// character must be refused too.
 			return false
 		case c >= utf8.RuneSelf:
-			if !utf8.ValidString(seg[i:]) {
-				return false
-			}
-			i = len(seg)
+			ascii = false
 		}
+	}
+	if !ascii && !utf8.ValidString(seg) {
+		return false
 	}
 	if runtime.GOOS == "windows" && !filepath.IsLocal(seg) {
 		// Drive letters, reserved names (NUL, COM1) and the like.
