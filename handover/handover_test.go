@@ -52,7 +52,7 @@ func (s *store) sockets(t *testing.T) []systemd.Socket {
 // client can tell which process served it.
 type instance struct {
 	name string
-	srv  *http.Server
+	srv  httpServer
 	l    net.Listener
 	t    *Tracker
 	done chan struct{}
@@ -74,7 +74,7 @@ func startWith(t *testing.T, name string, l net.Listener, st *store, inherited [
 	tr := New(DefaultName)
 	tr.Store = st.put
 	in := &instance{name: name, t: tr, done: make(chan struct{})}
-	in.srv = &http.Server{ConnState: tr.ConnState, Handler: h}
+	in.srv = newHTTPServer(tr.ConnState, h)
 	// The socket outlives each instance; a stopped one left it refusing
 	// Accept, as closing it would.
 	l.(*net.TCPListener).SetDeadline(time.Time{})

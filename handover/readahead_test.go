@@ -152,6 +152,9 @@ func TestReadAheadIsNotLost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.early != "" && !backgroundRead() {
+				t.Skip("this engine reads nothing while a handler runs: no byte read ahead to lose")
+			}
 			l := listen(t)
 			st := &store{}
 			a := startHold(t, "a", l, st)

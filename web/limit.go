@@ -83,3 +83,8 @@ func (c *limitConn) CloseWrite() error {
 
 // Unwrap returns the underlying connection.
 func (c *limitConn) Unwrap() net.Conn { return c.Conn }
+
+// TransparentIO tells gotwistd's HTTP/1.1 engine that reads and writes
+// pass through unchanged, so it may serve the socket beneath from its
+// event loops (h1.Transparent).
+func (c *limitConn) TransparentIO() {}

@@ -95,6 +95,7 @@ type conn struct {
 	lastActive int64                // unix nanoseconds, while in an event loop
 	pending    [][]byte             // output an event loop could not write
 	inLoop     bool                 // an event loop is serving it: writes must not wait
+	looped     atomic.Bool          // an event loop has it: only the loop may close it
 
 	ctx    context.Context // for *http.Request; made on first use
 	cancel context.CancelFunc
@@ -198,8 +199,12 @@ func (c *conn) run() {
 				return
 			}
 			c.idle()
-			if useLoops && c.lastFast && c.srv.toLoop(c) {
+			if c.lastFast && c.srv.toLoop(c) {
 				return // the loop has it now
+			}
+			if c.state.Load() == stClosing {
+				c.end() // Close got it first
+				return
 			}
 			if d := c.srv.IdleTimeout; d > 0 {
 				c.setReadDeadline(time.Now().Add(d), d)
@@ -364,13 +369,13 @@ func (c *conn) process() bool {
 		if end < 0 {
 			c.scan = resume
 			if e := checkPartial(buf, c.lim, &c.lineDone); e != nil {
-				c.fail(e)
+				c.refuse(e, buf)
 				return false
 			}
 			return true
 		}
 		if end > c.lim.maxHead {
-			c.fail(errTooLarge)
+			c.refuse(errHeadTooLarge(buf, c.lim, &c.lineDone), buf)
 			return false
 		}
 		c.scan, c.blank, c.armed, c.lineDone = 0, 0, false, false
@@ -530,6 +535,20 @@ func (c *conn) fail(e *parseError) {
 	c.linger = true
 }
 
+// refuse answers a request refused before its head was complete, and
+// reports it with what its first line shows.
+func (c *conn) refuse(e *parseError, buf []byte) {
+	c.fail(e)
+	if c.srv.Refused == nil {
+		return
+	}
+	r := &c.getWork().req
+	if lineOf(buf, r) {
+		r.RemoteAddr = c.remote
+		c.srv.Refused(r, e.code, c.failSize)
+	}
+}
+
 // end closes the connection.
 func (c *conn) end() {
 	if c.w != nil {
@@ -550,10 +569,11 @@ func (c *conn) end() {
 		readBufs.Put(&b)
 	}
 	c.rbuf = nil
-	c.srv.trackConn(c, false)
+	// Reported before Shutdown can see the connection gone.
 	if c.srv.ConnState != nil {
 		c.srv.ConnState(c.nc, http.StateClosed)
 	}
+	c.srv.trackConn(c, false)
 }
 
 // lingerClose half-closes the connection and reads what the client still
@@ -629,8 +649,3 @@ func (c *conn) context() context.Context {
 
 // errDone is returned by the body of a request whose connection failed.
 var errDone = errors.New("h1: connection closed")
-
-// useLoops hands idle connections that took the fast path to the epoll
-// event loops (loop_linux.go). Off: the loops are still being made
-// race-free; every connection keeps its own goroutine.
-const useLoops = false

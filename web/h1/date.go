@@ -3,6 +3,7 @@ package h1
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -30,11 +31,14 @@ func appendDate(b []byte, now time.Time) []byte {
 	return append(b, line...)
 }
 
-// statusLines holds "HTTP/1.1 200 OK\r\n" and the like for the common
-// codes.
-var statusLines [2][600][]byte
+// statusLines holds "HTTP/1.1 200 OK\r\n" and the like for the codes
+// net/http has a text for, made on first use (not at program start).
+var (
+	statusLines     [2][600][]byte
+	statusLinesOnce sync.Once
+)
 
-func init() {
+func makeStatusLines() {
 	for minor := range 2 {
 		for code := 100; code < 600; code++ {
 			if t := http.StatusText(code); t != "" {
@@ -50,6 +54,7 @@ func appendStatusLine(b []byte, minor, code int) []byte {
 	if minor > 1 {
 		minor = 1
 	}
+	statusLinesOnce.Do(makeStatusLines)
 	if code >= 100 && code < 600 {
 		if l := statusLines[minor][code]; l != nil {
 			return append(b, l...)

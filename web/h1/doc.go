@@ -3,7 +3,7 @@
 // handler semantics, that answers cached files without building an
 // *http.Request.
 //
-// Each connection is served by its own goroutine on Go's netpoller. Its
+// A connection starts on a goroutine of its own, on Go's netpoller. Its
 // request heads are parsed in place in the connection's read buffer,
 // without allocating; a FastHandler (gotwistd's static file cache) is
 // offered each request and can answer it with pre-rendered header lines
@@ -19,8 +19,33 @@
 // leaves unread is read and dropped (up to 256 KiB) or the connection is
 // closed.
 //
-// An idle connection on a bare socket holds no buffer: reads go through
-// syscall.RawConn, and the buffer is given back when a read finds no data.
+// # Event loops (Linux)
+//
+// A keep-alive connection whose last request the FastHandler answered,
+// and whose socket the engine may read itself (see below), is handed to
+// one of GOMAXPROCS event loops when it goes idle: its goroutine ends,
+// and the socket joins the loop's epoll set (level-triggered), whose own
+// descriptor waits in Go's netpoller. A loop reads what arrives and, when
+// the FastHandler answers every request in it and the answers can be
+// written without waiting, keeps the connection: one read(2) and one
+// write(2) per request, none of the reads that find nothing a goroutine
+// needs before it can wait, and no goroutine, stack or buffer held by an
+// idle connection. Anything else (a request for the Handler, a partial
+// head, a body, a short write, an error) hands the connection back to a
+// new goroutine with the input read and the output not yet written; the
+// socket stays registered with the netpoller throughout, so that costs one
+// epoll_ctl(2). Loops close connections idle longer than IdleTimeout (to
+// the second), and Shutdown's idle ones. Server.NoEventLoop turns them off.
+//
+// A FastHandler that is also a Watcher lends the loops a descriptor to
+// watch (gotwistd's static handler: inotify on its cached files); a loop
+// calls Refresh when it is readable, before serving requests that arrived
+// with it, and marks the requests it serves Watched, so the handler can
+// trust what it knows without a stat(2) per request.
+//
+// On a connection's own goroutine, reads of a bare socket go through
+// syscall.RawConn, and the read buffer is given back when a read finds no
+// data.
 //
 // # The parser is strict
 //
@@ -60,5 +85,8 @@
 // Listeners may wrap connections (connection limits, handover tracking).
 // A wrapper that has an Unwrap() net.Conn method must pass writes through
 // unchanged: the engine writes header and body together with writev(2) on
-// the socket under it. Reads always go through the wrapper.
+// the socket under it. Reads go through the wrapper, unless it is
+// Transparent (it also passes reads through, as a connection limit does):
+// only then can the connection be served from an event loop. A handover
+// tracker, which watches reads, keeps its connections on goroutines.
 package h1

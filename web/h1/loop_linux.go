@@ -84,7 +84,10 @@ func (s *Server) toLoop(c *conn) bool {
 	c.loop.Store(lp)
 	c.lastActive = time.Now().UnixNano()
 	lp.mu.Lock()
+	// looped before the state: Close reads them in the other order.
+	c.looped.Store(true)
 	if lp.closed || !c.state.CompareAndSwap(stIdle, stLoopIdle) {
+		c.looped.Store(false)
 		lp.mu.Unlock()
 		return false
 	}
@@ -94,6 +97,7 @@ func (s *Server) toLoop(c *conn) bool {
 	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		lp.mu.Lock()
 		delete(lp.conns, c.fd)
+		c.looped.Store(false)
 		lp.mu.Unlock()
 		return c.state.CompareAndSwap(stLoopIdle, stIdle) && false
 	}
@@ -255,6 +259,7 @@ func (lp *loop) forget(c *conn, del bool) {
 	if del {
 		_ = unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
 	}
+	c.looped.Store(false)
 }
 
 // end closes c, which the loop has.
@@ -287,7 +292,6 @@ func (lp *loop) serve(c *conn, now time.Time) {
 	}
 	c.now = now
 	c.inLoop = true
-	defer func() { c.inLoop = false }()
 	data := lp.rbuf[:n]
 	w := &lp.work
 	w.wbuf = w.wbuf[:0]
@@ -327,6 +331,7 @@ func (lp *loop) serve(c *conn, now time.Time) {
 	if len(w.wbuf) > 0 && c.werr == nil {
 		c.flush()
 	}
+	c.inLoop = false // before a goroutine may take c over
 	c.w = nil
 	w.wbuf = w.wbuf[:0]
 	switch {

@@ -240,19 +240,60 @@ func skipBlank(buf []byte) (n, lines int) {
 // *lineDone records that the request line was complete and judged, so
 // that a head arriving a byte at a time does not have it judged again.
 func checkPartial(buf []byte, lim limits, lineDone *bool) *parseError {
+	if e := checkLine(buf, lim, lineDone); e != nil {
+		return e
+	}
 	if len(buf) >= lim.maxHead {
 		return errTooLarge
 	}
-	if *lineDone {
+	return nil
+}
+
+// lineOf fills r with what the first line of buf shows of a request line
+// (method, target or its start, version), for logging a refusal; false if
+// it shows no method.
+func lineOf(buf []byte, r *Request) bool {
+	r.reset()
+	line := buf
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = bytes.TrimSuffix(line[:i], []byte("\r"))
+	}
+	m, rest, ok := bytes.Cut(line, []byte(" "))
+	if !ok || len(m) == 0 || len(m) > maxMethod {
+		return false
+	}
+	for _, c := range m {
+		if !isTchar(c) {
+			return false
+		}
+	}
+	r.Method = m
+	r.Target, r.Proto, _ = bytes.Cut(rest, []byte(" "))
+	return true
+}
+
+// errHeadTooLarge is the error for a complete head over the limit: the
+// request line's own error if it has one (as a head arriving in pieces
+// would get), else 431.
+func errHeadTooLarge(buf []byte, lim limits, lineDone *bool) *parseError {
+	if e := checkLine(buf, lim, lineDone); e != nil {
+		return e
+	}
+	return errTooLarge
+}
+
+// checkLine is checkPartial's look at the request line.
+func checkLine(buf []byte, lim limits, lineDone *bool) *parseError {
+	if *lineDone || len(buf) == 1 && buf[0] == '\r' {
+		// Judged already; or the CR of an empty line whose LF is late.
 		return nil
 	}
 	line := buf
 	if i := bytes.IndexByte(line, '\n'); i >= 0 {
 		*lineDone = true
-		// A complete request line is judged at once (an HTTP/0.9
+		// A complete request line is judged at once: an HTTP/0.9
 		// "GET /" gets its 400 without waiting for a blank line that
-		// never comes); a long target waits for the whole head, to be
-		// refused with it.
+		// never comes.
 		line = line[:i]
 		if len(line) > 0 && line[len(line)-1] == '\r' {
 			line = line[:len(line)-1]
@@ -261,29 +302,35 @@ func checkPartial(buf []byte, lim limits, lineDone *bool) *parseError {
 			return errLineEnd
 		}
 		var r Request
-		if e := parseRequestLine(line, &r, lim); e != nil && e != errURITooLong {
+		if e := parseRequestLine(line, &r, lim); e != nil {
 			return e
 		}
 	} else {
 		// The request line is incomplete.
 		sp := bytes.IndexByte(line, ' ')
-		if sp < 0 {
-			if len(line) > maxMethod {
-				return errMethodTooLong
-			}
-			for _, c := range line {
-				if !isTchar(c) {
-					return errMethod
-				}
-			}
-			return nil
+		m := line
+		if sp >= 0 {
+			m = line[:sp]
 		}
-		rest := line[sp+1:]
-		if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
-			rest = rest[:sp2]
+		for _, c := range m {
+			if !isTchar(c) {
+				return errMethod
+			}
 		}
-		if len(rest) > lim.maxTarget {
-			return errURITooLong
+		if len(m) > maxMethod {
+			return errMethodTooLong
+		}
+		if sp >= 0 {
+			if sp == 0 {
+				return errMethod
+			}
+			rest := line[sp+1:]
+			if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
+				rest = rest[:sp2]
+			}
+			if len(rest) > lim.maxTarget {
+				return errURITooLong
+			}
 		}
 	}
 	return nil

@@ -87,6 +87,7 @@ func (c *conn) newHTTPRequest(r *Request, head []byte) (*http.Request, *parseErr
 	case r.chunked:
 		req.ContentLength = -1
 		req.TransferEncoding = []string{"chunked"}
+		delete(h, "Transfer-Encoding") // as net/http: it is in TransferEncoding
 	case r.contentLength > 0:
 		req.ContentLength = r.contentLength
 	}

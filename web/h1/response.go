@@ -333,8 +333,11 @@ func (w *response) Write(p []byte) (int, error) {
 
 // sniffBytes returns the first sniffLen bytes of a+b.
 func sniffBytes(a, b []byte) []byte {
-	if len(a) >= sniffLen || len(a) == 0 {
-		return append(a[:0:0], a...)[:min(len(a), sniffLen)]
+	if len(a) >= sniffLen {
+		return a[:sniffLen]
+	}
+	if len(a) == 0 {
+		return b[:min(len(b), sniffLen)]
 	}
 	s := make([]byte, 0, sniffLen)
 	s = append(s, a...)
@@ -615,7 +618,8 @@ func (w *response) EnableFullDuplex() error {
 // sendContinue writes "100 Continue" before the first read of a body the
 // client is holding back.
 func (w *response) sendContinue() {
-	if w.committed || w.c.werr != nil {
+	if w.wroteHeader || w.c.werr != nil {
+		// As net/http: a final status decided already means no 100.
 		return
 	}
 	w.c.w.wbuf = append(w.c.w.wbuf, "HTTP/1.1 100 Continue\r\n\r\n"...)

@@ -33,11 +33,12 @@ const newConnGrace = 5 * time.Second
 // what it declines goes to Server.Handler.
 type FastHandler interface {
 	// ServeFast fills resp and returns true to answer r, or returns false
-	// to leave r to the Handler. r and its byte slices are valid only
-	// during the call; resp.Header and resp.Body must stay unchanged
-	// until the next call on the same connection or its end (they are
-	// written after ServeFast returns, maybe together with the responses
-	// to the requests that follow r).
+	// to leave r to the Handler. It is called from connections'
+	// goroutines and from event loops, concurrently: it must not block.
+	// r and its byte slices are valid only during the call. resp.Header
+	// is copied before the next call; resp.Body is not: it must never
+	// change afterwards (a cached file's content), as the engine may
+	// write it later.
 	ServeFast(r *Request, resp *FastResponse) bool
 }
 
@@ -84,11 +85,10 @@ type Server struct {
 	// connection. 0: no limit.
 	ReadHeaderTimeout time.Duration
 	// IdleTimeout closes a kept-alive connection that waits this long for
-	// its next request. 0: ReadHeaderTimeout (as net/http); both 0: no
-	// limit. Deadlines are renewed at most once a second per
-	// connection, so a busy connection does not pay for a timer
-	// update per request: an idle connection may close up to a second
-	// early (never late).
+	// its next request. 0: no limit. Deadlines are renewed at most once
+	// a second per connection (event loops check once a second), so a
+	// busy connection does not pay for a timer update per request: an
+	// idle connection may close up to a second early or late.
 	IdleTimeout time.Duration
 	// WriteTimeout bounds writing a response, from the end of its
 	// request's head. 0: no limit.
@@ -151,13 +151,6 @@ func (s *Server) limits() limits {
 		lim.maxTarget = DefaultMaxTargetBytes
 	}
 	return lim
-}
-
-func (s *Server) idleTimeout() time.Duration {
-	if s.IdleTimeout != 0 {
-		return s.IdleTimeout
-	}
-	return s.ReadHeaderTimeout
 }
 
 // Serve accepts connections on l and serves each on its own goroutine,
@@ -340,7 +333,10 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		if c.state.Swap(stClosing) != stLoopIdle {
+		c.state.Store(stClosing)
+		// A loop writes to its connections' sockets by number: only it
+		// may close them, lest the number be reused under it.
+		if !c.looped.Load() {
 			c.nc.Close()
 		}
 	}
