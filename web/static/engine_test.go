@@ -46,3 +46,10 @@ func (f fastAdapter) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	resp.Header, resp.Body = header, body
 	return ok
 }
+
+// WatchFD and Refresh make the engine's event loops keep the handler's
+// change watcher, as the web plugin does: tests that change files between
+// requests then check that nothing stale is served.
+func (f fastAdapter) WatchFD() int { return f.h.WatchFD() }
+
+func (f fastAdapter) Refresh() { f.h.Refresh() }

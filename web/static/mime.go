@@ -293,6 +293,15 @@ func splitExt(name string) (root, ext string) {
 	return name[:i], name[i:]
 }
 
+// mimeTypes returns the MIME table, waiting for it to be built.
+func (h *Handler) mimeTypes() map[string]string {
+	if t := h.types.Load(); t != nil {
+		return *t
+	}
+	<-h.typesBuilt
+	return *h.types.Load()
+}
+
 // typeAndEncoding is twistd's getTypeAndEncoding: the Content-Type and
 // Content-Encoding for a file name. encoding is "" when the name has no
 // encoding extension.
@@ -304,7 +313,7 @@ func (h *Handler) typeAndEncoding(name string) (ctype, encoding string) {
 		_, ext = splitExt(root)
 		ext = lowerASCII(ext)
 	}
-	if t, ok := h.types[ext]; ok {
+	if t, ok := h.mimeTypes()[ext]; ok {
 		return t, encoding
 	}
 	return h.defaultType, encoding

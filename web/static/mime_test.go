@@ -31,7 +31,9 @@ image/x-none
 }
 
 func TestTypeAndEncoding(t *testing.T) {
-	h := &Handler{types: buildMIMETable("", nil), defaultType: "text/html"}
+	h := &Handler{defaultType: "text/html"}
+	types := buildMIMETable("", nil)
+	h.types.Store(&types)
 	cases := []struct{ name, ctype, enc string }{
 		{"a.txt", "text/plain", ""},
 		{"A.TXT", "text/plain", ""},
