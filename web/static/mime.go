@@ -1,10 +1,11 @@
 package static
 
 import (
-	"bufio"
-	"io"
+	"bytes"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // systemMIMEFile is read by New, when present, as twistd does through
@@ -13,170 +14,170 @@ var systemMIMEFile = "/etc/mime.types"
 
 // pythonTypes is Python 3.11's built-in mimetypes table (strict types), the
 // base of twistd's File.contentTypes before mime.types files are read.
-var pythonTypes = map[string]string{
-	".3g2":         "audio/3gpp2",
-	".3gp":         "audio/3gpp",
-	".3gpp":        "audio/3gpp",
-	".3gpp2":       "audio/3gpp2",
-	".a":           "application/octet-stream",
-	".aac":         "audio/aac",
-	".adts":        "audio/aac",
-	".ai":          "application/postscript",
-	".aif":         "audio/x-aiff",
-	".aifc":        "audio/x-aiff",
-	".aiff":        "audio/x-aiff",
-	".ass":         "audio/aac",
-	".au":          "audio/basic",
-	".avi":         "video/x-msvideo",
-	".avif":        "image/avif",
-	".bat":         "text/plain",
-	".bcpio":       "application/x-bcpio",
-	".bin":         "application/octet-stream",
-	".bmp":         "image/bmp",
-	".c":           "text/plain",
-	".cdf":         "application/x-netcdf",
-	".cpio":        "application/x-cpio",
-	".csh":         "application/x-csh",
-	".css":         "text/css",
-	".csv":         "text/csv",
-	".dll":         "application/octet-stream",
-	".doc":         "application/msword",
-	".dot":         "application/msword",
-	".dvi":         "application/x-dvi",
-	".eml":         "message/rfc822",
-	".eps":         "application/postscript",
-	".etx":         "text/x-setext",
-	".exe":         "application/octet-stream",
-	".gif":         "image/gif",
-	".gtar":        "application/x-gtar",
-	".h":           "text/plain",
-	".h5":          "application/x-hdf5",
-	".hdf":         "application/x-hdf",
-	".heic":        "image/heic",
-	".heif":        "image/heif",
-	".htm":         "text/html",
-	".html":        "text/html",
-	".ico":         "image/vnd.microsoft.icon",
-	".ief":         "image/ief",
-	".jpe":         "image/jpeg",
-	".jpeg":        "image/jpeg",
-	".jpg":         "image/jpeg",
-	".js":          "application/javascript",
-	".json":        "application/json",
-	".ksh":         "text/plain",
-	".latex":       "application/x-latex",
-	".loas":        "audio/aac",
-	".m1v":         "video/mpeg",
-	".m3u":         "application/vnd.apple.mpegurl",
-	".m3u8":        "application/vnd.apple.mpegurl",
-	".man":         "application/x-troff-man",
-	".me":          "application/x-troff-me",
-	".mht":         "message/rfc822",
-	".mhtml":       "message/rfc822",
-	".mif":         "application/x-mif",
-	".mjs":         "application/javascript",
-	".mov":         "video/quicktime",
-	".movie":       "video/x-sgi-movie",
-	".mp2":         "audio/mpeg",
-	".mp3":         "audio/mpeg",
-	".mp4":         "video/mp4",
-	".mpa":         "video/mpeg",
-	".mpe":         "video/mpeg",
-	".mpeg":        "video/mpeg",
-	".mpg":         "video/mpeg",
-	".ms":          "application/x-troff-ms",
-	".n3":          "text/n3",
-	".nc":          "application/x-netcdf",
-	".nq":          "application/n-quads",
-	".nt":          "application/n-triples",
-	".nws":         "message/rfc822",
-	".o":           "application/octet-stream",
-	".obj":         "application/octet-stream",
-	".oda":         "application/oda",
-	".opus":        "audio/opus",
-	".p12":         "application/x-pkcs12",
-	".p7c":         "application/pkcs7-mime",
-	".pbm":         "image/x-portable-bitmap",
-	".pdf":         "application/pdf",
-	".pfx":         "application/x-pkcs12",
-	".pgm":         "image/x-portable-graymap",
-	".pl":          "text/plain",
-	".png":         "image/png",
-	".pnm":         "image/x-portable-anymap",
-	".pot":         "application/vnd.ms-powerpoint",
-	".ppa":         "application/vnd.ms-powerpoint",
-	".ppm":         "image/x-portable-pixmap",
-	".pps":         "application/vnd.ms-powerpoint",
-	".ppt":         "application/vnd.ms-powerpoint",
-	".ps":          "application/postscript",
-	".pwz":         "application/vnd.ms-powerpoint",
-	".py":          "text/x-python",
-	".pyc":         "application/x-python-code",
-	".pyo":         "application/x-python-code",
-	".qt":          "video/quicktime",
-	".ra":          "audio/x-pn-realaudio",
-	".ram":         "application/x-pn-realaudio",
-	".ras":         "image/x-cmu-raster",
-	".rdf":         "application/xml",
-	".rgb":         "image/x-rgb",
-	".roff":        "application/x-troff",
-	".rtx":         "text/richtext",
-	".sgm":         "text/x-sgml",
-	".sgml":        "text/x-sgml",
-	".sh":          "application/x-sh",
-	".shar":        "application/x-shar",
-	".snd":         "audio/basic",
-	".so":          "application/octet-stream",
-	".src":         "application/x-wais-source",
-	".srt":         "text/plain",
-	".sv4cpio":     "application/x-sv4cpio",
-	".sv4crc":      "application/x-sv4crc",
-	".svg":         "image/svg+xml",
-	".swf":         "application/x-shockwave-flash",
-	".t":           "application/x-troff",
-	".tar":         "application/x-tar",
-	".tcl":         "application/x-tcl",
-	".tex":         "application/x-tex",
-	".texi":        "application/x-texinfo",
-	".texinfo":     "application/x-texinfo",
-	".tif":         "image/tiff",
-	".tiff":        "image/tiff",
-	".tr":          "application/x-troff",
-	".trig":        "application/trig",
-	".tsv":         "text/tab-separated-values",
-	".txt":         "text/plain",
-	".ustar":       "application/x-ustar",
-	".vcf":         "text/x-vcard",
-	".vtt":         "text/vtt",
-	".wasm":        "application/wasm",
-	".wav":         "audio/x-wav",
-	".webm":        "video/webm",
-	".webmanifest": "application/manifest+json",
-	".wiz":         "application/msword",
-	".wsdl":        "application/xml",
-	".xbm":         "image/x-xbitmap",
-	".xlb":         "application/vnd.ms-excel",
-	".xls":         "application/vnd.ms-excel",
-	".xml":         "text/xml",
-	".xpdl":        "application/xml",
-	".xpm":         "image/x-xpixmap",
-	".xsl":         "application/xml",
-	".xwd":         "image/x-xwindowdump",
-	".zip":         "application/zip",
+var pythonTypes = []mimeEntry{ // sorted by ext
+	{".3g2", "audio/3gpp2"},
+	{".3gp", "audio/3gpp"},
+	{".3gpp", "audio/3gpp"},
+	{".3gpp2", "audio/3gpp2"},
+	{".a", "application/octet-stream"},
+	{".aac", "audio/aac"},
+	{".adts", "audio/aac"},
+	{".ai", "application/postscript"},
+	{".aif", "audio/x-aiff"},
+	{".aifc", "audio/x-aiff"},
+	{".aiff", "audio/x-aiff"},
+	{".ass", "audio/aac"},
+	{".au", "audio/basic"},
+	{".avi", "video/x-msvideo"},
+	{".avif", "image/avif"},
+	{".bat", "text/plain"},
+	{".bcpio", "application/x-bcpio"},
+	{".bin", "application/octet-stream"},
+	{".bmp", "image/bmp"},
+	{".c", "text/plain"},
+	{".cdf", "application/x-netcdf"},
+	{".cpio", "application/x-cpio"},
+	{".csh", "application/x-csh"},
+	{".css", "text/css"},
+	{".csv", "text/csv"},
+	{".dll", "application/octet-stream"},
+	{".doc", "application/msword"},
+	{".dot", "application/msword"},
+	{".dvi", "application/x-dvi"},
+	{".eml", "message/rfc822"},
+	{".eps", "application/postscript"},
+	{".etx", "text/x-setext"},
+	{".exe", "application/octet-stream"},
+	{".gif", "image/gif"},
+	{".gtar", "application/x-gtar"},
+	{".h", "text/plain"},
+	{".h5", "application/x-hdf5"},
+	{".hdf", "application/x-hdf"},
+	{".heic", "image/heic"},
+	{".heif", "image/heif"},
+	{".htm", "text/html"},
+	{".html", "text/html"},
+	{".ico", "image/vnd.microsoft.icon"},
+	{".ief", "image/ief"},
+	{".jpe", "image/jpeg"},
+	{".jpeg", "image/jpeg"},
+	{".jpg", "image/jpeg"},
+	{".js", "application/javascript"},
+	{".json", "application/json"},
+	{".ksh", "text/plain"},
+	{".latex", "application/x-latex"},
+	{".loas", "audio/aac"},
+	{".m1v", "video/mpeg"},
+	{".m3u", "application/vnd.apple.mpegurl"},
+	{".m3u8", "application/vnd.apple.mpegurl"},
+	{".man", "application/x-troff-man"},
+	{".me", "application/x-troff-me"},
+	{".mht", "message/rfc822"},
+	{".mhtml", "message/rfc822"},
+	{".mif", "application/x-mif"},
+	{".mjs", "application/javascript"},
+	{".mov", "video/quicktime"},
+	{".movie", "video/x-sgi-movie"},
+	{".mp2", "audio/mpeg"},
+	{".mp3", "audio/mpeg"},
+	{".mp4", "video/mp4"},
+	{".mpa", "video/mpeg"},
+	{".mpe", "video/mpeg"},
+	{".mpeg", "video/mpeg"},
+	{".mpg", "video/mpeg"},
+	{".ms", "application/x-troff-ms"},
+	{".n3", "text/n3"},
+	{".nc", "application/x-netcdf"},
+	{".nq", "application/n-quads"},
+	{".nt", "application/n-triples"},
+	{".nws", "message/rfc822"},
+	{".o", "application/octet-stream"},
+	{".obj", "application/octet-stream"},
+	{".oda", "application/oda"},
+	{".opus", "audio/opus"},
+	{".p12", "application/x-pkcs12"},
+	{".p7c", "application/pkcs7-mime"},
+	{".pbm", "image/x-portable-bitmap"},
+	{".pdf", "application/pdf"},
+	{".pfx", "application/x-pkcs12"},
+	{".pgm", "image/x-portable-graymap"},
+	{".pl", "text/plain"},
+	{".png", "image/png"},
+	{".pnm", "image/x-portable-anymap"},
+	{".pot", "application/vnd.ms-powerpoint"},
+	{".ppa", "application/vnd.ms-powerpoint"},
+	{".ppm", "image/x-portable-pixmap"},
+	{".pps", "application/vnd.ms-powerpoint"},
+	{".ppt", "application/vnd.ms-powerpoint"},
+	{".ps", "application/postscript"},
+	{".pwz", "application/vnd.ms-powerpoint"},
+	{".py", "text/x-python"},
+	{".pyc", "application/x-python-code"},
+	{".pyo", "application/x-python-code"},
+	{".qt", "video/quicktime"},
+	{".ra", "audio/x-pn-realaudio"},
+	{".ram", "application/x-pn-realaudio"},
+	{".ras", "image/x-cmu-raster"},
+	{".rdf", "application/xml"},
+	{".rgb", "image/x-rgb"},
+	{".roff", "application/x-troff"},
+	{".rtx", "text/richtext"},
+	{".sgm", "text/x-sgml"},
+	{".sgml", "text/x-sgml"},
+	{".sh", "application/x-sh"},
+	{".shar", "application/x-shar"},
+	{".snd", "audio/basic"},
+	{".so", "application/octet-stream"},
+	{".src", "application/x-wais-source"},
+	{".srt", "text/plain"},
+	{".sv4cpio", "application/x-sv4cpio"},
+	{".sv4crc", "application/x-sv4crc"},
+	{".svg", "image/svg+xml"},
+	{".swf", "application/x-shockwave-flash"},
+	{".t", "application/x-troff"},
+	{".tar", "application/x-tar"},
+	{".tcl", "application/x-tcl"},
+	{".tex", "application/x-tex"},
+	{".texi", "application/x-texinfo"},
+	{".texinfo", "application/x-texinfo"},
+	{".tif", "image/tiff"},
+	{".tiff", "image/tiff"},
+	{".tr", "application/x-troff"},
+	{".trig", "application/trig"},
+	{".tsv", "text/tab-separated-values"},
+	{".txt", "text/plain"},
+	{".ustar", "application/x-ustar"},
+	{".vcf", "text/x-vcard"},
+	{".vtt", "text/vtt"},
+	{".wasm", "application/wasm"},
+	{".wav", "audio/x-wav"},
+	{".webm", "video/webm"},
+	{".webmanifest", "application/manifest+json"},
+	{".wiz", "application/msword"},
+	{".wsdl", "application/xml"},
+	{".xbm", "image/x-xbitmap"},
+	{".xlb", "application/vnd.ms-excel"},
+	{".xls", "application/vnd.ms-excel"},
+	{".xml", "text/xml"},
+	{".xpdl", "application/xml"},
+	{".xpm", "image/x-xpixmap"},
+	{".xsl", "application/xml"},
+	{".xwd", "image/x-xwindowdump"},
+	{".zip", "application/zip"},
 }
 
 // twistedTypes are the entries twisted.web.static.loadMimeTypes adds on top
 // of the mime.types files; they win over the files, as in twistd.
-var twistedTypes = map[string]string{
-	".conf":  "text/plain",
-	".diff":  "text/plain",
-	".flac":  "audio/x-flac",
-	".java":  "text/plain",
-	".oz":    "text/x-oz",
-	".swf":   "application/x-shockwave-flash",
-	".wml":   "text/vnd.wap.wml",
-	".xul":   "application/vnd.mozilla.xul+xml",
-	".patch": "text/plain",
+var twistedTypes = []mimeEntry{ // sorted by ext
+	{".conf", "text/plain"},
+	{".diff", "text/plain"},
+	{".flac", "audio/x-flac"},
+	{".java", "text/plain"},
+	{".oz", "text/x-oz"},
+	{".patch", "text/plain"},
+	{".swf", "application/x-shockwave-flash"},
+	{".wml", "text/vnd.wap.wml"},
+	{".xul", "application/vnd.mozilla.xul+xml"},
 }
 
 // modernTypes fill gaps of Python's table for machines without
@@ -184,38 +185,38 @@ var twistedTypes = map[string]string{
 // fall back to the default type there. A mime.types file overrides them.
 // twistd has no such fallback; with Debian's /etc/mime.types the result is
 // the same.
-var modernTypes = map[string]string{
-	".apng":     "image/apng",
-	".flv":      "video/x-flv",
-	".gpx":      "application/gpx+xml",
-	".jsonld":   "application/ld+json",
-	".m4a":      "audio/mp4",
-	".m4v":      "video/mp4",
-	".markdown": "text/markdown",
-	".md":       "text/markdown",
-	".mkv":      "video/x-matroska",
-	".oga":      "audio/ogg",
-	".ogg":      "audio/ogg",
-	".ogv":      "video/ogg",
-	".otf":      "font/otf",
-	".rss":      "application/rss+xml",
-	".atom":     "application/atom+xml",
-	".svgz":     "image/svg+xml",
-	".ttf":      "font/ttf",
-	".weba":     "audio/webm",
-	".webp":     "image/webp",
-	".woff":     "font/woff",
-	".woff2":    "font/woff2",
-	".xht":      "application/xhtml+xml",
-	".xhtml":    "application/xhtml+xml",
-	".yaml":     "application/yaml",
-	".yml":      "application/yaml",
-	".7z":       "application/x-7z-compressed",
-	".xz":       "application/x-xz",
-	".zst":      "application/zstd",
-	".ics":      "text/calendar",
-	".epub":     "application/epub+zip",
-	".jxl":      "image/jxl",
+var modernTypes = []mimeEntry{ // sorted by ext
+	{".7z", "application/x-7z-compressed"},
+	{".apng", "image/apng"},
+	{".atom", "application/atom+xml"},
+	{".epub", "application/epub+zip"},
+	{".flv", "video/x-flv"},
+	{".gpx", "application/gpx+xml"},
+	{".ics", "text/calendar"},
+	{".jsonld", "application/ld+json"},
+	{".jxl", "image/jxl"},
+	{".m4a", "audio/mp4"},
+	{".m4v", "video/mp4"},
+	{".markdown", "text/markdown"},
+	{".md", "text/markdown"},
+	{".mkv", "video/x-matroska"},
+	{".oga", "audio/ogg"},
+	{".ogg", "audio/ogg"},
+	{".ogv", "video/ogg"},
+	{".otf", "font/otf"},
+	{".rss", "application/rss+xml"},
+	{".svgz", "image/svg+xml"},
+	{".ttf", "font/ttf"},
+	{".weba", "audio/webm"},
+	{".webp", "image/webp"},
+	{".woff", "font/woff"},
+	{".woff2", "font/woff2"},
+	{".xht", "application/xhtml+xml"},
+	{".xhtml", "application/xhtml+xml"},
+	{".xz", "application/x-xz"},
+	{".yaml", "application/yaml"},
+	{".yml", "application/yaml"},
+	{".zst", "application/zstd"},
 }
 
 // contentEncodings is twistd's File.contentEncodings: a file named x.gz is
@@ -225,58 +226,150 @@ var contentEncodings = map[string]string{
 	".bz2": "bzip2",
 }
 
-// buildMIMETable returns twistd's extension table: Python's built-in types,
-// then the system mime.types file (later lines win), then Twisted's own
-// additions, then extra (keys with or without the leading dot, any case).
-func buildMIMETable(systemFile string, extra map[string]string) map[string]string {
-	t := make(map[string]string, 1024)
-	for k, v := range modernTypes {
-		t[k] = v
+// mimeEntry maps an extension (with its dot, lower case) to a type.
+type mimeEntry struct{ ext, typ string }
+
+// search finds ext in a table sorted by ext.
+func search(table []mimeEntry, ext string) (string, bool) {
+	i, ok := slices.BinarySearchFunc(table, ext, func(e mimeEntry, ext string) int {
+		return strings.Compare(e.ext, ext)
+	})
+	if !ok {
+		return "", false
 	}
-	for k, v := range pythonTypes {
-		t[k] = v
-	}
-	if systemFile != "" {
-		if f, err := os.Open(systemFile); err == nil {
-			readMIMETypes(f, t)
-			f.Close()
-		}
-	}
-	for k, v := range twistedTypes {
-		t[k] = v
-	}
+	return table[i].typ, true
+}
+
+// mimeTable answers what twistd's extension table would: Python's built-in
+// types, then the system mime.types file (later lines win), then
+// Twisted's own additions, then extra (the user's). It never builds that
+// table (~2,000 entries, a noticeable part of start-up): the file is read
+// on the first lookup and searched for each extension not seen before,
+// and what was found is kept.
+type mimeTable struct {
+	extra map[string]string // keys lower case, with the dot
+	path  string            // the system mime.types file, or ""
+
+	once sync.Once
+	file []byte // path's content; nil if unreadable
+
+	mu    sync.RWMutex
+	known map[string]mimeFound
+}
+
+// mimeFound is a lookup's outcome.
+type mimeFound struct {
+	typ string
+	ok  bool
+}
+
+// maxKnown bounds the lookups kept. File names come from the disk, not
+// from clients, so this is generous.
+const maxKnown = 1 << 14
+
+func newMIMETable(path string, extra map[string]string) *mimeTable {
+	m := &mimeTable{path: path, extra: make(map[string]string, len(extra))}
 	for k, v := range extra {
 		k = strings.ToLower(k)
 		if !strings.HasPrefix(k, ".") {
 			k = "." + k
 		}
-		t[k] = v
+		m.extra[k] = v
 	}
-	return t
+	return m
 }
 
-// readMIMETypes parses a mime.types file the way Python's
-// mimetypes.MimeTypes.readfp does: whitespace-separated words, a word
-// starting with '#' ends the line, the first word is the type and every
-// other word an extension; a later line wins.
-func readMIMETypes(r io.Reader, t map[string]string) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		words := strings.Fields(sc.Text())
-		for i, w := range words {
-			if strings.HasPrefix(w, "#") {
-				words = words[:i]
-				break
-			}
+// lookup returns the type for ext (with its dot, lower case).
+func (m *mimeTable) lookup(ext string) (string, bool) {
+	if t, ok := m.extra[ext]; ok {
+		return t, true
+	}
+	if t, ok := search(twistedTypes, ext); ok {
+		return t, true
+	}
+	m.mu.RLock()
+	f, seen := m.known[ext]
+	m.mu.RUnlock()
+	if seen {
+		return f.typ, f.ok
+	}
+	m.once.Do(func() {
+		if m.path != "" {
+			m.file, _ = os.ReadFile(m.path)
 		}
-		if len(words) < 2 {
-			continue
-		}
-		for _, ext := range words[1:] {
-			t["."+ext] = words[0]
+	})
+	f.typ, f.ok = fileType(m.file, ext)
+	if !f.ok {
+		if f.typ, f.ok = search(pythonTypes, ext); !f.ok {
+			f.typ, f.ok = search(modernTypes, ext)
 		}
 	}
+	m.mu.Lock()
+	if m.known == nil || len(m.known) >= maxKnown {
+		m.known = make(map[string]mimeFound)
+	}
+	m.known[ext] = f
+	m.mu.Unlock()
+	return f.typ, f.ok
+}
+
+// fileType finds ext (with its dot) in a mime.types file the way Python's
+// mimetypes.MimeTypes.readfp reads one: whitespace-separated words, a word
+// starting with '#' ends the line, the first word is the type and every
+// other word an extension; a later line wins. Whitespace is ASCII's (no
+// mime.types file has other kinds).
+func fileType(data []byte, ext string) (typ string, ok bool) {
+	if len(ext) < 2 {
+		return "", false // no extension, or a bare dot
+	}
+	want := ext[1:]
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		// Most lines do not mention ext at all.
+		if !bytes.Contains(line, []byte(want)) {
+			continue
+		}
+		var first []byte
+		for word := range words(line) {
+			if word[0] == '#' {
+				break
+			}
+			if first == nil {
+				first = word
+			} else if string(word) == want {
+				typ, ok = string(first), true
+			}
+		}
+	}
+	return typ, ok
+}
+
+// words yields line's whitespace-separated words.
+func words(line []byte) func(func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for i := 0; i < len(line); {
+			for i < len(line) && isSpace(line[i]) {
+				i++
+			}
+			j := i
+			for j < len(line) && !isSpace(line[j]) {
+				j++
+			}
+			if i == j || !yield(line[i:j]) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // splitExt is Python's os.path.splitext on a base name: the extension starts
@@ -293,15 +386,6 @@ func splitExt(name string) (root, ext string) {
 	return name[:i], name[i:]
 }
 
-// mimeTypes returns the MIME table, waiting for it to be built.
-func (h *Handler) mimeTypes() map[string]string {
-	if t := h.types.Load(); t != nil {
-		return *t
-	}
-	<-h.typesBuilt
-	return *h.types.Load()
-}
-
 // typeAndEncoding is twistd's getTypeAndEncoding: the Content-Type and
 // Content-Encoding for a file name. encoding is "" when the name has no
 // encoding extension.
@@ -313,7 +397,7 @@ func (h *Handler) typeAndEncoding(name string) (ctype, encoding string) {
 		_, ext = splitExt(root)
 		ext = lowerASCII(ext)
 	}
-	if t, ok := h.mimeTypes()[ext]; ok {
+	if t, ok := h.types.lookup(ext); ok {
 		return t, encoding
 	}
 	return h.defaultType, encoding

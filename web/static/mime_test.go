@@ -2,38 +2,93 @@ package static
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestReadMIMETypes(t *testing.T) {
-	in := `# comment line
+// TestFileType reads mime.types lines as Python's mimetypes does.
+func TestFileType(t *testing.T) {
+	in := []byte(`# comment line
 text/plain  txt text   # trailing comment
 application/x-a  a
-application/x-b  a
+application/x-b	a
 image/x-none
   text/x-indented   ind
-`
-	got := map[string]string{}
-	readMIMETypes(strings.NewReader(in), got)
-	want := map[string]string{".txt": "text/plain", ".text": "text/plain", ".a": "application/x-b", ".ind": "text/x-indented"}
-	if len(got) != len(want) {
-		t.Errorf("got %v, want %v", got, want)
+text/x-last last`)
+	cases := []struct {
+		name, ext, typ string
+		ok             bool
+	}{
+		{"first extension", ".txt", "text/plain", true},
+		{"second extension", ".text", "text/plain", true},
+		{"a later line wins", ".a", "application/x-b", true},
+		{"indented line", ".ind", "text/x-indented", true},
+		{"last line without newline", ".last", "text/x-last", true},
+		{"words after # are a comment", ".trailing", "", false},
+		{"a comment line", ".line", "", false},
+		{"a type is not an extension", ".plain", "", false},
+		{"a type without extensions", ".x-none", "", false},
+		{"part of a word", ".tx", "", false},
+		{"bare dot", ".", "", false},
 	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s: %q, want %q", k, got[k], v)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			typ, ok := fileType(in, tc.ext)
+			if typ != tc.typ || ok != tc.ok {
+				t.Errorf("fileType(%q) = %q, %v; want %q, %v", tc.ext, typ, ok, tc.typ, tc.ok)
+			}
+		})
+	}
+}
+
+// TestTablesSorted: the built-in tables are searched by bisection.
+func TestTablesSorted(t *testing.T) {
+	for name, table := range map[string][]mimeEntry{"python": pythonTypes, "twisted": twistedTypes, "modern": modernTypes} {
+		for i := 1; i < len(table); i++ {
+			if table[i-1].ext >= table[i].ext {
+				t.Errorf("%s: %q before %q", name, table[i-1].ext, table[i].ext)
+			}
+		}
+	}
+}
+
+// TestMIMEPrecedence: the user's types, then Twisted's, then the file,
+// then Python's, then the modern additions.
+func TestMIMEPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mime.types")
+	if err := os.WriteFile(file, []byte("text/x-file conf css woff2 zzfile\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newMIMETable(file, map[string]string{"ZZUSER": "text/x-user", ".conf": "text/x-user-conf"})
+	cases := []struct{ ext, typ string }{
+		{".zzuser", "text/x-user"},        // the user's, key without dot and upper case
+		{".conf", "text/x-user-conf"},     // the user's over Twisted's
+		{".patch", "text/plain"},          // Twisted's
+		{".css", "text/x-file"},           // the file over Python's
+		{".woff2", "text/x-file"},         // the file over the modern additions
+		{".zzfile", "text/x-file"},        // the file only
+		{".js", "application/javascript"}, // Python's
+		{".webp", "image/webp"},           // the modern additions
+	}
+	for range 2 { // the second time from what was kept
+		for _, tc := range cases {
+			if typ, ok := m.lookup(tc.ext); !ok || typ != tc.typ {
+				t.Errorf("lookup(%q) = %q, %v; want %q", tc.ext, typ, ok, tc.typ)
+			}
+		}
+		if typ, ok := m.lookup(".zznone"); ok {
+			t.Errorf("lookup(.zznone) = %q, want none", typ)
 		}
 	}
 }
 
 func TestTypeAndEncoding(t *testing.T) {
-	h := &Handler{defaultType: "text/html"}
-	types := buildMIMETable("", nil)
-	h.types.Store(&types)
+	h := &Handler{defaultType: "text/html", types: newMIMETable("", nil)}
 	cases := []struct{ name, ctype, enc string }{
 		{"a.txt", "text/plain", ""},
 		{"A.TXT", "text/plain", ""},
@@ -73,18 +128,41 @@ func TestMIMETableMatchesTwisted(t *testing.T) {
 	if err := json.Unmarshal(out, &theirs); err != nil {
 		t.Fatal(err)
 	}
-	ours := buildMIMETable(systemMIMEFile, nil)
+	ours := newMIMETable(systemMIMEFile, nil)
 	for ext, typ := range theirs {
-		if ours[ext] != typ {
-			t.Errorf("%s: twistd %q, gotwistd %q", ext, typ, ours[ext])
+		if got, _ := ours.lookup(ext); got != typ {
+			t.Errorf("%s: twistd %q, gotwistd %q", ext, typ, got)
+		}
+	}
+	// Every extension gotwistd knows that twistd does not is one of the
+	// documented additions.
+	all := map[string]bool{}
+	for _, table := range [][]mimeEntry{pythonTypes, twistedTypes, modernTypes} {
+		for _, e := range table {
+			all[e.ext] = true
+		}
+	}
+	if data, err := os.ReadFile(systemMIMEFile); err == nil {
+		for line := range bytes.Lines(data) {
+			n := 0
+			for w := range words(line) {
+				if w[0] == '#' {
+					break
+				}
+				if n > 0 {
+					all["."+string(w)] = true
+				}
+				n++
+			}
 		}
 	}
 	extra := 0
-	for ext := range ours {
+	for ext := range all {
 		if _, ok := theirs[ext]; !ok {
 			extra++
-			if _, modern := modernTypes[ext]; !modern {
-				t.Errorf("%s: %q only in gotwistd's table and not a documented addition", ext, ours[ext])
+			if _, modern := search(modernTypes, ext); !modern {
+				typ, _ := ours.lookup(ext)
+				t.Errorf("%s: %q only in gotwistd's table and not a documented addition", ext, typ)
 			}
 		}
 	}

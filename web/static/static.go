@@ -6,7 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,10 +80,9 @@ type Handler struct {
 	root          string
 	indexes       []string
 	defaultType   string
-	types         atomic.Pointer[map[string]string] // nil until built; see mimeTypes
-	typesBuilt    chan struct{}                     // closed once types is set
-	ignoreExt     []string                          // suffixes, then "*"
-	server        []string                          // nil when Headers has its own Server
+	types         *mimeTable
+	ignoreExt     []string // suffixes, then "*"
+	server        []string // nil when Headers has its own Server
 	extra         []headerValues
 	serveDotfiles bool
 	noFollow      bool
@@ -131,19 +129,12 @@ func New(cfg Config) (*Handler, error) {
 		root:          root,
 		indexes:       slices.Clone(cfg.Indexes),
 		defaultType:   cfg.DefaultType,
+		types:         newMIMETable(systemMIMEFile, cfg.MIMETypes),
 		serveDotfiles: cfg.ServeDotfiles,
 		noFollow:      cfg.NoFollowSymlinks,
 		log:           cfg.ErrorLog,
 		now:           time.Now,
 	}
-	// The MIME table (reading /etc/mime.types) is built while the
-	// server finishes starting, off the path to its first response.
-	h.typesBuilt = make(chan struct{})
-	go func(file string, extra map[string]string) {
-		t := buildMIMETable(file, extra)
-		h.types.Store(&t)
-		close(h.typesBuilt)
-	}(systemMIMEFile, maps.Clone(cfg.MIMETypes))
 	if len(h.indexes) == 0 {
 		h.indexes = slices.Clone(DefaultIndexes)
 	}
