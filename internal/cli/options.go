@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -268,26 +267,27 @@ func parseOptions(args []string, cwd string) (options, error) {
 	return o, nil
 }
 
-// ambiguousRE matches getopt's error for an ambiguous abbreviation when it
-// does not name the candidates itself.
-var ambiguousRE = regexp.MustCompile(`^option --(\S+) not a unique prefix$`)
-
 // withCandidates adds the options an ambiguous abbreviation could mean to
 // getopt's error ("option --p not a unique prefix: --pidfile, --prefix,
 // ..."), so the user sees what to type.
 func withCandidates(err error) error {
-	m := ambiguousRE.FindStringSubmatch(err.Error())
-	if m == nil {
+	// getopt's error for an ambiguous abbreviation, when it does not name
+	// the candidates itself: "option --NAME not a unique prefix".
+	abbrev, ok := strings.CutPrefix(err.Error(), "option --")
+	if ok {
+		abbrev, ok = strings.CutSuffix(abbrev, " not a unique prefix")
+	}
+	if !ok || abbrev == "" || strings.ContainsAny(abbrev, " \t\n\v\f\r") {
 		return err
 	}
-	prefix := strings.ReplaceAll(m[1], "_", "-")
+	prefix := strings.ReplaceAll(abbrev, "_", "-")
 	var names []string
 	for _, s := range specs {
 		if strings.HasPrefix(s.long, prefix) {
 			names = append(names, "--"+s.long)
 		}
 	}
-	return usageErrorf("option --%s not a unique prefix: %s", m[1], strings.Join(names, ", "))
+	return usageErrorf("option --%s not a unique prefix: %s", abbrev, strings.Join(names, ", "))
 }
 
 // checkCombination reports option combinations that cannot work.
