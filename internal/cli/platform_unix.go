@@ -72,9 +72,9 @@ func resolveCreds(uidArg, gidArg string) (*creds, error) {
 	if uidArg != "" {
 		if n, err := strconv.Atoi(uidArg); err == nil && n >= 0 {
 			c.uid = n
-			u, _ = user.LookupId(uidArg)
+			u, _ = lookupUserID(uidArg)
 		} else {
-			u, err = user.Lookup(uidArg)
+			u, err = lookupUser(uidArg)
 			if err != nil {
 				return nil, usageErrorf("--uid %q: no such user", uidArg)
 			}
@@ -85,7 +85,7 @@ func resolveCreds(uidArg, gidArg string) (*creds, error) {
 		if n, err := strconv.Atoi(gidArg); err == nil && n >= 0 {
 			c.gid = n
 		} else {
-			g, err := user.LookupGroup(gidArg)
+			g, err := lookupGroup(gidArg)
 			if err != nil {
 				return nil, usageErrorf("--gid %q: no such group", gidArg)
 			}
@@ -102,7 +102,7 @@ func resolveCreds(uidArg, gidArg string) (*creds, error) {
 	}
 	c.groups = []int{c.gid}
 	if u != nil {
-		ids, err := u.GroupIds()
+		ids, err := groupIDs(u)
 		if err != nil {
 			return nil, fmt.Errorf("look up the groups of user %s: %w", u.Username, err)
 		}

@@ -52,7 +52,9 @@ func gotwistdBinary(t *testing.T) string {
 			return
 		}
 		bin := filepath.Join(buildDir, "gotwistd")
+		// As the README says to build it: static, without cgo.
 		cmd := exec.Command("go", "build", "-o", bin, "./cmd/gotwistd")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./cmd/gotwistd: %w\n%s", err, out)
