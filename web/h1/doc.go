@@ -24,8 +24,9 @@
 // A keep-alive connection whose last request the FastHandler answered,
 // and whose socket the engine may read itself (see below), is handed to
 // one of GOMAXPROCS event loops when it goes idle: its goroutine ends,
-// and the socket joins the loop's epoll set (level-triggered), whose own
-// descriptor waits in Go's netpoller. A loop reads what arrives and, when
+// and the socket joins the loop's epoll set (level-triggered), on which
+// the loop's goroutine waits in epoll_pwait(2) itself (after yielding a
+// few times to find work without sleeping). A loop reads what arrives and, when
 // the FastHandler answers every request in it and the answers can be
 // written without waiting, keeps the connection: one read(2) and one
 // write(2) per request, none of the reads that find nothing a goroutine
