@@ -179,7 +179,9 @@ func hostPort(iface string, port int) string {
 }
 
 func (l *Listener) listenTCP(ctx context.Context, network, iface string, port, backlog int) error {
-	var lc net.ListenConfig
+	// No TCP keep-alive probes on accepted connections, as Twisted sets none
+	// (Go would otherwise make four setsockopt calls per connection).
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, network, hostPort(iface, port))
 	if err != nil {
 		return explainBind(err, port)
