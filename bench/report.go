@@ -49,7 +49,7 @@ func fmtCase(c string, v float64) string {
 }
 
 func fmtRatio(v, best float64) string {
-	if math.IsNaN(v) || best == 0 {
+	if math.IsNaN(v) || math.IsNaN(best) || best == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%.2f×", v/best)
