@@ -92,15 +92,15 @@ func (s *Server) toLoop(c *conn) bool {
 		return false
 	}
 	lp.conns[c.fd] = c
-	lp.mu.Unlock()
+	// Under mu: the loop closes epfd under mu once closed is set.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
 	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-		lp.mu.Lock()
 		delete(lp.conns, c.fd)
 		c.looped.Store(false)
 		lp.mu.Unlock()
 		return c.state.CompareAndSwap(stLoopIdle, stIdle) && false
 	}
+	lp.mu.Unlock()
 	return true
 }
 
@@ -156,6 +156,11 @@ func newLoop(s *Server) (*loop, error) {
 
 // wake makes the loop look at its connections now (for Shutdown).
 func (lp *loop) wake() {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if lp.closed {
+		return // wakeFD is closed, and its number may be another file's now
+	}
 	one := [8]byte{1}
 	_, _ = unix.Write(lp.wakeFD, one[:])
 }
