@@ -3,9 +3,11 @@ package web
 import (
 	"bytes"
 	"net/http"
+	"strings"
 	"unsafe"
 
 	"github.com/gotwistd/gotwistd/web/h1"
+	"github.com/gotwistd/gotwistd/web/h2"
 )
 
 // enginePage gives gotwistd's engine the error pages the site has in
@@ -50,6 +52,38 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 			orDash(r.Referer()), orDash(r.UserAgent()), http.StatusOK, size)
 	}
 	return true
+}
+
+// ServeFastH2 answers, for gotwistd's HTTP/2 engine, what ServeFast
+// answers for HTTP/1.1.
+func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
+	if s.static == nil || !r.Simple {
+		return nil, nil, false
+	}
+	path := r.Path
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	header, body, ok = s.static.Cached(path, false)
+	if !ok {
+		return nil, nil, false
+	}
+	if s.access != nil {
+		size := int64(len(body))
+		if r.IsHEAD() {
+			size = 0
+		}
+		s.access.logFields(clientIP(r.RemoteAddr), r.Method, r.Path, "HTTP/2.0",
+			strOrDash(r.Referer), strOrDash(r.UserAgent), http.StatusOK, size)
+	}
+	return header, body, true
+}
+
+func strOrDash(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
 }
 
 // orDash is a header value for the access log: "-" when absent or empty.

@@ -114,9 +114,15 @@ type Config struct {
 	// HTTP1Engine chooses what serves HTTP/1.x on plain (non-TLS) stream
 	// endpoints (--http1-engine): EngineGotwistd (default), gotwistd's own
 	// engine (web/h1) with its cache fast path and stricter parser, or
-	// EngineNetHTTP, Go's net/http. TLS endpoints always use net/http
-	// (for HTTP/2), quic endpoints quic-go.
+	// EngineNetHTTP, Go's net/http. TLS endpoints use net/http for
+	// HTTP/1.1, quic endpoints quic-go.
 	HTTP1Engine string
+	// HTTP2Engine chooses what serves HTTP/2 on TLS endpoints
+	// (--http2-engine): EngineNetHTTP (default), Go's net/http, or
+	// EngineGotwistd, gotwistd's own (web/h2), which answers cached files
+	// on the connection's goroutine and writes the responses to the
+	// requests a client sent together at once.
+	HTTP2Engine string
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -130,6 +136,7 @@ func DefaultConfig() Config {
 	return Config{
 		Handover:          HandoverAuto,
 		HTTP1Engine:       EngineGotwistd,
+		HTTP2Engine:       EngineNetHTTP,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		SendTimeout:       DefaultSendTimeout,
@@ -163,7 +170,8 @@ var options = &getopt.Parser{
 		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
-		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints always use net/http.", Default: EngineGotwistd},
+		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
+		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: Go's net/http, or gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together).", Default: EngineNetHTTP},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
 		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
 		{Long: "help", Help: "Display this help and exit."},
@@ -287,6 +295,13 @@ func ParseArgs(args []string) (Config, error) {
 				cfg.HTTP1Engine = v
 			default:
 				return cfg, getopt.Usagef(hint, "--http1-engine %q: give gotwistd or net/http", v)
+			}
+		case "http2-engine":
+			switch v {
+			case EngineGotwistd, EngineNetHTTP:
+				cfg.HTTP2Engine = v
+			default:
+				return cfg, getopt.Usagef(hint, "--http2-engine %q: give gotwistd or net/http", v)
 			}
 		case "display-tracebacks":
 			cfg.DisplayTracebacks = true

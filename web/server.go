@@ -24,6 +24,7 @@ import (
 	"github.com/gotwistd/gotwistd/internal/service"
 	"github.com/gotwistd/gotwistd/systemd"
 	"github.com/gotwistd/gotwistd/web/h1"
+	"github.com/gotwistd/gotwistd/web/h2"
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
@@ -246,6 +247,19 @@ func (s *Server) build() {
 				cfg.NextProtos = []string{"h2", "http/1.1"}
 			}
 			srv.TLSConfig = cfg
+			if s.cfg.HTTP2Engine == EngineGotwistd {
+				hs := &h2.Server{
+					Handler:        h,
+					IdleTimeout:    s.cfg.IdleTimeout,
+					MaxHeaderBytes: s.cfg.MaxHeaderBytes,
+					ErrorLog:       errorLog,
+				}
+				if sh != nil {
+					h.static = sh
+					hs.Fast = h
+				}
+				hs.ConfigureServer(srv)
+			}
 		}
 		if l.AcceptOnce {
 			s.acceptOnceLeft++

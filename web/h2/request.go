@@ -1,0 +1,503 @@
+package h2
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
+	"golang.org/x/net/http2/hpack"
+)
+
+// request builds the *http.Request of a new stream from its header
+// fields. A code below 1000 is a stream error to reset with; 1000+N means
+// "answer with status N" (431 for a header list too large).
+func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, int) {
+	var method, path, authority string
+	var seen [4]bool
+	regular := false
+	size := 0
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
+		size += len(f.Name) + len(f.Value) + 32
+		if strings.HasPrefix(f.Name, ":") {
+			if regular {
+				return nil, errProtocol // a pseudo-header after a regular one
+			}
+			var i int
+			switch f.Name {
+			case ":method":
+				i, method = 0, f.Value
+			case ":scheme":
+				i = 1
+			case ":path":
+				i, path = 2, f.Value
+			case ":authority":
+				i, authority = 3, f.Value
+			default:
+				return nil, errProtocol
+			}
+			if seen[i] {
+				return nil, errProtocol
+			}
+			seen[i] = true
+			continue
+		}
+		regular = true
+		if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+			return nil, errProtocol
+		}
+		switch f.Name {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+			return nil, errProtocol // connection-specific (RFC 9113 section 8.2.2)
+		case "te":
+			if f.Value != "trailers" {
+				return nil, errProtocol
+			}
+		case "content-length":
+			n, err := strconv.ParseInt(f.Value, 10, 64)
+			if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
+				return nil, errProtocol
+			}
+			st.declared = n
+		}
+		key := http.CanonicalHeaderKey(f.Name)
+		if key == "Cookie" && len(h[key]) > 0 {
+			// Cookie crumbs are one field again (RFC 9113 section 8.2.3).
+			h[key][0] += "; " + f.Value
+			continue
+		}
+		h[key] = append(h[key], f.Value)
+	}
+	if method == "CONNECT" {
+		if !seen[3] || seen[1] || seen[2] {
+			return nil, errProtocol
+		}
+	} else if !seen[0] || !seen[1] || path == "" {
+		return nil, errProtocol
+	}
+	if !validMethod(method) {
+		return nil, errProtocol
+	}
+	if st.recvEnd && st.declared > 0 {
+		return nil, errProtocol // a length declared, no body sent
+	}
+	if size > c.maxHead {
+		return nil, 1000 + http.StatusRequestHeaderFieldsTooLarge
+	}
+	if authority == "" {
+		authority = h.Get("Host")
+	}
+	r := &http.Request{
+		Method:     method,
+		Proto:      "HTTP/2.0",
+		ProtoMajor: 2,
+		Header:     h,
+		Host:       authority,
+		RemoteAddr: c.remote,
+		RequestURI: path,
+		TLS:        c.tls,
+	}
+	if method == "CONNECT" {
+		r.URL = &url.URL{Host: authority}
+		r.RequestURI = authority
+	} else {
+		u, err := url.ParseRequestURI(path)
+		if err != nil {
+			return nil, errProtocol
+		}
+		r.URL = u
+	}
+	switch {
+	case st.recvEnd:
+		r.Body = http.NoBody
+	default:
+		st.body = &body{c: c, st: st}
+		st.body.cond.L = &st.body.mu
+		r.Body = st.body
+		r.ContentLength = st.declared
+	}
+	if st.declared >= 0 {
+		r.ContentLength = st.declared
+	}
+	return r, 0
+}
+
+// validName: a lower-case token (RFC 9113 section 8.2.1).
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || !httpguts.IsTokenRune(rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if !httpguts.IsTokenRune(rune(m[i])) {
+			return false
+		}
+	}
+	return true
+}
+
+// serveFast offers req to the FastHandler; true if it answered.
+func (c *conn) serveFast(st *stream, req *http.Request) bool {
+	if req.Method != "GET" && req.Method != "HEAD" {
+		return false
+	}
+	h := req.Header
+	simple := st.recvEnd && h["Range"] == nil && h["If-Range"] == nil && h["If-Match"] == nil &&
+		h["If-None-Match"] == nil && h["If-Modified-Since"] == nil && h["If-Unmodified-Since"] == nil &&
+		h["Accept-Encoding"] == nil
+	if !simple {
+		return false
+	}
+	fr := &c.fastScratch
+	*fr = Request{Method: req.Method, Path: req.RequestURI, RemoteAddr: c.remote, Simple: true}
+	if v := h["Referer"]; len(v) > 0 {
+		fr.Referer = v[0]
+	}
+	if v := h["User-Agent"]; len(v) > 0 {
+		fr.UserAgent = v[0]
+	}
+	header, data, ok := c.srv.Fast.ServeFastH2(fr)
+	if !ok {
+		return false
+	}
+	fields := make([]hpack.HeaderField, 0, 8)
+	for len(header) > 0 {
+		i := strings.Index(string(header), "\r\n")
+		if i < 0 {
+			break
+		}
+		line := header[:i]
+		header = header[i+2:]
+		k, v, ok := strings.Cut(string(line), ": ")
+		if !ok {
+			continue
+		}
+		fields = append(fields, hpack.HeaderField{Name: strings.ToLower(k), Value: v})
+	}
+	fields = append(fields, hpack.HeaderField{Name: "date", Value: httpDate()})
+	head := req.Method == "HEAD"
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.reset {
+		return true
+	}
+	c.headerBlockLocked(st, http.StatusOK, fields, head || len(data) == 0)
+	if head || len(data) == 0 {
+		c.finishLocked(st)
+		return true
+	}
+	c.queueLocked(st, data, true)
+	return true
+}
+
+// startHandler runs the Handler for req on a goroutine of its own.
+func (c *conn) startHandler(st *stream, req *http.Request) {
+	ctx, cancel := context.WithCancel(baseContext)
+	c.mu.Lock()
+	st.cancel = cancel
+	st.handler = true
+	c.handlers++
+	c.mu.Unlock()
+	req = req.WithContext(ctx)
+	w := &responseWriter{c: c, st: st, req: req, h: make(http.Header), declared: -1}
+	go w.run()
+}
+
+// responseWriter is the http.ResponseWriter of a request served by the
+// Handler.
+type responseWriter struct {
+	c           *conn
+	st          *stream
+	req         *http.Request
+	h           http.Header
+	status      int
+	wroteHeader bool // the handler chose its status
+	sentHeader  bool // HEADERS went out
+	buf         []byte
+	written     int64
+	declared    int64 // Content-Length the handler set, or -1
+}
+
+// bufferLimit: a body this short is held until the handler returns, so
+// that it gets a Content-Length and leaves in one piece.
+const bufferLimit = 4 << 10
+
+func (w *responseWriter) run() {
+	c, st := w.c, w.st
+	defer func() {
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			buf := make([]byte, 64<<10)
+			buf = buf[:runtime.Stack(buf, false)]
+			c.srv.logf("http2: panic serving %v: %v\n%s", c.remote, v, buf)
+			c.mu.Lock()
+			c.resetLocked(st, errInternal)
+			c.mu.Unlock()
+		} else if v == nil {
+			w.finish()
+		} else {
+			c.mu.Lock()
+			c.resetLocked(st, errInternal)
+			c.mu.Unlock()
+		}
+		c.mu.Lock()
+		c.handlers--
+		st.handler = false
+		st.cancel()
+		c.wakeIfDoneLocked()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		c.flush()
+	}()
+	c.srv.Handler.ServeHTTP(w, w.req)
+}
+
+// Header returns the response header map.
+func (w *responseWriter) Header() http.Header { return w.h }
+
+// WriteHeader sends, or chooses, the status.
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader {
+		return
+	}
+	if code < 100 || code > 999 {
+		panic(fmt.Sprintf("invalid WriteHeader code %v", code))
+	}
+	if code < 200 {
+		if code == http.StatusSwitchingProtocols {
+			return
+		}
+		// An informational response goes at once.
+		w.c.mu.Lock()
+		if !w.st.reset {
+			w.c.headerBlockLocked(w.st, code, w.fields(false), false)
+		}
+		w.c.mu.Unlock()
+		w.c.flush()
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	if cl := w.h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			w.declared = n
+		} else {
+			w.h.Del("Content-Length")
+		}
+	}
+}
+
+func (w *responseWriter) bodyAllowed() bool {
+	return w.status != http.StatusNoContent && w.status != http.StatusNotModified && w.req.Method != "HEAD"
+}
+
+// Write writes body bytes.
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.bodyAllowed() {
+		if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
+			return 0, http.ErrBodyNotAllowed
+		}
+		w.written += int64(len(p))
+		return len(p), nil // HEAD
+	}
+	if w.declared >= 0 && w.written+int64(len(p)) > w.declared {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if !w.sentHeader && len(w.buf)+len(p) <= bufferLimit {
+		w.buf = append(w.buf, p...)
+		return len(p), nil
+	}
+	if !w.sentHeader {
+		w.sendHeader(append(w.buf, p...), false)
+		if err := w.send(w.buf, false); err != nil {
+			return 0, err
+		}
+		w.buf = nil
+	}
+	if err := w.send(p, false); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// WriteString writes body bytes.
+func (w *responseWriter) WriteString(s string) (int, error) { return w.Write([]byte(s)) }
+
+// Flush sends what is buffered.
+func (w *responseWriter) Flush() { _ = w.FlushError() }
+
+// FlushError sends what is buffered.
+func (w *responseWriter) FlushError() error {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.sentHeader {
+		w.sendHeader(w.buf, false)
+		if err := w.send(w.buf, false); err != nil {
+			return err
+		}
+		w.buf = nil
+	}
+	w.c.flush()
+	return w.err()
+}
+
+func (w *responseWriter) err() error {
+	w.c.mu.Lock()
+	defer w.c.mu.Unlock()
+	if w.st.reset {
+		return errStreamGone
+	}
+	return w.c.werr
+}
+
+// finish ends the response after the handler returned.
+func (w *responseWriter) finish() {
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	c, st := w.c, w.st
+	if !w.sentHeader {
+		if w.declared < 0 && w.bodyAllowed() {
+			w.h.Set("Content-Length", strconv.Itoa(len(w.buf)))
+		}
+		w.sendHeader(w.buf, len(w.buf) == 0)
+		if len(w.buf) > 0 {
+			_ = w.send(w.buf, true)
+		}
+		return
+	}
+	c.mu.Lock()
+	c.queueLocked(st, nil, true)
+	st.rstAfter = true
+	c.pumpLocked()
+	c.mu.Unlock()
+}
+
+// fields renders the header map for HPACK, lower-case, without the
+// fields HTTP/2 forbids.
+func (w *responseWriter) fields(final bool) []hpack.HeaderField {
+	out := make([]hpack.HeaderField, 0, len(w.h)+2)
+	for k, vs := range w.h {
+		lk := strings.ToLower(k)
+		switch lk {
+		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "trailer":
+			continue
+		}
+		if !validName(lk) {
+			continue
+		}
+		for _, v := range vs {
+			if !httpguts.ValidHeaderFieldValue(v) {
+				continue
+			}
+			out = append(out, hpack.HeaderField{Name: lk, Value: v})
+		}
+	}
+	if final && w.h["Date"] == nil {
+		out = append(out, hpack.HeaderField{Name: "date", Value: httpDate()})
+	}
+	return out
+}
+
+// sendHeader sends the response's HEADERS; sniff is the start of the body
+// for Content-Type detection.
+func (w *responseWriter) sendHeader(sniff []byte, end bool) {
+	w.sentHeader = true
+	if w.bodyAllowed() && len(sniff) > 0 && w.h["Content-Type"] == nil && w.h.Get("Content-Encoding") == "" {
+		w.h.Set("Content-Type", http.DetectContentType(sniff))
+	}
+	fields := w.fields(true)
+	c, st := w.c, w.st
+	c.mu.Lock()
+	if !st.reset {
+		c.headerBlockLocked(st, w.status, fields, end)
+		if end {
+			st.rstAfter = true
+			c.finishLocked(st)
+		}
+	}
+	c.mu.Unlock()
+	c.flush()
+}
+
+// send queues p (copied) for the stream and writes; it waits while the
+// stream holds too much unsent.
+func (w *responseWriter) send(p []byte, end bool) error {
+	c, st := w.c, w.st
+	c.mu.Lock()
+	if len(p) > 0 {
+		c.queueLocked(st, append([]byte(nil), p...), end)
+	} else if end {
+		c.queueLocked(st, nil, true)
+	}
+	if end {
+		st.rstAfter = true
+	}
+	c.pumpLocked()
+	c.mu.Unlock()
+	c.flush()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for st.pendLen > streamQueueLimit && !st.reset && c.werr == nil {
+		c.cond.Wait()
+	}
+	if st.reset {
+		return errStreamGone
+	}
+	return c.werr
+}
+
+// statusText is a status code as :status wants it.
+func statusText(code int) string {
+	switch code {
+	case 200:
+		return "200"
+	case 304:
+		return "304"
+	case 404:
+		return "404"
+	}
+	return strconv.Itoa(code)
+}
+
+// dateText is a Date header value and the second it names.
+type dateText struct {
+	unix int64
+	text string
+}
+
+var lastDate atomic.Pointer[dateText]
+
+// httpDate is the Date header's value, made once a second.
+func httpDate() string {
+	now := time.Now().Unix()
+	if d := lastDate.Load(); d != nil && d.unix == now {
+		return d.text
+	}
+	d := &dateText{unix: now, text: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
+	lastDate.Store(d)
+	return d.text
+}

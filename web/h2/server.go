@@ -1,0 +1,139 @@
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Request is what a FastHandler sees of a request: strings decoded by
+// HPACK, valid only during the call.
+type Request struct {
+	// Method and Path are the :method and :path pseudo-header fields.
+	Method, Path string
+	// RemoteAddr is the client's address, as net/http's
+	// Request.RemoteAddr.
+	RemoteAddr string
+	// Referer, UserAgent are those header fields, or "".
+	Referer, UserAgent string
+	// Simple: a GET or HEAD without a body, a Range, a precondition or
+	// an Accept-Encoding (a precompressed variant might answer it): a
+	// request a cached file answers whole.
+	Simple bool
+}
+
+// IsHEAD reports whether the method is HEAD.
+func (r *Request) IsHEAD() bool { return r.Method == "HEAD" }
+
+// FastHandler answers requests from memory, on the connection's own
+// goroutine, so that the responses to the requests a client sent together
+// leave in one write. It must not block.
+type FastHandler interface {
+	// ServeFastH2 returns the header lines ("Name: value\r\n", with
+	// Content-Length, as gotwistd's HTTP/1.1 engine takes them) and the
+	// body of a 200 response to r, or false to leave r to the Handler.
+	// body must never change afterwards: it may be written later.
+	ServeFastH2(r *Request) (header, body []byte, ok bool)
+}
+
+// Server serves HTTP/2 connections that net/http's Server hands over after
+// TLS chose "h2" (see ConfigureServer).
+type Server struct {
+	// Handler answers what Fast declines, on a goroutine per request.
+	Handler http.Handler
+	// Fast, if set, is offered every request first.
+	Fast FastHandler
+	// IdleTimeout closes a connection without open streams after this
+	// long. 0: no limit.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's header list (RFC 9113's size:
+	// name and value lengths plus 32 per field). 0: 1 MiB.
+	MaxHeaderBytes int
+	// MaxConcurrentStreams is the limit announced to clients. 0: 250.
+	MaxConcurrentStreams uint32
+	// ErrorLog receives handler panics; nil: the log package's logger.
+	ErrorLog *log.Logger
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+}
+
+// ConfigureServer makes hs hand its "h2" TLS connections to s, and tell
+// them to go away on hs.Shutdown. hs.TLSConfig.NextProtos must offer "h2".
+func (s *Server) ConfigureServer(hs *http.Server) {
+	if hs.TLSNextProto == nil {
+		hs.TLSNextProto = make(map[string]func(*http.Server, *tls.Conn, http.Handler))
+	}
+	hs.TLSNextProto["h2"] = func(_ *http.Server, c *tls.Conn, _ http.Handler) {
+		s.ServeConn(c)
+	}
+	hs.RegisterOnShutdown(s.goAway)
+}
+
+func (s *Server) maxHeaderBytes() int {
+	if s.MaxHeaderBytes > 0 {
+		return s.MaxHeaderBytes
+	}
+	return 1 << 20
+}
+
+func (s *Server) maxStreams() uint32 {
+	if s.MaxConcurrentStreams > 0 {
+		return s.MaxConcurrentStreams
+	}
+	return 250
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.ErrorLog != nil {
+		s.ErrorLog.Printf(format, args...)
+	} else {
+		log.Printf(format, args...)
+	}
+}
+
+// ServeConn serves one connection whose TLS handshake chose "h2", until
+// the client or the server ends it. It closes nothing: net/http closes
+// the connection when it returns.
+func (s *Server) ServeConn(nc net.Conn) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	if s.shutdown {
+		s.mu.Unlock()
+		return
+	}
+	if s.conns == nil {
+		s.conns = make(map[*conn]struct{})
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+	}()
+	c.serve()
+}
+
+// goAway tells every connection that no new stream will be served: each
+// finishes the streams it has, then ends.
+func (s *Server) goAway() {
+	s.mu.Lock()
+	s.shutdown = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.goAway(errNo)
+	}
+}
+
+// baseContext is the parent of every request's context.
+var baseContext = context.Background()
