@@ -1,0 +1,492 @@
+package h2
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// fastBody is what the test FastHandler answers /fast with.
+var fastBody = []byte(strings.Repeat("fast!", 40))
+
+// fastFiles answers GET and HEAD of /fast from memory.
+type fastFiles struct{}
+
+func (fastFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
+	if r.Path != "/fast" || !r.Simple {
+		return nil, nil, false
+	}
+	return []byte(fmt.Sprintf("Content-Length: %d\r\nContent-Type: text/plain\r\nEtag: \"x\"\r\n", len(fastBody))), fastBody, true
+}
+
+// testHandler answers what fastFiles declines.
+func testHandler(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/fast":
+		w.Header().Set("X-Path", "handler")
+		io.WriteString(w, "handler:"+string(fastBody))
+	case "/echo":
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		w.Write(b)
+	case "/big":
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
+		for range 16 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	case "/nocontent":
+		w.WriteHeader(http.StatusNoContent)
+	case "/panic":
+		panic("test panic")
+	case "/block":
+		<-r.Context().Done()
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// start serves handler over TLS with the engine, as web does.
+func start(t *testing.T, s *Server) *httptest.Server {
+	t.Helper()
+	if s.Handler == nil {
+		s.Handler = http.HandlerFunc(testHandler)
+	}
+	hs := httptest.NewUnstartedServer(s.Handler)
+	s.ConfigureServer(hs.Config)
+	hs.TLS = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// client is a real HTTP/2 client (golang.org/x/net/http2) for hs.
+func client(hs *httptest.Server) *http.Client {
+	tc := hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	tc.NextProtos = []string{"h2"}
+	// No Accept-Encoding: requests with one are not for the fast path.
+	return &http.Client{Transport: &http2.Transport{TLSClientConfig: tc, DisableCompression: true}, Timeout: 10 * time.Second}
+}
+
+func get(t *testing.T, c *http.Client, method, url string, body io.Reader) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("%s %s: %s, want HTTP/2", method, url, resp.Proto)
+	}
+	return resp, b
+}
+
+// TestResponses: what a real client gets, from the fast path and the
+// handler.
+func TestResponses(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}})
+	c := client(hs)
+	big := bytes.Repeat([]byte("0123456789abcdef"), 4096*16)
+	upload := bytes.Repeat([]byte("u"), 300<<10) // beyond every default window
+	cases := []struct {
+		name, method, path string
+		body               []byte
+		reqHeader          map[string]string
+		status             int
+		want               []byte
+		header             map[string]string
+	}{
+		{"fast GET", "GET", "/fast", nil, nil, 200, fastBody,
+			map[string]string{"Content-Length": "200", "Content-Type": "text/plain", "Etag": `"x"`, "X-Path": ""}},
+		{"fast HEAD", "HEAD", "/fast", nil, nil, 200, nil, map[string]string{"Content-Length": "200"}},
+		{"precondition goes to the handler", "GET", "/fast", nil, map[string]string{"If-None-Match": `"x"`}, 200,
+			append([]byte("handler:"), fastBody...), map[string]string{"X-Path": "handler"}},
+		{"handler, sniffed type and length", "GET", "/nothere", nil, nil, 404, []byte("404 page not found\n"),
+			map[string]string{"Content-Type": "text/plain; charset=utf-8", "Content-Length": "19"}},
+		{"handler, 1 MiB streamed", "GET", "/big", nil, nil, 200, big, nil},
+		{"request body beyond the windows", "POST", "/echo", upload, nil, 200, upload, nil},
+		{"204 has no body", "GET", "/nocontent", nil, nil, 204, nil, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != nil {
+				body = bytes.NewReader(tc.body)
+			}
+			req, _ := http.NewRequest(tc.method, hs.URL+tc.path, body)
+			for k, v := range tc.reqHeader {
+				req.Header.Set(k, v)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if !bytes.Equal(got, tc.want) {
+				t.Errorf("body %d bytes %.40q, want %d bytes %.40q", len(got), got, len(tc.want), tc.want)
+			}
+			for k, v := range tc.header {
+				if g := resp.Header.Get(k); g != v {
+					t.Errorf("%s: %q, want %q", k, g, v)
+				}
+			}
+			if resp.Header.Get("Date") == "" {
+				t.Error("no Date header")
+			}
+		})
+	}
+}
+
+// TestConcurrentStreams: many requests at once on one connection, both
+// paths, all answered whole.
+func TestConcurrentStreams(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}})
+	c := client(hs)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			path := "/fast"
+			if i%4 == 0 {
+				path = "/big"
+			}
+			resp, err := c.Get(hs.URL + path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			n, err := io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || (path == "/fast" && n != int64(len(fastBody))) || (path == "/big" && n != 1<<20) {
+				errs <- fmt.Errorf("%s: status %d, %d bytes, %v", path, resp.StatusCode, n, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// rawConn is a hand-driven HTTP/2 client for protocol cases.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	fr *http2.Framer
+	hb bytes.Buffer
+	he *hpack.Encoder
+}
+
+func dialRaw(t *testing.T, hs *httptest.Server, settings ...http2.Setting) *rawConn {
+	t.Helper()
+	tc := hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	tc.NextProtos = []string{"h2"}
+	nc, err := tls.Dial("tcp", hs.Listener.Addr().String(), tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	r := &rawConn{t: t, nc: nc, fr: http2.NewFramer(nc, nc)}
+	r.fr.AllowIllegalWrites = true
+	r.he = hpack.NewEncoder(&r.hb)
+	io.WriteString(nc, http2.ClientPreface)
+	r.fr.WriteSettings(settings...)
+	return r
+}
+
+// headers sends a request's HEADERS on stream id.
+func (r *rawConn) headers(id uint32, end bool, fields ...string) {
+	r.hb.Reset()
+	for i := 0; i+1 < len(fields); i += 2 {
+		r.he.WriteField(hpack.HeaderField{Name: fields[i], Value: fields[i+1]})
+	}
+	if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.hb.Bytes(), EndStream: end, EndHeaders: true}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// until reads frames until match returns true, failing after 5 s; it
+// returns the frames read.
+func (r *rawConn) until(match func(http2.Frame) bool) []http2.Frame {
+	r.t.Helper()
+	r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var seen []http2.Frame
+	for {
+		f, err := r.fr.ReadFrame()
+		if err != nil {
+			r.t.Fatalf("after %v: %v", seen, err)
+		}
+		seen = append(seen, f)
+		if match(f) {
+			return seen
+		}
+	}
+}
+
+var get1 = []string{":method", "GET", ":scheme", "https", ":authority", "x", ":path", "/fast"}
+
+// TestFlowControl: a client with a 10-byte stream window gets 10 bytes,
+// then the rest once it opens the window.
+func TestFlowControl(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}})
+	r := dialRaw(t, hs, http2.Setting{ID: http2.SettingInitialWindowSize, Val: 10})
+	r.headers(1, true, get1...)
+	var got int
+	r.until(func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+		}
+		return got == 10
+	})
+	// Nothing more until the window opens: a PING's answer comes first.
+	r.fr.WritePing(false, [8]byte{1})
+	for _, f := range r.until(func(f http2.Frame) bool { _, ok := f.(*http2.PingFrame); return ok }) {
+		if _, ok := f.(*http2.DataFrame); ok {
+			t.Fatal("DATA beyond the stream window")
+		}
+	}
+	r.fr.WriteWindowUpdate(1, 1000)
+	r.until(func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok {
+			got += len(d.Data())
+			return d.StreamEnded()
+		}
+		return false
+	})
+	if got != len(fastBody) {
+		t.Errorf("got %d bytes, want %d", got, len(fastBody))
+	}
+}
+
+// TestProtocolErrors: malformed input ends the stream or the connection
+// with the code RFC 9113 gives.
+func TestProtocolErrors(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}})
+	cases := []struct {
+		name   string
+		send   func(r *rawConn)
+		goAway bool // a connection error; else RST_STREAM on stream 1
+		code   http2.ErrCode
+	}{
+		{"even stream", func(r *rawConn) { r.headers(2, true, get1...) }, true, http2.ErrCodeProtocol},
+		{"DATA on stream 0", func(r *rawConn) { r.fr.WriteData(0, true, []byte("x")) }, true, http2.ErrCodeProtocol},
+		{"DATA on an idle stream", func(r *rawConn) { r.fr.WriteData(5, true, []byte("x")) }, true, http2.ErrCodeProtocol},
+		{"PING of 4 bytes", func(r *rawConn) { r.fr.WriteRawFrame(http2.FramePing, 0, 0, []byte{1, 2, 3, 4}) }, true, http2.ErrCodeFrameSize},
+		{"bad HPACK", func(r *rawConn) {
+			r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: []byte{0xff, 0xff, 0xff, 0xff}, EndStream: true, EndHeaders: true})
+		}, true, http2.ErrCodeCompression},
+		{"frame too large", func(r *rawConn) { r.fr.WriteRawFrame(http2.FrameData, 0, 1, make([]byte, 20000)) }, true, http2.ErrCodeFrameSize},
+		{"CONTINUATION without HEADERS", func(r *rawConn) { r.fr.WriteContinuation(1, true, []byte{0x82}) }, true, http2.ErrCodeProtocol},
+		{"upper-case field name", func(r *rawConn) { r.headers(1, true, append(get1, "X-Up", "1")...) }, false, http2.ErrCodeProtocol},
+		{"connection-specific field", func(r *rawConn) { r.headers(1, true, append(get1, "connection", "close")...) }, false, http2.ErrCodeProtocol},
+		{"no :path", func(r *rawConn) { r.headers(1, true, ":method", "GET", ":scheme", "https") }, false, http2.ErrCodeProtocol},
+		{"pseudo-header after a field", func(r *rawConn) {
+			r.headers(1, true, ":method", "GET", ":scheme", "https", "x", "y", ":path", "/")
+		}, false, http2.ErrCodeProtocol},
+		{"content-length not matching the body", func(r *rawConn) {
+			r.headers(1, false, ":method", "POST", ":scheme", "https", ":path", "/echo", "content-length", "3")
+			r.fr.WriteData(1, true, []byte("x"))
+		}, false, http2.ErrCodeProtocol},
+		{"TE other than trailers", func(r *rawConn) { r.headers(1, true, append(get1, "te", "gzip")...) }, false, http2.ErrCodeProtocol},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, hs)
+			tc.send(r)
+			r.until(func(f http2.Frame) bool {
+				switch f := f.(type) {
+				case *http2.GoAwayFrame:
+					if !tc.goAway || f.ErrCode != tc.code {
+						t.Errorf("GOAWAY %v, want %v (connection error: %v)", f.ErrCode, tc.code, tc.goAway)
+					}
+					return true
+				case *http2.RSTStreamFrame:
+					if tc.goAway || f.ErrCode != tc.code {
+						t.Errorf("RST_STREAM %v, want %v (connection error: %v)", f.ErrCode, tc.code, tc.goAway)
+					}
+					return true
+				case *http2.HeadersFrame:
+					t.Errorf("a response to a malformed request")
+					return true
+				}
+				return false
+			})
+		})
+	}
+}
+
+// TestPanicResets: a handler's panic resets its stream only.
+func TestPanicResets(t *testing.T) {
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	hs := start(t, &Server{Fast: fastFiles{}, ErrorLog: newLogger(&logs, &mu)})
+	r := dialRaw(t, hs)
+	r.headers(1, true, ":method", "GET", ":scheme", "https", ":path", "/panic")
+	r.until(func(f http2.Frame) bool {
+		rst, ok := f.(*http2.RSTStreamFrame)
+		if ok && rst.ErrCode != http2.ErrCodeInternal {
+			t.Errorf("RST_STREAM %v, want INTERNAL_ERROR", rst.ErrCode)
+		}
+		return ok
+	})
+	r.headers(3, true, ":method", "GET", ":scheme", "https", ":authority", "x", ":path", "/fast")
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "test panic") {
+		t.Errorf("the panic was not logged: %q", logs.String())
+	}
+}
+
+// TestRefusedStreams: streams beyond MaxConcurrentStreams are refused,
+// and a client that keeps opening them is sent away.
+func TestRefusedStreams(t *testing.T) {
+	hs := start(t, &Server{MaxConcurrentStreams: 2})
+	r := dialRaw(t, hs)
+	block := []string{":method", "GET", ":scheme", "https", ":path", "/block"}
+	r.headers(1, true, block...)
+	r.headers(3, true, block...)
+	r.headers(5, true, block...)
+	r.until(func(f http2.Frame) bool {
+		rst, ok := f.(*http2.RSTStreamFrame)
+		if ok && (rst.StreamID != 5 || rst.ErrCode != http2.ErrCodeRefusedStream) {
+			t.Errorf("RST_STREAM %v on %d, want REFUSED_STREAM on 5", rst.ErrCode, rst.StreamID)
+		}
+		return ok
+	})
+	// Resetting a stream does not free its place while its handler runs
+	// on: the refusals go on, until the connection is ended. Frames are
+	// read on the side: the server may close while they are written.
+	goAway := make(chan http2.ErrCode, 1)
+	go func() {
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				close(goAway)
+				return
+			}
+			if g, ok := f.(*http2.GoAwayFrame); ok {
+				goAway <- g.ErrCode
+				return
+			}
+		}
+	}()
+	id := uint32(7)
+	for range maxRefused + 10 {
+		r.fr.WriteRSTStream(1, http2.ErrCodeCancel)
+		r.hb.Reset()
+		for i := 0; i+1 < len(block); i += 2 {
+			r.he.WriteField(hpack.HeaderField{Name: block[i], Value: block[i+1]})
+		}
+		if r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: r.hb.Bytes(), EndStream: true, EndHeaders: true}) != nil {
+			break
+		}
+		id += 2
+	}
+	select {
+	case code, ok := <-goAway:
+		if !ok || code != http2.ErrCodeEnhanceYourCalm {
+			t.Errorf("GOAWAY %v (received: %v), want ENHANCE_YOUR_CALM", code, ok)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("no GOAWAY")
+	}
+}
+
+// TestShutdown: Shutdown lets a running request finish, tells the client
+// to go away, and returns.
+func TestShutdown(t *testing.T) {
+	release := make(chan struct{})
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		io.WriteString(w, "done")
+	})
+	hs := start(t, &Server{Handler: handler})
+	r := dialRaw(t, hs)
+	r.headers(1, true, ":method", "GET", ":scheme", "https", ":path", "/")
+	r.fr.WritePing(false, [8]byte{})
+	r.until(func(f http2.Frame) bool { p, ok := f.(*http2.PingFrame); return ok && p.IsAck() })
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- hs.Config.Shutdown(ctx)
+	}()
+	r.until(func(f http2.Frame) bool {
+		g, ok := f.(*http2.GoAwayFrame)
+		if ok && (g.ErrCode != http2.ErrCodeNo || g.LastStreamID != 1) {
+			t.Errorf("GOAWAY %v last %d, want NO_ERROR last 1", g.ErrCode, g.LastStreamID)
+		}
+		return ok
+	})
+	close(release)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestIdleTimeout: a connection without streams is closed after
+// IdleTimeout, with a GOAWAY.
+func TestIdleTimeout(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}, IdleTimeout: 200 * time.Millisecond})
+	r := dialRaw(t, hs)
+	r.headers(1, true, get1...)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	begin := time.Now()
+	r.until(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("GOAWAY after %v, want about 200ms", d)
+	}
+}
+
+// newLogger is a logger writing to b under mu.
+func newLogger(b *bytes.Buffer, mu *sync.Mutex) *log.Logger {
+	return log.New(lockedWriter{b, mu}, "", 0)
+}
+
+type lockedWriter struct {
+	b  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
