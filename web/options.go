@@ -118,8 +118,8 @@ type Config struct {
 	// HTTP/1.1, quic endpoints quic-go.
 	HTTP1Engine string
 	// HTTP2Engine chooses what serves HTTP/2 on TLS endpoints
-	// (--http2-engine): EngineNetHTTP (default), Go's net/http, or
-	// EngineGotwistd, gotwistd's own (web/h2), which answers cached files
+	// (--http2-engine): EngineGotwistd (default), gotwistd's own (web/h2), or
+	// EngineNetHTTP, Go's net/http. gotwistd's answers cached files
 	// on the connection's goroutine and writes the responses to the
 	// requests a client sent together at once.
 	HTTP2Engine string
@@ -136,7 +136,7 @@ func DefaultConfig() Config {
 	return Config{
 		Handover:          HandoverAuto,
 		HTTP1Engine:       EngineGotwistd,
-		HTTP2Engine:       EngineNetHTTP,
+		HTTP2Engine:       EngineGotwistd,
 		ReadHeaderTimeout: DefaultReadHeaderTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		SendTimeout:       DefaultSendTimeout,
@@ -171,7 +171,7 @@ var options = &getopt.Parser{
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
 		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
-		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: Go's net/http, or gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together).", Default: EngineNetHTTP},
+		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
 		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
 		{Long: "help", Help: "Display this help and exit."},
