@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
 // The files every server serves, from the same directory.
@@ -88,41 +82,19 @@ func (e *benchEnv) writeFiles() error {
 	return nil
 }
 
+// writeCert writes a self-signed certificate for 127.0.0.1 and localhost
+// and its key to cert.pem and key.pem in the run's directory.
 func (e *benchEnv) writeCert() error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := testcert.New(testcert.Options{Hosts: []string{"127.0.0.1", "localhost"}})
 	if err != nil {
 		return err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return err
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return err
-	}
-	var cb, kb bytes.Buffer
-	_ = pem.Encode(&cb, &pem.Block{Type: "CERTIFICATE", Bytes: der})
-	_ = pem.Encode(&kb, &pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	e.cert = filepath.Join(e.dir, "cert.pem")
-	e.key = filepath.Join(e.dir, "key.pem")
-	if err := os.WriteFile(e.cert, cb.Bytes(), 0o644); err != nil {
+	if e.cert, e.key, err = c.Write(e.dir); err != nil {
 		return err
 	}
 	// World-readable on purpose: a throwaway key for loopback, read by
 	// servers whose workers may run as nobody.
-	return os.WriteFile(e.key, kb.Bytes(), 0o644)
+	return os.Chmod(e.key, 0o644)
 }
 
 // serverDir makes (or empties) the working directory of one server.

@@ -2,17 +2,11 @@ package endpoint
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,7 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
 // listen parses s and listens, failing the test on error; the listener is
@@ -407,10 +402,7 @@ func TestListenUNIXAbstract(t *testing.T) {
 type certFiles struct {
 	key, cert, both string // paths: key only, certificate only, both
 	x509            *x509.Certificate
-	der             []byte
-	parent          *x509.Certificate
-	parentKey       *ecdsa.PrivateKey
-	privKey         *ecdsa.PrivateKey
+	made            *testcert.Cert // to sign others with
 }
 
 // makeCert writes a certificate for 127.0.0.1, ::1 and localhost, signed by
@@ -418,49 +410,22 @@ type certFiles struct {
 // name.pem (key and certificate in one file) in dir.
 func makeCert(t *testing.T, dir, name string, serial int64, isCA bool, signer *certFiles) *certFiles {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  isCA,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-		DNSNames:              []string{"localhost"},
-	}
-	parent, parentKey := tmpl, key
+	o := testcert.Options{Serial: serial, CA: isCA}
 	if signer != nil {
-		parent, parentKey = signer.x509, signer.privKey
+		o.Parent = signer.made
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	made, err := testcert.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	c := &certFiles{
-		key:     filepath.Join(dir, name+"-key.pem"),
-		cert:    filepath.Join(dir, name+"-cert.pem"),
-		both:    filepath.Join(dir, name+".pem"),
-		x509:    cert,
-		der:     der,
-		privKey: key,
+		key:  filepath.Join(dir, name+"-key.pem"),
+		cert: filepath.Join(dir, name+"-cert.pem"),
+		both: filepath.Join(dir, name+".pem"),
+		x509: made.Leaf,
+		made: made,
 	}
-	for path, data := range map[string][]byte{c.key: keyPEM, c.cert: certPEM, c.both: append(append([]byte{}, keyPEM...), certPEM...)} {
+	for path, data := range map[string][]byte{c.key: made.KeyPEM, c.cert: made.CertPEM, c.both: append(append([]byte{}, made.KeyPEM...), made.CertPEM...)} {
 		if err := os.WriteFile(path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -4,17 +4,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -24,6 +17,8 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
 // Debian's curl has no HTTP/3, so the tests fetch over HTTP/3 with quic-go,
@@ -115,49 +110,20 @@ func sockH3(box *Box, ca, url string) (proto string, code string, body string, e
 	return proto, code, body, nil
 }
 
-var (
-	sockCertOnce            sync.Once
-	sockCertPEM, sockKeyPEM []byte
-	sockCertErr             error
-)
+// sockCertOnce makes the certificate sockCert returns, once per test
+// process. A CA, so that curl (OpenSSL) accepts it as the trust anchor for
+// itself.
+var sockCertOnce = sync.OnceValues(func() (*testcert.Cert, error) {
+	return testcert.New(testcert.Options{Serial: 1, CA: true})
+})
 
 // sockCert returns a self-signed certificate for localhost, 127.0.0.1 and
 // ::1, and its ECDSA key, in PEM; made once per test process.
 func sockCert(t *testing.T) (certPEM, keyPEM []byte) {
 	t.Helper()
-	sockCertOnce.Do(func() {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			sockCertErr = err
-			return
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber:          big.NewInt(1),
-			Subject:               pkix.Name{CommonName: "localhost"},
-			DNSNames:              []string{"localhost"},
-			IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-			NotBefore:             time.Now().Add(-time.Hour),
-			NotAfter:              time.Now().Add(24 * time.Hour),
-			KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-			ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			BasicConstraintsValid: true,
-			IsCA:                  true,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-		if err != nil {
-			sockCertErr = err
-			return
-		}
-		kder, err := x509.MarshalPKCS8PrivateKey(key)
-		if err != nil {
-			sockCertErr = err
-			return
-		}
-		sockCertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-		sockKeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
-	})
-	if sockCertErr != nil {
-		t.Fatalf("make a test certificate: %v", sockCertErr)
+	c, err := sockCertOnce()
+	if err != nil {
+		t.Fatalf("make a test certificate: %v", err)
 	}
-	return sockCertPEM, sockKeyPEM
+	return c.CertPEM, c.KeyPEM
 }

@@ -2,16 +2,11 @@ package hostile
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,49 +16,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
-// writeRSACert writes a self-signed RSA 2048 certificate for 127.0.0.1,
-// valid for a year, to dir/cert.pem and dir/key.pem, and returns it. RSA,
-// so that the suites with RSA key exchange could be negotiated if the
-// server allowed them.
-func writeRSACert(t *testing.T, dir string) *x509.Certificate {
+// rsaCert makes a self-signed RSA 2048 certificate for localhost and
+// 127.0.0.1. RSA, so that the suites with RSA key exchange could be
+// negotiated if the server allowed them; valid for a year, so that
+// testssl.sh does not report it as about to expire.
+func rsaCert(t *testing.T) *testcert.Cert {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	c, err := testcert.New(testcert.Options{Hosts: []string{"localhost", "127.0.0.1"}, CA: true, RSA: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	return c
 }
 
 // startTLS runs gotwistd with one ssl: endpoint on 127.0.0.1 and returns
@@ -71,11 +38,13 @@ func writeRSACert(t *testing.T, dir string) *x509.Certificate {
 func startTLS(t *testing.T) (*server, *x509.Certificate) {
 	t.Helper()
 	tr := newTree(t)
-	dir := t.TempDir()
-	cert := writeRSACert(t, dir)
-	s := start(t, nil, "--listen", "ssl:0:interface=127.0.0.1:privateKey="+filepath.Join(dir, "key.pem")+
-		":certKey="+filepath.Join(dir, "cert.pem"), "--path", tr.root)
-	return s, cert
+	c := rsaCert(t)
+	certFile, keyFile, err := c.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, nil, "--listen", "ssl:0:interface=127.0.0.1:privateKey="+keyFile+":certKey="+certFile, "--path", tr.root)
+	return s, c.Leaf
 }
 
 // TestTLSRefusesWeak offers the server, with Go's TLS client, each
@@ -170,18 +139,12 @@ func handshake(addr string, cfg *tls.Config) error {
 // TestTLSRefusesWeak.
 func permissiveServer(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	writeRSACert(t, dir)
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var suites []uint16
 	for _, s := range slices.Concat(tls.CipherSuites(), tls.InsecureCipherSuites()) {
 		suites = append(suites, s.ID)
 	}
 	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
-		Certificates: []tls.Certificate{cert},
+		Certificates: []tls.Certificate{rsaCert(t).TLS()},
 		MinVersion:   tls.VersionTLS10,
 		CipherSuites: suites,
 	})
