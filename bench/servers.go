@@ -127,7 +127,15 @@ func writeConfigs(dir string, files map[string]string) error {
 // thrown away" for twistd3 (it has no way to turn them off).
 func launchTwistdLike(def **serverDef, gomaxprocs bool) func(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
 	return func(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
-		argv := []string{"--nodaemon", "--pidfile=", "-l", "/dev/null", "web",
+		// twistd's log file rotates every 1,000,000 bytes whatever it
+		// is: given /dev/null, it renames the device away and leaves a
+		// plain file in its place. So twistd3 logs into the run's dir;
+		// gotwistd never rotates anything but a regular file.
+		mainLog := "/dev/null"
+		if (*def).name == "twistd3" {
+			mainLog = filepath.Join(dir, "twistd.log")
+		}
+		argv := []string{"--nodaemon", "--pidfile=", "-l", mainLog, "web",
 			"--listen", fmt.Sprintf("tcp:%d:interface=127.0.0.1", o.httpPort)}
 		if o.httpsPort != 0 {
 			argv = append(argv, "--listen",
