@@ -1,0 +1,34 @@
+// Package h2 is gotwistd's HTTP/2 engine (RFC 9113) for TLS connections
+// that net/http's Server accepted and negotiated "h2" for, through
+// http.Server.TLSNextProto (ConfigureServer sets it up).
+//
+// Each connection has one goroutine that reads frames. A request a
+// FastHandler answers (gotwistd's static file cache: a plain GET or HEAD
+// of a file held in memory) is answered right there, without a goroutine,
+// an *http.Request or a header map: its pre-rendered header lines are
+// HPACK-encoded and its body queued. Every other request runs
+// Server.Handler on a goroutine of its own with a streaming
+// http.ResponseWriter. Output from both goes to one buffer per connection
+// that whoever finds no write in progress writes out, so the responses to
+// the requests that one read brought leave in one TLS record and one
+// write(2), where net/http's server writes each response on its own.
+//
+// What the engine enforces:
+//
+//   - flow control both ways: a stream's data waits for the client's
+//     windows; a request body's window is given back as the handler reads
+//     it, the connection's at once, so unread bodies stall nothing;
+//   - RFC 9113's rules for frames and header fields, with its error codes
+//     (h2spec passes);
+//   - limits: SETTINGS_MAX_CONCURRENT_STREAMS (streams reset while their
+//     handler runs still count, and a connection that gets 1,000 streams
+//     refused is ended: rapid reset, CVE-2023-44487), the header list size
+//     (431) and its encoded size across CONTINUATION frames, 16 KiB
+//     frames;
+//   - Shutdown (through http.Server.RegisterOnShutdown): GOAWAY, then the
+//     streams already open are finished; IdleTimeout for connections
+//     without streams.
+//
+// Not implemented: server push (disabled in SETTINGS), priorities (read
+// and ignored, as RFC 9113 allows), trailers in responses.
+package h2
