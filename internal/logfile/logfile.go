@@ -52,9 +52,10 @@ type File struct {
 	path string // absolute
 	opts Options
 
-	mu   sync.Mutex
-	f    *os.File
-	size int64
+	mu      sync.Mutex
+	f       *os.File
+	size    int64
+	special bool // f is not a regular file (/dev/null, a FIFO): never rotated
 }
 
 // Open opens (creating if needed) the log file at path for appending. A
@@ -76,7 +77,7 @@ func Open(path string, opts Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	lf.f, lf.size = f, size
+	lf.f, lf.size, lf.special = f, size, !isRegular(f)
 	return lf, nil
 }
 
@@ -109,7 +110,7 @@ func (lf *File) Write(p []byte) (int, error) {
 	if lf.f == nil {
 		return 0, fmt.Errorf("write log file %s: %w", lf.path, os.ErrClosed)
 	}
-	if lf.opts.MaxSize > 0 && lf.size > 0 && lf.size+int64(len(p)) > lf.opts.MaxSize {
+	if lf.opts.MaxSize > 0 && !lf.special && lf.size > 0 && lf.size+int64(len(p)) > lf.opts.MaxSize {
 		_ = lf.rotateLocked()
 	}
 	n, err := lf.f.Write(p)
@@ -139,9 +140,15 @@ func (lf *File) reopenLocked() error {
 		return fmt.Errorf("reopen: %w", err)
 	}
 	old := lf.f
-	lf.f, lf.size = f, size
+	lf.f, lf.size, lf.special = f, size, !isRegular(f)
 	old.Close()
 	return nil
+}
+
+// isRegular reports whether f is a regular file (what can be rotated).
+func isRegular(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Rotate does what twistd does on SIGUSR1 when the path still names the
@@ -189,6 +196,9 @@ func (lf *File) stillOursLocked() (bool, error) {
 }
 
 func (lf *File) rotateLocked() error {
+	if lf.special {
+		return nil // a device or FIFO is never renamed away
+	}
 	// Find the highest consecutive NAME.N and shift from there down.
 	n := 0
 	for {
