@@ -140,6 +140,7 @@ func (c *conn) serve() {
 			var ce connError
 			if errors.As(e, &ce) {
 				c.goAway(ce.code)
+				c.linger()
 			}
 			return
 		}
@@ -149,6 +150,29 @@ func (c *conn) serve() {
 			if errors.Is(err, os.ErrDeadlineExceeded) && !c.done() {
 				continue
 			}
+			return
+		}
+	}
+}
+
+// linger closes the sending side after a GOAWAY for an error, and reads
+// and drops what the client still sends for a moment: closing with input
+// unread would reset the connection, and the client could lose the GOAWAY
+// that says why.
+func (c *conn) linger() {
+	c.mu.Lock()
+	for (c.writing || len(c.out) > 0) && c.werr == nil {
+		c.cond.Wait() // the GOAWAY is not out yet
+	}
+	c.mu.Unlock()
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	for total := 0; total < 256<<10; {
+		n, err := c.nc.Read(c.rbuf)
+		total += n
+		if err != nil {
 			return
 		}
 	}
@@ -674,7 +698,15 @@ func (c *conn) goAway(code uint32) {
 // end is the connection's last act: handlers still running find their
 // streams gone.
 func (c *conn) end() {
+	// What is still to be written goes first (the end of a response
+	// that let a going-away connection finish): by this goroutine, or by
+	// the one writing now. A client that reads nothing has 5 s.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	c.flush()
 	c.mu.Lock()
+	for c.writing && c.werr == nil {
+		c.cond.Wait()
+	}
 	c.closed = true
 	for _, st := range c.streams {
 		c.closeLocked(st)
@@ -684,7 +716,6 @@ func (c *conn) end() {
 	}
 	c.cond.Broadcast()
 	c.mu.Unlock()
-	c.flush()
 }
 
 // flush writes the output; a write in progress on another goroutine takes
