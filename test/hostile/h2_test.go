@@ -18,12 +18,6 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// h2specFlaky are h2spec cases that race with a correct server: 6.9.1/3
-// sends WINDOW_UPDATEs on a stream after its request, and a server that
-// answered and closed the stream first (RFC 9113 section 8.1) cannot
-// answer them with the error h2spec expects.
-var h2specFlaky = map[string]bool{"http2/6.9.1": true}
-
 // TestH2Spec runs h2spec, the HTTP/2 conformance suite, against the
 // binary's HTTP/2 engine.
 func TestH2Spec(t *testing.T) {
@@ -60,9 +54,7 @@ func TestH2Spec(t *testing.T) {
 		tests += su.Tests
 		if n := su.Failures + su.Errors; n > 0 {
 			failed += n
-			if !h2specFlaky[su.Package] {
-				t.Errorf("h2spec %s (%s): %d failed", su.Package, su.Name, n)
-			}
+			t.Errorf("h2spec %s (%s): %d failed", su.Package, su.Name, n)
 		}
 	}
 	if tests < 140 {

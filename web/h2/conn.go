@@ -82,7 +82,6 @@ type stream struct {
 	pendLen    int
 	endAfter   bool // END_STREAM once pend is sent
 	ended      bool // END_STREAM sent
-	rstAfter   bool // RST_STREAM(NO_ERROR) after END_STREAM: the request body is not wanted
 	queued     bool
 	recvEnd    bool // the client ended its side
 	reset      bool // gone: reset by either side, or the connection ended
@@ -183,7 +182,7 @@ func (c *conn) linger() {
 func (c *conn) done() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.streams) > 0 || c.handlers > 0 {
+	if c.busyLocked() {
 		return false
 	}
 	if !c.goingAway {
@@ -206,7 +205,7 @@ func (c *conn) read() (int, error) {
 		c.r0 = 0
 	}
 	c.mu.Lock()
-	idle := len(c.streams) == 0 && c.handlers == 0
+	idle := !c.busyLocked()
 	going := c.goingAway
 	c.mu.Unlock()
 	switch {
@@ -481,6 +480,16 @@ func (c *conn) data(h frameHeader, p []byte) error {
 			return nil
 		}
 	}
+	if st.ended {
+		// The response is complete: the rest of the body is not wanted.
+		if !st.recvEnd {
+			c.out = appendRSTStream(c.out, st.id, errNo)
+			c.closeLocked(st)
+			return nil
+		}
+		c.maybeCloseLocked(st)
+		return nil
+	}
 	if st.body != nil {
 		st.body.put(body, st.recvEnd)
 	} else if n > 0 {
@@ -615,6 +624,20 @@ func (c *conn) endHeaders(id uint32) error {
 	return nil
 }
 
+// busyLocked reports whether a handler runs or a response is unfinished:
+// the connection is not idle.
+func (c *conn) busyLocked() bool {
+	if c.handlers > 0 {
+		return true
+	}
+	for _, st := range c.streams {
+		if !st.ended {
+			return true
+		}
+	}
+	return false
+}
+
 // zombiesLocked is the number of handlers still running for streams that
 // are gone (reset): they count against the concurrency limit.
 func (c *conn) zombiesLocked() int {
@@ -673,7 +696,7 @@ func (c *conn) maybeCloseLocked(st *stream) {
 // wakeIfDoneLocked wakes the reading goroutine of a connection going away
 // once its last stream is done, so that it ends.
 func (c *conn) wakeIfDoneLocked() {
-	if c.goingAway && len(c.streams) == 0 && c.handlers == 0 {
+	if c.goingAway && !c.busyLocked() {
 		_ = c.nc.SetReadDeadline(time.Now())
 	}
 }
@@ -819,13 +842,12 @@ func (c *conn) sendLocked(st *stream) bool {
 // finishLocked notes that END_STREAM went out for st.
 func (c *conn) finishLocked(st *stream) {
 	st.ended = true
-	if !st.recvEnd && st.rstAfter {
-		// The response is complete; the rest of the request is not
-		// wanted (RFC 9113 section 8.1).
-		c.out = appendRSTStream(c.out, st.id, errNo)
-		c.closeLocked(st)
-		return
-	}
+	// A stream whose client has not ended its side stays, half-closed
+	// (local): what the client sends next is still checked (a body longer
+	// than its Content-Length is a PROTOCOL_ERROR, a window past 2^31-1 a
+	// FLOW_CONTROL_ERROR), and more body is then refused with
+	// RST_STREAM(NO_ERROR) (RFC 9113 section 8.1). It keeps no connection
+	// from going idle.
 	c.maybeCloseLocked(st)
 	c.cond.Broadcast()
 }
@@ -886,7 +908,6 @@ func (c *conn) respondStatus(st *stream, status int) {
 		return
 	}
 	c.headerBlockLocked(st, status, []hpack.HeaderField{{Name: "content-length", Value: "0"}}, true)
-	st.rstAfter = true
 	c.finishLocked(st)
 }
 

@@ -30,5 +30,7 @@
 //     without streams.
 //
 // Not implemented: server push (disabled in SETTINGS), priorities (read
-// and ignored, as RFC 9113 allows), trailers in responses.
+// and ignored, as RFC 9113 allows), trailers in responses, a per-response
+// write timeout (gotwistd's --send-timeout, TCP_USER_TIMEOUT on the
+// socket, ends connections whose client stops reading).
 package h2

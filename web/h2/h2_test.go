@@ -490,3 +490,33 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.b.Write(p)
 }
+
+// TestBodyAfterResponse: a request body still arriving after its response
+// was sent whole is checked, then refused without error.
+func TestBodyAfterResponse(t *testing.T) {
+	hs := start(t, &Server{Fast: fastFiles{}})
+	post := []string{":method", "POST", ":scheme", "https", ":path", "/nothere", "content-length", "3"}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		code http2.ErrCode
+	}{
+		{"more body: not wanted", []byte("ab"), http2.ErrCodeNo},
+		{"longer than its Content-Length", []byte("abcd"), http2.ErrCodeProtocol},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := dialRaw(t, hs)
+			r.headers(1, false, post...)
+			// The handler answers 404 without reading the body.
+			r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+			r.fr.WriteData(1, false, tc.data)
+			r.until(func(f http2.Frame) bool {
+				rst, ok := f.(*http2.RSTStreamFrame)
+				if ok && rst.ErrCode != tc.code {
+					t.Errorf("RST_STREAM %v, want %v", rst.ErrCode, tc.code)
+				}
+				return ok
+			})
+		})
+	}
+}

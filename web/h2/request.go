@@ -391,7 +391,6 @@ func (w *responseWriter) finish() {
 	}
 	c.mu.Lock()
 	c.queueLocked(st, nil, true)
-	st.rstAfter = true
 	c.pumpLocked()
 	c.mu.Unlock()
 }
@@ -435,7 +434,6 @@ func (w *responseWriter) sendHeader(sniff []byte, end bool) {
 	if !st.reset {
 		c.headerBlockLocked(st, w.status, fields, end)
 		if end {
-			st.rstAfter = true
 			c.finishLocked(st)
 		}
 	}
@@ -452,9 +450,6 @@ func (w *responseWriter) send(p []byte, end bool) error {
 		c.queueLocked(st, append([]byte(nil), p...), end)
 	} else if end {
 		c.queueLocked(st, nil, true)
-	}
-	if end {
-		st.rstAfter = true
 	}
 	c.pumpLocked()
 	c.mu.Unlock()
