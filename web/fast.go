@@ -64,7 +64,7 @@ func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	header, body, ok = s.static.Cached(path, false)
+	header, body, ok = s.static.Cached(path, r.Watched)
 	if !ok {
 		return nil, nil, false
 	}

@@ -631,3 +631,62 @@ func TestMaxHeaderBytes(t *testing.T) {
 		t.Errorf("small headers: %d", resp.StatusCode)
 	}
 }
+
+// TestHTTP2ChangedFiles: over HTTP/2 (gotwistd's engine, where cached
+// files are answered on the connection's goroutine) a file changed,
+// grown or removed between two requests on one connection is never
+// served stale.
+func TestHTTP2ChangedFiles(t *testing.T) {
+	dir := t.TempDir()
+	roots := writeCert(t, dir, 1)
+	www := filepath.Join(dir, "www")
+	if err := os.Mkdir(www, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(www, "a.txt")
+	write := func(s string) {
+		t.Helper()
+		// Through a rename, as editors and deploy tools do.
+		tmp := file + ".tmp"
+		if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, file); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	ts := startServer(t, []string{"--listen", sslEndpoint("ssl", dir), "--path", www})
+	// No Accept-Encoding: a request with one takes the handler's path.
+	c := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true, DisableCompression: true,
+	}}
+	url := "https://" + ts.addr(0) + "/a.txt"
+	steps := []struct {
+		name   string
+		change func()
+		status int
+		body   string
+	}{
+		{"first", func() {}, 200, "one"},
+		{"cached", func() {}, 200, "one"},
+		{"same size, new content", func() { write("two") }, 200, "two"},
+		{"grown", func() { write("three") }, 200, "three"},
+		{"in place", func() {
+			if err := os.WriteFile(file, []byte("four!"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 200, "four!"},
+		{"removed", func() { os.Remove(file) }, 404, ""},
+	}
+	for _, st := range steps {
+		st.change()
+		resp, body := get(t, c, "GET", url, nil)
+		if resp.Proto != "HTTP/2.0" {
+			t.Fatalf("%s: %s, want HTTP/2.0", st.name, resp.Proto)
+		}
+		if resp.StatusCode != st.status || (st.status == 200 && body != st.body) {
+			t.Errorf("%s: %d %q, want %d %q", st.name, resp.StatusCode, body, st.status, st.body)
+		}
+	}
+}

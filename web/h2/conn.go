@@ -53,6 +53,7 @@ type conn struct {
 	recvWindow   int64  // the connection's receive window
 	refused      int
 	peerSettings bool // the client's first SETTINGS arrived
+	refreshed    bool // Fast's Watcher was refreshed since the last read
 
 	mu          sync.Mutex
 	cond        sync.Cond // signalled when output was written, windows grew, or the connection failed
@@ -238,6 +239,7 @@ func (c *conn) readPreface() error {
 
 // frames handles every complete frame in the read buffer.
 func (c *conn) frames() error {
+	c.refreshed = false
 	for c.r1-c.r0 >= frameHeaderLen {
 		h := parseFrameHeader(c.rbuf[c.r0:])
 		if h.length > defaultMaxFrameSize {

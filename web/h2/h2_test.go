@@ -520,3 +520,52 @@ func TestBodyAfterResponse(t *testing.T) {
 		})
 	}
 }
+
+// watchFiles is fastFiles with a Watcher whose Refresh calls are counted,
+// and which records whether requests came Watched.
+type watchFiles struct {
+	mu        sync.Mutex
+	refreshes int
+	watched   []bool
+}
+
+func (w *watchFiles) WatchFD() int { return 0 } // any descriptor: only Refresh is called
+
+func (w *watchFiles) Refresh() {
+	w.mu.Lock()
+	w.refreshes++
+	w.mu.Unlock()
+}
+
+func (w *watchFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
+	w.mu.Lock()
+	w.watched = append(w.watched, r.Watched)
+	w.mu.Unlock()
+	return fastFiles{}.ServeFastH2(r)
+}
+
+// TestWatcher: requests a Watcher's handler answers come Watched, after
+// at least one Refresh, and at most one Refresh per request.
+func TestWatcher(t *testing.T) {
+	w := &watchFiles{}
+	hs := start(t, &Server{Fast: w})
+	r := dialRaw(t, hs)
+	for id := uint32(1); id <= 9; id += 2 {
+		r.headers(id, true, get1...)
+	}
+	ended := 0
+	r.until(func(f http2.Frame) bool {
+		if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
+			ended++
+		}
+		return ended == 5
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.refreshes < 1 || w.refreshes > 5 {
+		t.Errorf("%d Refresh calls for 5 requests, want 1 to 5", w.refreshes)
+	}
+	if fmt.Sprint(w.watched) != "[true true true true true]" {
+		t.Errorf("Watched %v, want all true", w.watched)
+	}
+}

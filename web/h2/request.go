@@ -169,6 +169,15 @@ func (c *conn) serveFast(st *stream, req *http.Request) bool {
 	}
 	fr := &c.fastScratch
 	*fr = Request{Method: req.Method, Path: req.RequestURI, RemoteAddr: c.remote, Simple: true}
+	if w, ok := c.srv.Fast.(Watcher); ok && w.WatchFD() >= 0 {
+		// Once per read: the changes made before these requests were
+		// sent are in the watch's queue by now.
+		if !c.refreshed {
+			w.Refresh()
+			c.refreshed = true
+		}
+		fr.Watched = true
+	}
 	if v := h["Referer"]; len(v) > 0 {
 		fr.Referer = v[0]
 	}

@@ -24,6 +24,20 @@ type Request struct {
 	// an Accept-Encoding (a precompressed variant might answer it): a
 	// request a cached file answers whole.
 	Simple bool
+	// Watched: the FastHandler is a Watcher, and its Refresh was called
+	// after this request arrived (once per read of the connection), so
+	// it may trust what its watch told it instead of checking.
+	Watched bool
+}
+
+// Watcher is a FastHandler that learns of changes through a descriptor
+// (gotwistd's static handler: inotify on its cached files), as in
+// gotwistd's HTTP/1.1 engine.
+type Watcher interface {
+	// WatchFD is the descriptor, or -1 for none.
+	WatchFD() int
+	// Refresh reads what the descriptor has to say, without waiting.
+	Refresh()
 }
 
 // IsHEAD reports whether the method is HEAD.
