@@ -4,9 +4,9 @@
 //
 // Each connection has one goroutine that reads frames. A request a
 // FastHandler answers (gotwistd's static file cache: a plain GET or HEAD
-// of a file held in memory) is answered right there, without a goroutine,
-// an *http.Request or a header map: its pre-rendered header lines are
-// HPACK-encoded and its body queued. Every other request runs
+// of a file held in memory) is answered right there, without a goroutine:
+// its pre-rendered header lines are HPACK-encoded and its body queued.
+// (Every request is still validated into an *http.Request first.) Every other request runs
 // Server.Handler on a goroutine of its own with a streaming
 // http.ResponseWriter. Output from both goes to one buffer per connection
 // that whoever finds no write in progress writes out, so the responses to
