@@ -40,16 +40,8 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	}
 	resp.Header, resp.Body = header, body
 	if s.access != nil {
-		size := int64(len(body))
-		if r.IsHEAD() {
-			size = 0
-		}
-		ip := "-"
-		if !s.unix {
-			ip = clientIP(r.RemoteAddr)
-		}
-		s.access.logFields(ip, bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
-			orDash(r.Referer()), orDash(r.UserAgent()), http.StatusOK, size)
+		s.logCached(r.RemoteAddr, bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
+			bytesString(r.Referer()), bytesString(r.UserAgent()), r.IsHEAD(), len(body))
 	}
 	return true
 }
@@ -69,29 +61,35 @@ func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
 		return nil, nil, false
 	}
 	if s.access != nil {
-		size := int64(len(body))
-		if r.IsHEAD() {
-			size = 0
-		}
-		s.access.logFields(clientIP(r.RemoteAddr), r.Method, r.Path, "HTTP/2.0",
-			strOrDash(r.Referer), strOrDash(r.UserAgent), http.StatusOK, size)
+		s.logCached(r.RemoteAddr, r.Method, r.Path, "HTTP/2.0", r.Referer, r.UserAgent, r.IsHEAD(), len(body))
 	}
 	return header, body, true
 }
 
-func strOrDash(v string) string {
+// logCached logs the 200 of a cached file a fast path answered, as the
+// handler's responses are logged: size is the body's, 0 for HEAD.
+func (s *site) logCached(remote, method, target, proto, referer, agent string, head bool, size int) {
+	if head {
+		size = 0
+	}
+	s.access.logFields(s.logIP(remote), method, target, proto, orDash(referer), orDash(agent), http.StatusOK, int64(size))
+}
+
+// logIP is the client address as the access log writes it: "-" for
+// UNIX-socket clients.
+func (s *site) logIP(remote string) string {
+	if s.unix {
+		return "-"
+	}
+	return clientIP(remote)
+}
+
+// orDash is a header value for the access log: "-" when absent or empty.
+func orDash(v string) string {
 	if v == "" {
 		return "-"
 	}
 	return v
-}
-
-// orDash is a header value for the access log: "-" when absent or empty.
-func orDash(v []byte) string {
-	if len(v) == 0 {
-		return "-"
-	}
-	return bytesString(v)
 }
 
 // bytesString views b as a string without copying; the string must not
@@ -104,12 +102,8 @@ func (s *site) refused(r *h1.Request, code, size int) {
 	if s.access == nil {
 		return
 	}
-	ip := "-"
-	if !s.unix {
-		ip = clientIP(r.RemoteAddr)
-	}
-	s.access.logFields(ip, bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
-		orDash(r.Referer()), orDash(r.UserAgent()), code, int64(size))
+	s.access.logFields(s.logIP(r.RemoteAddr), bytesString(r.Method), bytesString(r.Target), bytesString(r.Proto),
+		orDash(bytesString(r.Referer())), orDash(bytesString(r.UserAgent())), code, int64(size))
 }
 
 // WatchFD and Refresh let gotwistd's engine keep the static handler's

@@ -72,11 +72,7 @@ func (s *site) finish(rw *responseWriter, r *http.Request) {
 		status = http.StatusOK
 	}
 	if s.access != nil {
-		ip := "-"
-		if !s.unix {
-			ip = clientIP(r.RemoteAddr)
-		}
-		s.access.log(r, ip, status, rw.size)
+		s.access.log(r, s.logIP(r.RemoteAddr), status, rw.size)
 	}
 	rw.ResponseWriter = nil
 	writerPool.Put(rw)
