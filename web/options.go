@@ -289,19 +289,14 @@ func ParseArgs(args []string) (Config, error) {
 			default:
 				return cfg, getopt.Usagef(hint, "--handover %q: give auto, on or off", v)
 			}
-		case "http1-engine":
-			switch v {
-			case EngineGotwistd, EngineNetHTTP:
-				cfg.HTTP1Engine = v
-			default:
-				return cfg, getopt.Usagef(hint, "--http1-engine %q: give gotwistd or net/http", v)
+		case "http1-engine", "http2-engine":
+			if v != EngineGotwistd && v != EngineNetHTTP {
+				return cfg, getopt.Usagef(hint, "--%s %q: give gotwistd or net/http", r.Name, v)
 			}
-		case "http2-engine":
-			switch v {
-			case EngineGotwistd, EngineNetHTTP:
+			if r.Name == "http1-engine" {
+				cfg.HTTP1Engine = v
+			} else {
 				cfg.HTTP2Engine = v
-			default:
-				return cfg, getopt.Usagef(hint, "--http2-engine %q: give gotwistd or net/http", v)
 			}
 		case "display-tracebacks":
 			cfg.DisplayTracebacks = true
