@@ -73,30 +73,30 @@ func Open(path string, opts Options) (*File, error) {
 		opts.Mode = 0o666
 	}
 	lf := &File{path: abs, opts: opts}
-	f, size, err := lf.open()
+	f, size, special, err := lf.open()
 	if err != nil {
 		return nil, err
 	}
-	lf.f, lf.size, lf.special = f, size, !isRegular(f)
+	lf.f, lf.size, lf.special = f, size, special
 	return lf, nil
 }
 
-func (lf *File) open() (*os.File, int64, error) {
-	f, err := os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, lf.opts.Mode)
+// open opens the path; special reports a file that is not regular (a
+// device such as /dev/null, a FIFO), which is never rotated.
+func (lf *File) open() (f *os.File, size int64, special bool, err error) {
+	f, err = os.OpenFile(lf.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, lf.opts.Mode)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open log file: %w", err)
+		return nil, 0, false, fmt.Errorf("open log file: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("open log file: %w", err)
+		return nil, 0, false, fmt.Errorf("open log file: %w", err)
 	}
 	if !fi.Mode().IsRegular() {
-		// A FIFO or /dev/stderr cannot be rotated; report size 0 so
-		// size rotation never triggers on it.
-		return f, 0, nil
+		return f, 0, true, nil
 	}
-	return f, fi.Size(), nil
+	return f, fi.Size(), false, nil
 }
 
 // Path returns the absolute path of the log file.
@@ -135,20 +135,14 @@ func (lf *File) reopenLocked() error {
 	if lf.f == nil {
 		return fmt.Errorf("reopen log file %s: %w", lf.path, os.ErrClosed)
 	}
-	f, size, err := lf.open()
+	f, size, special, err := lf.open()
 	if err != nil {
 		return fmt.Errorf("reopen: %w", err)
 	}
 	old := lf.f
-	lf.f, lf.size, lf.special = f, size, !isRegular(f)
+	lf.f, lf.size, lf.special = f, size, special
 	old.Close()
 	return nil
-}
-
-// isRegular reports whether f is a regular file (what can be rotated).
-func isRegular(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode().IsRegular()
 }
 
 // Rotate does what twistd does on SIGUSR1 when the path still names the
