@@ -22,8 +22,8 @@ func lookupUser(name string) (*user.User, error) {
 	if !errors.As(err, new(user.UnknownUserError)) {
 		return u, err
 	}
-	if f := getent("passwd", name); len(f) >= 7 {
-		return &user.User{Username: f[0], Uid: f[2], Gid: f[3], Name: f[4], HomeDir: f[5]}, nil
+	if u := getentUser(name); u != nil {
+		return u, nil
 	}
 	return nil, err
 }
@@ -34,10 +34,19 @@ func lookupUserID(uid string) (*user.User, error) {
 	if !errors.As(err, new(user.UnknownUserIdError)) {
 		return u, err
 	}
-	if f := getent("passwd", uid); len(f) >= 7 && f[2] == uid {
-		return &user.User{Username: f[0], Uid: f[2], Gid: f[3], Name: f[4], HomeDir: f[5]}, nil
+	if u := getentUser(uid); u != nil && u.Uid == uid {
+		return u, nil
 	}
 	return nil, err
+}
+
+// getentUser is getent's passwd entry for key (a name or a uid), or nil.
+func getentUser(key string) *user.User {
+	f := getent("passwd", key)
+	if len(f) < 7 {
+		return nil
+	}
+	return &user.User{Username: f[0], Uid: f[2], Gid: f[3], Name: f[4], HomeDir: f[5]}
 }
 
 // lookupGroup is user.LookupGroup, then getent.
