@@ -69,8 +69,6 @@ type conn struct {
 	encBuf      bytes.Buffer
 	queue       []*stream // streams with data waiting for window or room
 	goingAway   bool      // GOAWAY sent: no new stream
-	lastStream  uint32    // in the GOAWAY
-	closed      bool
 	fastScratch Request
 }
 
@@ -712,9 +710,6 @@ func (c *conn) goAway(code uint32) {
 	}
 	c.goingAway = true
 	c.out = appendGoAway(c.out, c.maxStreamID, code)
-	if code != errNo {
-		c.closed = true
-	}
 	c.wakeIfDoneLocked()
 	c.mu.Unlock()
 	c.flush()
@@ -732,7 +727,6 @@ func (c *conn) end() {
 	for c.writing && c.werr == nil {
 		c.cond.Wait()
 	}
-	c.closed = true
 	for _, st := range c.streams {
 		c.closeLocked(st)
 	}
@@ -917,14 +911,13 @@ var errStreamGone = errors.New("http2: stream reset or connection closed")
 
 // body is a request body arriving in DATA frames.
 type body struct {
-	c     *conn
-	st    *stream
-	mu    sync.Mutex
-	cond  sync.Cond
-	buf   []byte
-	eof   bool
-	err   error
-	taken int // bytes read, for WINDOW_UPDATE
+	c    *conn
+	st   *stream
+	mu   sync.Mutex
+	cond sync.Cond
+	buf  []byte
+	eof  bool
+	err  error
 }
 
 func (b *body) put(p []byte, end bool) {

@@ -50,7 +50,6 @@ const (
 	errCancel             = 0x8
 	errCompression        = 0x9
 	errEnhanceYourCalm    = 0xb
-	errHTTP11Required     = 0xd
 	frameHeaderLen        = 9
 	defaultMaxFrameSize   = 16384
 	maxFrameSizeLimit     = 1<<24 - 1
@@ -135,14 +134,27 @@ func (e connError) Error() string {
 
 // codeName names an error code for logs.
 func codeName(code uint32) string {
-	names := map[uint32]string{
-		errNo: "NO_ERROR", errProtocol: "PROTOCOL_ERROR", errInternal: "INTERNAL_ERROR",
-		errFlowControl: "FLOW_CONTROL_ERROR", errStreamClosed: "STREAM_CLOSED",
-		errFrameSize: "FRAME_SIZE_ERROR", errRefusedStream: "REFUSED_STREAM", errCancel: "CANCEL",
-		errCompression: "COMPRESSION_ERROR", errEnhanceYourCalm: "ENHANCE_YOUR_CALM",
-	}
-	if n, ok := names[code]; ok {
-		return n
+	switch code {
+	case errNo:
+		return "NO_ERROR"
+	case errProtocol:
+		return "PROTOCOL_ERROR"
+	case errInternal:
+		return "INTERNAL_ERROR"
+	case errFlowControl:
+		return "FLOW_CONTROL_ERROR"
+	case errStreamClosed:
+		return "STREAM_CLOSED"
+	case errFrameSize:
+		return "FRAME_SIZE_ERROR"
+	case errRefusedStream:
+		return "REFUSED_STREAM"
+	case errCancel:
+		return "CANCEL"
+	case errCompression:
+		return "COMPRESSION_ERROR"
+	case errEnhanceYourCalm:
+		return "ENHANCE_YOUR_CALM"
 	}
 	return fmt.Sprintf("0x%x", code)
 }

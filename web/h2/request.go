@@ -82,7 +82,7 @@ func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, i
 	} else if !seen[0] || !seen[1] || path == "" {
 		return nil, errProtocol
 	}
-	if !validMethod(method) {
+	if !httpguts.ValidHeaderFieldName(method) { // a token
 		return nil, errProtocol
 	}
 	if st.recvEnd && st.declared > 0 {
@@ -121,7 +121,7 @@ func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, i
 		st.body = &body{c: c, st: st}
 		st.body.cond.L = &st.body.mu
 		r.Body = st.body
-		r.ContentLength = st.declared
+		r.ContentLength = -1 // unless declared, below
 	}
 	if st.declared >= 0 {
 		r.ContentLength = st.declared
@@ -137,18 +137,6 @@ func validName(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if 'A' <= c && c <= 'Z' || !httpguts.IsTokenRune(rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-func validMethod(m string) bool {
-	if m == "" {
-		return false
-	}
-	for i := 0; i < len(m); i++ {
-		if !httpguts.IsTokenRune(rune(m[i])) {
 			return false
 		}
 	}
