@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -314,5 +315,52 @@ func TestParseStatCPU(t *testing.T) {
 	stat := "42 (my (odd) name) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 0 0 20 0 1 0 100 1000 50"
 	if got := parseStatCPU(stat); got != 12 {
 		t.Fatalf("got %d, want 12", got)
+	}
+}
+
+func TestPassOrder(t *testing.T) {
+	off, on := []int{passLogsOff, passLogsOn}, []int{passLogsOn, passLogsOff}
+	tests := []struct {
+		name                  string
+		round, server, passes int
+		want                  []int
+	}{
+		{"logs off only", 0, 0, 1, []int{passLogsOff}},
+		{"logs off only, later round", 3, 2, 1, []int{passLogsOff}},
+		{"first server, first round", 0, 0, 2, off},
+		{"first server, second round", 1, 0, 2, on},
+		{"first server, third round", 2, 0, 2, off},
+		{"second server, first round", 0, 1, 2, on},
+		{"second server, second round", 1, 1, 2, off},
+		{"third server, first round", 0, 2, 2, off},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := passOrder(tt.round, tt.server, tt.passes); !slices.Equal(got, tt.want) {
+				t.Errorf("passOrder(%d, %d, %d) = %v, want %v", tt.round, tt.server, tt.passes, got, tt.want)
+			}
+		})
+	}
+}
+
+// Over an even number of rounds, each server runs logs off first exactly as
+// often as logs on first.
+func TestPassOrderBalances(t *testing.T) {
+	for server := 0; server < 6; server++ {
+		first := map[int]int{}
+		for round := 0; round < 4; round++ {
+			first[passOrder(round, server, 2)[0]]++
+		}
+		if first[passLogsOff] != 2 || first[passLogsOn] != 2 {
+			t.Errorf("server %d: first pass counts %v over 4 rounds, want 2 each", server, first)
+		}
+	}
+}
+
+func TestInstanceDirsDiffer(t *testing.T) {
+	for _, name := range serverNames() {
+		if off, on := instanceDir(name, false), instanceDir(name, true); off == on {
+			t.Errorf("%s: logs-off and logs-on instances share the directory %q", name, off)
+		}
 	}
 }

@@ -13,15 +13,16 @@ import (
 // errHelp is returned by parseFlags when --help was asked for and printed.
 var errHelp = errors.New("help requested")
 
-// The cases a run can measure. The throughput cases run in both passes
-// (access logs off, then on) unless "logs" is left out.
+// The cases a run can measure. The throughput cases run against every
+// server with its access log off and, in the same rounds, against a second
+// instance with it on, unless "logs" is left out.
 const (
 	caseSmall      = "small"      // wrk, keep-alive, the 160-byte page
 	case100k       = "100k"       // wrk, keep-alive, the 100 KB file
 	case10m        = "10m"        // wrk, keep-alive, the 10 MB file
 	caseClose      = "close"      // wrk, Connection: close, the 160-byte page
 	caseH2         = "h2"         // h2load, HTTPS + HTTP/2, the 160-byte page
-	caseLogs       = "logs"       // the second pass, access logs on
+	caseLogs       = "logs"       // a second instance per server, access logs on
 	caseRSS        = "rss"        // idle RSS and RSS holding N keep-alive connections
 	caseReady      = "ready"      // exec -> READY=1 / first response, gotwistd vs twistd3
 	caseActivation = "activation" // cold socket activation, connect -> first byte
@@ -37,7 +38,7 @@ type config struct {
 	quick          bool
 	rounds         int
 	duration       time.Duration // per wrk/h2load run
-	warmup         time.Duration // per server before the first round of a pass
+	warmup         time.Duration // per server instance before the first round
 	conns          int
 	threads        int
 	h2Streams      int

@@ -98,7 +98,7 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 	}
 	foreign := watch.foreign(loadgenCPU)
 	b.loadSeq++
-	_ = os.WriteFile(filepath.Join(b.env.dir, r.def.name, fmt.Sprintf("load-%03d-%s.txt", b.loadSeq, c)),
+	_ = os.WriteFile(filepath.Join(r.dir, fmt.Sprintf("load-%03d-%s.txt", b.loadSeq, c)),
 		[]byte(strings.Join(argv, " ")+"\n"+out.String()), 0o644)
 	if ctx.Err() != nil {
 		return loadResult{}, argv, ctx.Err()

@@ -687,15 +687,26 @@ func (b *bench) writeSettings(w func(string, ...any)) {
 	w("  its maximum; with nginx's default of 1000 every HTTP/2 connection ends in a GOAWAY that h2load")
 	w("  does not reconnect after). Other settings are each server's defaults (nginx with Debian's usual")
 	w("  `sendfile on; tcp_nopush on;`).")
-	w("- Pass 1 with access logs off everywhere: twistd3 cannot turn them off, so it runs with no")
-	w("  `--logfile` and writes its access lines into its main log, a file in the temp dir (not")
-	w("  /dev/null: twistd rotates its log every 1 MB, and would rename the device away); gotwistd gets")
-	w("  `-l /dev/null` plus `--no-access-log` when its web plugin has that flag. Pass 2 with access")
-	w("  logs on, each server writing its usual format to a file in the temp dir (`--logfile FILE` for")
-	w("  twistd3 and gotwistd; truncated after each run).")
+	w("- Access logs off: twistd3 cannot turn them off, so it runs with no `--logfile` and writes its")
+	w("  access lines into its main log, a file in the temp dir (not /dev/null: twistd rotates its log")
+	w("  every 1 MB, and would rename the device away); gotwistd gets `-l /dev/null` plus")
+	w("  `--no-access-log` when its web plugin has that flag.")
+	if len(r.mem) > 0 {
+		w("- Memory is measured first, right after the logs-off instances start, with only them running.")
+	}
+	if p1 := r.passes[passLogsOn]; p1 != nil && len(p1.cases) > 0 {
+		w("- Access logs on: then a second instance of every server is started beside the first, on its own")
+		w("  ports and in its own directory, writing its usual format to a file in the temp dir (`--logfile")
+		w("  FILE` for twistd3 and gotwistd; truncated after each run). Both instances run side by side for")
+		w("  the rest of the run (an idle one costs nothing), and each round loads a server's logs-off and")
+		w("  logs-on instances back to back, which goes first alternating from round to round and from one")
+		w("  server to the next. Drift of the machine over the run thus hits both alike, which is why the")
+		w("  access-log cost column compares like with like.")
+	}
 	w("- Throughput: wrk with %d threads and %d connections for %s per run; after a %s warm-up per", cfg.threads, cfg.conns, durationArg(cfg.duration), cfg.warmup)
-	w("  server, %d round(s), each round running every case against every server in turn, the order of", cfg.rounds)
-	w("  servers rotated each round. HTTPS + HTTP/2 with h2load, %d connections × %d streams, %d threads.", cfg.conns, cfg.h2Streams, cfg.threads)
+	w("  server instance, %d round(s), each round running every case against every server in turn, the", cfg.rounds)
+	w("  order of servers rotated each round. HTTPS + HTTP/2 with h2load, %d connections × %d streams, %d", cfg.conns, cfg.h2Streams, cfg.threads)
+	w("  threads.")
 	w("  A run with more than 1%% errors or non-2xx responses is not counted. \"other CPU\" is the share of")
 	w("  both cores that processes other than the server and the load generator used during a run (from")
 	w("  /proc/stat and /proc/PID/stat, steal included); a run above %.0f%% was re-run up to %d times and", cfg.maxNoise*100, cfg.retries)
@@ -718,14 +729,18 @@ func (b *bench) writeSettings(w func(string, ...any)) {
 		}
 	}
 	w("")
-	w("Server command lines (pass 1; pass 2 adds the access log):")
+	if r.passes[passLogsOn] != nil {
+		w("Server command lines (the logs-on instance adds the access log):")
+	} else {
+		w("Server command lines:")
+	}
 	w("")
 	for _, d := range r.defs {
 		for i, p := range r.passes {
 			if p == nil || p.cmdlines[d.name] == "" {
 				continue
 			}
-			w("- %s, pass %d: `%s`", d.name, i+1, p.cmdlines[d.name])
+			w("- %s, access logs %s: `%s`", d.name, logsState(i), p.cmdlines[d.name])
 		}
 	}
 	w("")
@@ -740,7 +755,7 @@ func (b *bench) writeSettings(w func(string, ...any)) {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			w("<details><summary>%s: %s (pass 1)</summary>", d.name, n)
+			w("<details><summary>%s: %s (access logs off)</summary>", d.name, n)
 			w("")
 			w("```")
 			w("%s", strings.TrimRight(p.configs[d.name][n], "\n"))

@@ -339,6 +339,7 @@ http://127.0.0.1:%d {
 type running struct {
 	def       *serverDef
 	proc      *proc
+	dir       string // its configs, pid file, logs and the load outputs
 	http      int
 	https     int // 0: no HTTPS listener
 	accessLog string
@@ -376,14 +377,25 @@ func (b *bench) startServer(ctx context.Context, def *serverDef, logs bool) (*ru
 	return r2, nil
 }
 
+// instanceDir names the directory of a server's instance under the run's
+// temp dir. The logs-on instance runs beside the logs-off one, so it gets a
+// directory of its own: every server keeps its pid file, temp files, data
+// and logs in the directory it is given, and the two must not share them.
+func instanceDir(name string, logs bool) string {
+	if logs {
+		return name + "-logs"
+	}
+	return name
+}
+
 func (b *bench) tryStart(ctx context.Context, def *serverDef, logs, withTLS bool) (*running, error) {
 	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := b.env.serverDir(def.name)
+	dir, err := b.env.serverDir(instanceDir(def.name, logs))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("make the directory of %s: %w", def.name, err)
 	}
 	o := launchOpts{httpPort: ports[0]}
 	if withTLS {
@@ -401,7 +413,7 @@ func (b *bench) tryStart(ctx context.Context, def *serverDef, logs, withTLS bool
 	if err != nil {
 		return nil, err
 	}
-	r := &running{def: def, proc: p, http: o.httpPort, https: o.httpsPort, accessLog: o.accessLog,
+	r := &running{def: def, proc: p, dir: dir, http: o.httpPort, https: o.httpsPort, accessLog: o.accessLog,
 		argv: argv, env: spec.env, configs: spec.configs}
 	if err := waitServing(ctx, r, 20*time.Second); err != nil {
 		p.stop(2 * time.Second)
