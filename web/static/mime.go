@@ -1,7 +1,9 @@
 package static
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -243,15 +245,14 @@ func search(table []mimeEntry, ext string) (string, bool) {
 // mimeTable answers what twistd's extension table would: Python's built-in
 // types, then the system mime.types file (later lines win), then
 // Twisted's own additions, then extra (the user's). It never builds that
-// table (~2,000 entries, a noticeable part of start-up): the file is read
-// on the first lookup and searched for each extension not seen before,
-// and what was found is kept.
+// table (~2,000 entries, a noticeable part of start-up), nor keeps the
+// file (~80 KB on Debian, resident for the life of the process): the file
+// is read through a small buffer for each extension not seen before, and
+// what was found is kept. A site's files have a few distinct extensions,
+// so that is a few reads of a file in the page cache.
 type mimeTable struct {
 	extra map[string]string // keys lower case, with the dot
 	path  string            // the system mime.types file, or ""
-
-	once sync.Once
-	file []byte // path's content; nil if unreadable
 
 	mu    sync.RWMutex
 	known map[string]mimeFound
@@ -293,12 +294,7 @@ func (m *mimeTable) lookup(ext string) (string, bool) {
 	if seen {
 		return f.typ, f.ok
 	}
-	m.once.Do(func() {
-		if m.path != "" {
-			m.file, _ = os.ReadFile(m.path)
-		}
-	})
-	f.typ, f.ok = fileType(m.file, ext)
+	f.typ, f.ok = m.fromFile(ext)
 	if !f.ok {
 		if f.typ, f.ok = search(pythonTypes, ext); !f.ok {
 			f.typ, f.ok = search(modernTypes, ext)
@@ -313,40 +309,74 @@ func (m *mimeTable) lookup(ext string) (string, bool) {
 	return f.typ, f.ok
 }
 
+// fromFile searches the system mime.types file for ext; an unreadable
+// file has no types, as for Python's mimetypes.
+func (m *mimeTable) fromFile(ext string) (string, bool) {
+	if m.path == "" {
+		return "", false
+	}
+	f, err := os.Open(m.path)
+	if err != nil {
+		return "", false
+	}
+	defer f.Close()
+	return fileType(f, ext)
+}
+
 // fileType finds ext (with its dot) in a mime.types file the way Python's
 // mimetypes.MimeTypes.readfp reads one: whitespace-separated words, a word
 // starting with '#' ends the line, the first word is the type and every
 // other word an extension; a later line wins. Whitespace is ASCII's (no
-// mime.types file has other kinds).
-func fileType(data []byte, ext string) (typ string, ok bool) {
+// mime.types file has other kinds). A read error ends the file there.
+func fileType(r io.Reader, ext string) (typ string, ok bool) {
 	if len(ext) < 2 {
 		return "", false // no extension, or a bare dot
 	}
-	want := ext[1:]
-	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		// Most lines do not mention ext at all.
-		if !bytes.Contains(line, []byte(want)) {
+	want := []byte(ext[1:])
+	br := bufio.NewReaderSize(r, 4096)
+	var long []byte // a line longer than br's buffer, gathered
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long, line...)
 			continue
 		}
-		var first []byte
-		for word := range words(line) {
-			if word[0] == '#' {
-				break
-			}
-			if first == nil {
-				first = word
-			} else if string(word) == want {
-				typ, ok = string(first), true
-			}
+		if long != nil {
+			line = append(long, line...)
+			long = long[:0]
+		}
+		if t, found := lineType(line, want); found {
+			typ, ok = t, true
+		}
+		if err != nil {
+			return typ, ok // io.EOF, or the file could not be read further
 		}
 	}
-	return typ, ok
+}
+
+// lineType returns the type a mime.types line gives the extension want
+// (without its dot), if it names it.
+func lineType(line, want []byte) (string, bool) {
+	// Most lines do not mention want at all.
+	if !bytes.Contains(line, want) {
+		return "", false
+	}
+	var first []byte
+	found := false
+	for word := range words(line) {
+		if word[0] == '#' {
+			break
+		}
+		if first == nil {
+			first = word
+		} else if bytes.Equal(word, want) {
+			found = true
+		}
+	}
+	if !found {
+		return "", false
+	}
+	return string(first), true
 }
 
 // words yields line's whitespace-separated words.

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 // TestFileType reads mime.types lines as Python's mimetypes does.
@@ -38,7 +41,36 @@ text/x-last last`)
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			typ, ok := fileType(in, tc.ext)
+			typ, ok := fileType(bytes.NewReader(in), tc.ext)
+			if typ != tc.typ || ok != tc.ok {
+				t.Errorf("fileType(%q) = %q, %v; want %q, %v", tc.ext, typ, ok, tc.typ, tc.ok)
+			}
+		})
+	}
+}
+
+// TestFileTypeReads: lines longer than the read buffer, a file read a
+// little at a time, and a read error part way, which ends the file there.
+func TestFileTypeReads(t *testing.T) {
+	long := "text/x-long " + strings.Repeat("pad ", 3000) + "lng\n"
+	in := "text/x-short sht\n" + long + "text/x-after aft\n"
+	cases := []struct {
+		name string
+		r    io.Reader
+		ext  string
+		typ  string
+		ok   bool
+	}{
+		{"long line", strings.NewReader(in), ".lng", "text/x-long", true},
+		{"a word of the long line", strings.NewReader(in), ".pad", "text/x-long", true},
+		{"line after the long one", strings.NewReader(in), ".aft", "text/x-after", true},
+		{"one byte at a time", iotest.OneByteReader(strings.NewReader(in)), ".lng", "text/x-long", true},
+		{"before a read error", io.MultiReader(strings.NewReader("text/x-short sht\n"), iotest.ErrReader(errors.New("EIO"))), ".sht", "text/x-short", true},
+		{"after a read error", io.MultiReader(iotest.ErrReader(errors.New("EIO")), strings.NewReader(in)), ".aft", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			typ, ok := fileType(tc.r, tc.ext)
 			if typ != tc.typ || ok != tc.ok {
 				t.Errorf("fileType(%q) = %q, %v; want %q, %v", tc.ext, typ, ok, tc.typ, tc.ok)
 			}
