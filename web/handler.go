@@ -126,6 +126,24 @@ func (w *responseWriter) ReadFrom(src io.Reader) (int64, error) {
 	return n, err
 }
 
+// WriteSyscall passes the engine's WriteSyscall through (the static
+// handler sends mapped files with it), counting body bytes; ok is false
+// when the connection's writer has none.
+func (w *responseWriter) WriteSyscall(p []byte) (int, bool, error) {
+	sw, ok := w.ResponseWriter.(interface {
+		WriteSyscall([]byte) (int, bool, error)
+	})
+	if !ok {
+		return 0, false, nil
+	}
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, ok, err := sw.WriteSyscall(p)
+	w.size += int64(n)
+	return n, ok, err
+}
+
 // Flush sends buffered data to the client.
 func (w *responseWriter) Flush() {
 	if w.status == 0 {

@@ -13,7 +13,8 @@
 // ordinary http.Handler, through a ResponseWriter that behaves as
 // net/http's: Content-Length for small bodies, chunked encoding otherwise
 // (close-delimited for HTTP/1.0), sniffed Content-Type, Date, HEAD, 1xx
-// interim responses, Flush, ReadFrom with sendfile(2) for files, and
+// interim responses, Flush, ReadFrom with sendfile(2) for files,
+// WriteSyscall for bodies only write(2) may read (file mappings), and
 // http.ResponseController's deadlines. Request bodies (Content-Length or
 // chunked) are read on demand, with Expect: 100-continue; what a handler
 // leaves unread is read and dropped (up to 256 KiB) or the connection is

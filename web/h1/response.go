@@ -331,6 +331,67 @@ func (w *response) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// syscallPiece is how much of a WriteSyscall body one write(2) is given:
+// on a loopback connection, pieces of this size let the client copy one
+// while the next is written (measured: 1.5 GB/s for a 10 MB file, against
+// 1.25 GB/s for one write of all of it).
+const syscallPiece = 1 << 20
+
+// WriteSyscall writes p, a part of the body, handing it to write(2) and
+// writev(2) only: no code in the process reads p, so p may be a mapping of
+// a file that can shrink under it, where a read would kill the process
+// with SIGBUS and write(2) fails with EFAULT instead. ok is false, and
+// nothing is written, when the response cannot promise that: a chunked
+// body or one without a Content-Length, a Content-Type still to be
+// sniffed, HEAD or a status without a body, or a connection whose writes go through code that may read them
+// (TLS, a wrapper that is not Transparent) or that an event loop serves.
+// The caller then writes p another way.
+func (w *response) WriteSyscall(p []byte) (n int, ok bool, err error) {
+	c := w.c
+	if c.werr != nil {
+		return 0, true, c.werr
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if c.raw == nil || c.inLoop || w.isHEAD || !bodyAllowedForStatus(w.status) ||
+		w.contentLength == -1 || w.teVal != "" || !w.committed && !w.hasCType && !w.hasCE {
+		return 0, false, nil
+	}
+	if w.written+int64(len(p)) > w.contentLength {
+		return 0, true, http.ErrContentLength
+	}
+	if !w.committed {
+		w.commit(nil)
+	}
+	if w.chunking {
+		return 0, false, nil // not with a Content-Length; Write frames it
+	}
+	w.emit(w.pre)
+	w.pre = w.pre[:0]
+	for len(p) > 0 {
+		piece := p[:min(len(p), syscallPiece)]
+		m := len(piece)
+		if len(c.w.wbuf) > 0 {
+			if c.writeWith(piece) != nil {
+				m = 0
+			}
+		} else {
+			var werr error
+			if m, werr = c.nc.Write(piece); werr != nil {
+				c.werr = werr
+			}
+		}
+		n += m
+		w.written += int64(m)
+		if c.werr != nil {
+			break
+		}
+		p = p[m:]
+	}
+	return n, true, c.werr
+}
+
 // sniffBytes returns the first sniffLen bytes of a+b.
 func sniffBytes(a, b []byte) []byte {
 	if len(a) >= sniffLen {

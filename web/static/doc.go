@@ -61,9 +61,14 @@
 //     unchanged. A file changed less than 2 s ago is served from disk until
 //     it has been stable that long, so an in-place rewrite within one
 //     timestamp tick cannot be missed. A cached GET makes one statx(2) and
-//     no allocation in the handler. Larger files are sent with sendfile(2)
-//     by net/http: a ResponseWriter wrapper (an access log) should implement
-//     io.ReaderFrom by delegating to the wrapped writer to keep that.
+//     no allocation in the handler. Larger files, on a ResponseWriter
+//     with a WriteSyscall method (gotwistd's HTTP/1.1 engine on a plain
+//     socket), are written from a read-only mapping kept while in use (up
+//     to 64 files, 1 GiB, 10 s idle), handed only to write(2), so a file
+//     truncated meanwhile ends the response short instead of raising
+//     SIGBUS; elsewhere they are sent with sendfile(2) by net/http. A
+//     ResponseWriter wrapper (an access log) should pass WriteSyscall and
+//     io.ReaderFrom through to keep these.
 //
 // # Where it differs from twistd on purpose
 //

@@ -96,6 +96,7 @@ type Handler struct {
 
 	fs       fsState
 	cache    fileCache
+	maps     mapCache
 	boundary atomic.Uint64
 }
 
@@ -540,6 +541,9 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 		_, _ = w.Write(e.data)
 		return
 	}
+	if h.writeMapped(w, f, e.id, 0, size) {
+		return
+	}
 	// io.CopyN hands net/http an io.LimitedReader over the *os.File, which
 	// it sends with sendfile(2) on TCP connections.
 	_, _ = io.CopyN(w, f, size)
@@ -557,6 +561,9 @@ func (h *Handler) serveRange(w http.ResponseWriter, e *entry, f *os.File, br byt
 	w.WriteHeader(http.StatusPartialContent)
 	if e.data != nil {
 		_, _ = w.Write(e.data[br.start : br.start+br.length])
+		return
+	}
+	if h.writeMapped(w, f, e.id, br.start, br.length) {
 		return
 	}
 	if _, err := f.Seek(br.start, io.SeekStart); err != nil {

@@ -1,0 +1,127 @@
+package h1
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// syscallHandler answers with WriteSyscall, after preparing the response
+// as its path says, and records what WriteSyscall returned.
+type syscallHandler struct {
+	body string
+	got  chan syscallResult
+}
+
+type syscallResult struct {
+	n   int
+	ok  bool
+	err error
+}
+
+func (h *syscallHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := w.(interface {
+		WriteSyscall([]byte) (int, bool, error)
+	})
+	hdr := w.Header()
+	switch r.URL.Path {
+	case "/plain":
+		hdr.Set("Content-Type", "application/octet-stream")
+		hdr.Set("Content-Length", strconv.Itoa(len(h.body)))
+	case "/prefix": // a small Write first, then the rest
+		hdr.Set("Content-Type", "application/octet-stream")
+		hdr.Set("Content-Length", strconv.Itoa(len(h.body)))
+		_, _ = w.Write([]byte(h.body[:10]))
+		n, ok, err := sw.WriteSyscall([]byte(h.body[10:]))
+		h.got <- syscallResult{n + 10, ok, err}
+		return
+	case "/no-length": // chunked: framing is written by Go
+		hdr.Set("Content-Type", "application/octet-stream")
+	case "/sniff": // the type would be sniffed from the body
+		hdr.Set("Content-Length", strconv.Itoa(len(h.body)))
+	case "/too-long":
+		hdr.Set("Content-Type", "application/octet-stream")
+		hdr.Set("Content-Length", "5")
+	}
+	n, ok, err := sw.WriteSyscall([]byte(h.body))
+	h.got <- syscallResult{n, ok, err}
+	if !ok {
+		_, _ = w.Write([]byte(h.body))
+	}
+}
+
+// TestWriteSyscall: the body arrives whole, after buffered output, in
+// pieces; WriteSyscall declines what it cannot frame without reading the
+// bytes, and refuses more than the Content-Length.
+func TestWriteSyscall(t *testing.T) {
+	body := strings.Repeat("0123456789abcdef", (3*syscallPiece)/16+7) // more than one piece
+	cases := []struct {
+		name, path, method string
+		ok                 bool
+		n                  int
+		err                error
+		wantBody           string
+	}{
+		{"whole body", "/plain", "GET", true, len(body), nil, body},
+		{"after a small write", "/prefix", "GET", true, len(body), nil, body},
+		{"chunked", "/no-length", "GET", false, 0, nil, body},
+		{"type to sniff", "/sniff", "GET", false, 0, nil, body},
+		{"HEAD", "/plain", "HEAD", false, 0, nil, ""},
+		{"over Content-Length", "/too-long", "GET", true, 0, http.ErrContentLength, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &syscallHandler{body: body, got: make(chan syscallResult, 1)}
+			s := &Server{Handler: h, ErrorLog: quietLog()}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(ln)
+			t.Cleanup(func() { s.Close() })
+			c := dial(t, ln.Addr().String())
+			c.send(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			if tc.err != nil {
+				// The response cannot be completed; only the result counts.
+				got := <-h.got
+				if got.err != tc.err || got.n != 0 {
+					t.Fatalf("WriteSyscall = %d, %v, %v; want 0, %v", got.n, got.ok, got.err, tc.err)
+				}
+				return
+			}
+			code, got, _ := c.read(tc.method)
+			if code != 200 || got != tc.wantBody {
+				t.Errorf("response %d with %d bytes, want 200 with %d", code, len(got), len(tc.wantBody))
+			}
+			r := <-h.got
+			if r.ok != tc.ok || r.n != tc.n || r.err != nil {
+				t.Errorf("WriteSyscall = %d, %v, %v; want %d, %v, nil", r.n, r.ok, r.err, tc.n, tc.ok)
+			}
+			if got := c.get("/plain"); got != body { // the connection goes on
+				t.Errorf("next response: %d bytes, want %d", len(got), len(body))
+			}
+		})
+	}
+}
+
+// TestWriteSyscallOpaque: through a wrapper that may read what it writes,
+// WriteSyscall declines.
+func TestWriteSyscallOpaque(t *testing.T) {
+	h := &syscallHandler{body: "0123456789abcdef0123", got: make(chan syscallResult, 2)}
+	s := &Server{Handler: h, ErrorLog: quietLog()}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve(wrapListener{ln, func(c net.Conn) net.Conn { return opaqueConn{c} }})
+	t.Cleanup(func() { s.Close() })
+	c := dial(t, ln.Addr().String())
+	if got := c.get("/plain"); got != h.body {
+		t.Errorf("body %q, want %q", got, h.body)
+	}
+	if r := <-h.got; r.ok || r.n != 0 {
+		t.Errorf("WriteSyscall = %d, %v, %v; want it declined", r.n, r.ok, r.err)
+	}
+}
