@@ -110,7 +110,7 @@ func (b *bench) run(ctx context.Context) error {
 		r.defs = append(r.defs, d)
 		switch {
 		case d.bin == "" && d.name == "gotwistd":
-			r.skipped[d.name] = "not available: no binary (./bench/run builds it with `CGO_ENABLED=0 go build ./cmd/gotwistd`, which failed or was not run; or pass --gotwistd PATH)"
+			r.skipped[d.name] = "not available: no binary (./bench/run builds it with `CGO_ENABLED=0 GOEXPERIMENT=nogreenteagc go build ./cmd/gotwistd`, which failed or was not run; or pass --gotwistd PATH)"
 		case d.bin == "":
 			r.skipped[d.name] = "not available: not installed (./bench/run installs it from Debian as root)"
 		default:
