@@ -52,6 +52,21 @@ func mappedFile(t *testing.T, size int) (*os.File, fileID, []byte) {
 	return f, fi.id, data
 }
 
+// testMaps returns an empty mapCache, the clock its test moves and a now
+// reading it; the cache's sweep timer is stopped when the test ends.
+func testMaps(t *testing.T) (*mapCache, *time.Time, func() time.Time) {
+	c := &mapCache{}
+	clock := time.Unix(1e9, 0)
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+	})
+	return c, &clock, func() time.Time { return clock }
+}
+
 // TestWriteMapped: the body and ranges come from one mapping, kept for
 // the next request; writers without WriteSyscall, or declining, get
 // nothing, and the caller sends the file another way.
@@ -107,14 +122,7 @@ func TestWriteMapped(t *testing.T) {
 // user is done.
 func TestMapCacheLifetime(t *testing.T) {
 	f, id, data := mappedFile(t, 200<<10)
-	clock := time.Unix(1e9, 0)
-	now := func() time.Time { return clock }
-	var c mapCache
-	defer func() {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-	}()
+	c, clock, now := testMaps(t)
 
 	held := c.get(f, id, now)
 	if held == nil {
@@ -128,7 +136,7 @@ func TestMapCacheLifetime(t *testing.T) {
 	}
 	c.release(other)
 
-	clock = clock.Add(mapIdle)
+	*clock = clock.Add(mapIdle)
 	c.mu.Lock()
 	c.evictLocked(clock.UnixNano(), 0)
 	c.mu.Unlock()
@@ -148,18 +156,11 @@ func TestMapCacheLifetime(t *testing.T) {
 // recently used going first.
 func TestMapCacheBounds(t *testing.T) {
 	f, id, _ := mappedFile(t, 200<<10)
-	clock := time.Unix(1e9, 0)
-	now := func() time.Time { return clock }
-	var c mapCache
-	defer func() {
-		if c.timer != nil {
-			c.timer.Stop()
-		}
-	}()
+	c, clock, now := testMaps(t)
 	for i := range mapMaxFiles + 5 {
 		v := id
 		v.mtime = int64(i)
-		clock = clock.Add(time.Millisecond)
+		*clock = clock.Add(time.Millisecond)
 		c.release(c.get(f, v, now))
 	}
 	if len(c.m) != mapMaxFiles {
