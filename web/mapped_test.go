@@ -20,16 +20,24 @@ import (
 // the file is truncated in the middle of a response, that response ends
 // short and the connection closes (the kernel fails the write with
 // EFAULT; had the process read the mapping itself it would have died of
-// SIGBUS), and the server goes on serving, the new content included.
+// SIGBUS), and the server goes on serving, the new content included. With
+// --handover on, connections are wrapped by the handover tracker, and the
+// file goes to the socket beneath it the same way.
 func TestLargeFileTruncated(t *testing.T) {
+	for _, handover := range []string{"off", "on"} {
+		t.Run("handover "+handover, func(t *testing.T) { testLargeFileTruncated(t, handover) })
+	}
+}
+
+func testLargeFileTruncated(t *testing.T, handover string) {
 	dir := t.TempDir()
-	big := make([]byte, 48<<20) // more than the socket buffers hold
+	big := make([]byte, 16<<20) // more than the socket buffers hold
 	rand.Read(big)
 	path := filepath.Join(dir, "big.bin")
 	if err := os.WriteFile(path, big, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir})
+	ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", handover})
 	url := "http://" + ts.addr(0) + "/big.bin"
 	client := &http.Client{Timeout: 30 * time.Second}
 

@@ -343,9 +343,11 @@ const syscallPiece = 1 << 20
 // with SIGBUS and write(2) fails with EFAULT instead. ok is false, and
 // nothing is written, when the response cannot promise that: a chunked
 // body or one without a Content-Length, a Content-Type still to be
-// sniffed, HEAD or a status without a body, or a connection whose writes go through code that may read them
-// (TLS, a wrapper that is not Transparent) or that an event loop serves.
-// The caller then writes p another way.
+// sniffed, HEAD or a status without a body, a connection an event loop
+// serves, or one with no socket beneath it to write to (TLS, a wrapper
+// without Unwrap). Through wrappers that say what they wrap, p goes to the
+// socket beneath them, as writeWith's vectors do. The caller then writes p
+// another way.
 func (w *response) WriteSyscall(p []byte) (n int, ok bool, err error) {
 	c := w.c
 	if c.werr != nil {
@@ -354,7 +356,7 @@ func (w *response) WriteSyscall(p []byte) (n int, ok bool, err error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if c.raw == nil || c.inLoop || w.isHEAD || !bodyAllowedForStatus(w.status) ||
+	if c.vw == nil || c.inLoop || w.isHEAD || !bodyAllowedForStatus(w.status) ||
 		w.contentLength == -1 || w.teVal != "" || !w.committed && !w.hasCType && !w.hasCE {
 		return 0, false, nil
 	}
@@ -378,7 +380,7 @@ func (w *response) WriteSyscall(p []byte) (n int, ok bool, err error) {
 			}
 		} else {
 			var werr error
-			if m, werr = c.nc.Write(piece); werr != nil {
+			if m, werr = c.vw.Write(piece); werr != nil {
 				c.werr = werr
 			}
 		}

@@ -106,22 +106,39 @@ func TestWriteSyscall(t *testing.T) {
 	}
 }
 
-// TestWriteSyscallOpaque: through a wrapper that may read what it writes,
-// WriteSyscall declines.
-func TestWriteSyscallOpaque(t *testing.T) {
-	h := &syscallHandler{body: "0123456789abcdef0123", got: make(chan syscallResult, 2)}
-	s := &Server{Handler: h, ErrorLog: quietLog()}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(wrapListener{ln, func(c net.Conn) net.Conn { return opaqueConn{c} }})
-	t.Cleanup(func() { s.Close() })
-	c := dial(t, ln.Addr().String())
-	if got := c.get("/plain"); got != h.body {
-		t.Errorf("body %q, want %q", got, h.body)
-	}
-	if r := <-h.got; r.ok || r.n != 0 {
-		t.Errorf("WriteSyscall = %d, %v, %v; want it declined", r.n, r.ok, r.err)
+// TestWriteSyscallWrappers: through a wrapper that says what it wraps
+// (Unwrap), transparent or not (a handover tracker), the body goes to the
+// socket beneath; through one that does not, WriteSyscall declines.
+func TestWriteSyscallWrappers(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+		ok   bool
+	}{
+		{"transparent", func(c net.Conn) net.Conn { return transparentConn{c} }, true},
+		{"opaque with Unwrap", func(c net.Conn) net.Conn { return opaqueConn{c} }, true},
+		{"without Unwrap", func(c net.Conn) net.Conn { return sealedConn{c} }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &syscallHandler{body: strings.Repeat("0123456789abcdef", 5000), got: make(chan syscallResult, 2)}
+			s := &Server{Handler: h, ErrorLog: quietLog()}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			go s.Serve(wrapListener{ln, tt.wrap})
+			t.Cleanup(func() { s.Close() })
+			c := dial(t, ln.Addr().String())
+			if got := c.get("/plain"); got != h.body {
+				t.Errorf("body of %d bytes, want %d", len(got), len(h.body))
+			}
+			r := <-h.got
+			if want := map[bool]int{true: len(h.body)}[tt.ok]; r.ok != tt.ok || r.n != want || r.err != nil {
+				t.Errorf("WriteSyscall = %d, %v, %v; want %d, %v, nil", r.n, r.ok, r.err, want, tt.ok)
+			}
+		})
 	}
 }
+
+// sealedConn wraps a connection without saying what it wraps.
+type sealedConn struct{ net.Conn }
