@@ -4,31 +4,14 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/httpdate"
 )
-
-// dateLine is a formatted "Date: ...\r\n" header line, reused for every
-// response in its second.
-type dateLine struct {
-	unix int64
-	line []byte
-}
-
-var dateCache atomic.Pointer[dateLine]
 
 // appendDate appends the Date header line for now.
 func appendDate(b []byte, now time.Time) []byte {
-	sec := now.Unix()
-	if d := dateCache.Load(); d != nil && d.unix == sec {
-		return append(b, d.line...)
-	}
-	line := make([]byte, 0, 40)
-	line = append(line, "Date: "...)
-	line = now.UTC().AppendFormat(line, http.TimeFormat)
-	line = append(line, "\r\n"...)
-	dateCache.Store(&dateLine{unix: sec, line: line})
-	return append(b, line...)
+	return append(b, httpdate.For(now).Line()...)
 }
 
 // statusLines holds "HTTP/1.1 200 OK\r\n" and the like for the codes

@@ -8,9 +8,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/httpdate"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2/hpack"
 )
@@ -475,21 +475,5 @@ func statusText(code int) string {
 	return strconv.Itoa(code)
 }
 
-// dateText is a Date header value and the second it names.
-type dateText struct {
-	unix int64
-	text string
-}
-
-var lastDate atomic.Pointer[dateText]
-
 // httpDate is the Date header's value, made once a second.
-func httpDate() string {
-	now := time.Now().Unix()
-	if d := lastDate.Load(); d != nil && d.unix == now {
-		return d.text
-	}
-	d := &dateText{unix: now, text: time.Unix(now, 0).UTC().Format(http.TimeFormat)}
-	lastDate.Store(d)
-	return d.text
-}
+func httpDate() string { return httpdate.For(time.Now()).Value() }
