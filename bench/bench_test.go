@@ -16,12 +16,7 @@ import (
 )
 
 func TestParseWrk(t *testing.T) {
-	tests := []struct {
-		name    string
-		out     string
-		want    loadResult
-		wantErr string
-	}{
+	tests := []parseCase{
 		{
 			name: "summary line among wrk's table",
 			out: `Running 5s test @ http://127.0.0.1:8080/small.html
@@ -36,23 +31,7 @@ BENCH requests=478871 duration_us=5002712 bytes=128330000 connect=0 read=3 write
 		{name: "field missing", out: "BENCH requests=1 duration_us=1\n", wantErr: "wrk summary lacks bytes"},
 		{name: "bad number", out: "BENCH requests=x\n", wantErr: `bad wrk summary field "requests=x"`},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseWrk(tt.out)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != tt.want {
-				t.Fatalf("got %+v\nwant %+v", got, tt.want)
-			}
-		})
-	}
+	testParse(t, parseWrk, tests)
 }
 
 func TestParseH2load(t *testing.T) {
@@ -64,12 +43,7 @@ finished in 5.00s, 60862.40 req/s, 14.48MB/s
 requests: 304312 total, 304812 started, 304312 done, 304300 succeeded, 10 failed, 2 errored, 0 timeout
 status codes: 304290 2xx, 0 3xx, 6 4xx, 4 5xx
 `
-	tests := []struct {
-		name    string
-		out     string
-		want    loadResult
-		wantErr string
-	}{
+	tests := []parseCase{
 		{name: "h2 run", out: full, want: loadResult{Requests: 304300, Seconds: 5, Errors: 12, Non2xx: 10}},
 		{name: "milliseconds", out: strings.Replace(full, "finished in 5.00s", "finished in 250.00ms", 1),
 			want: loadResult{Requests: 304300, Seconds: 0.25, Errors: 12, Non2xx: 10}},
@@ -77,23 +51,50 @@ status codes: 304290 2xx, 0 3xx, 6 4xx, 4 5xx
 		{name: "http/1.1 chosen", out: "Application protocol: http/1.1\n", wantErr: "no HTTP/2 (ALPN chose http/1.1)"},
 		{name: "no summary", out: "connect: Connection refused\n", wantErr: "no summary from h2load"},
 	}
+	testParse(t, parseH2load, tests)
+}
+
+// parseCase is a load generator's output and what parsing it must give:
+// want, or, when wantErr is set, an error containing wantErr.
+type parseCase struct {
+	name    string
+	out     string
+	want    loadResult
+	wantErr string
+}
+
+// testParse runs parse on each case's output in a subtest of its own.
+func testParse(t *testing.T, parse func(string) (loadResult, error), tests []parseCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseH2load(tt.out)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
+			got, err := parse(tt.out)
+			if checkErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if got != tt.want {
 				t.Fatalf("got %+v\nwant %+v", got, tt.want)
 			}
 		})
 	}
+}
+
+// checkErr checks err against a case's wantErr and reports whether the
+// case expected an error, so that there is nothing more to check. When
+// wantErr is set, err must contain it; when it is empty, any err fails the
+// test.
+func checkErr(t *testing.T, err error, wantErr string) (wanted bool) {
+	t.Helper()
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("err = %v, want it to contain %q", err, wantErr)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return false
 }
 
 func TestParseStatPgrp(t *testing.T) {
@@ -215,14 +216,8 @@ func TestParseFlags(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, err := parseFlags(tt.args, io.Discard)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
-				}
+			if checkErr(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.check(c) {
 				t.Fatalf("config not as expected: %+v", c)

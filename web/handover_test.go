@@ -44,6 +44,40 @@ func TestHandoverEnabled(t *testing.T) {
 	}
 }
 
+// fakeNotifySocket plays systemd's part: it listens on a unixgram socket
+// in dir, closed at the end of the test, and names it in NOTIFY_SOCKET for
+// the rest of the test. It returns the socket's path and the socket, from
+// which to read what the server notifies.
+func fakeNotifySocket(t *testing.T, dir string) (string, *net.UnixConn) {
+	t.Helper()
+	notify := filepath.Join(dir, "notify")
+	pm, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pm.Close() })
+	t.Setenv("NOTIFY_SOCKET", notify)
+	return notify, pm
+}
+
+// listeningServer makes a Server for `gotwistd web ARGS...` and has it
+// listen, but not serve: the test drives it from there.
+func listeningServer(t *testing.T, args ...string) *Server {
+	t.Helper()
+	cfg, err := ParseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, service.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Listen(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestShutdownParksKeepAliveConnection plays systemd's part with a real
 // unixgram NOTIFY_SOCKET: on Shutdown the server must send FDSTORE=1 with
 // the client's connection attached, without closing it, so that whoever
@@ -51,13 +85,7 @@ func TestHandoverEnabled(t *testing.T) {
 // connection.
 func TestShutdownParksKeepAliveConnection(t *testing.T) {
 	dir := t.TempDir()
-	notify := filepath.Join(dir, "notify")
-	pm, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pm.Close()
-	t.Setenv("NOTIFY_SOCKET", notify)
+	_, pm := fakeNotifySocket(t, dir)
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("hello"), 0o644)
 
 	ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on"})
@@ -164,17 +192,7 @@ func (l *stallListener) Accept() (net.Conn, error) {
 // included, and the runner would log a warning.
 func TestHandOverListenerClosedTwice(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := ParseArgs([]string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--http1-engine", "net/http"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(cfg, service.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := listeningServer(t, "--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--http1-engine", "net/http")
 	defer s.listeners[0].Close()
 	s.trackers[0] = handover.New(handover.DefaultName)
 
@@ -213,25 +231,9 @@ func TestHandOverListenerClosedTwice(t *testing.T) {
 // them with their clients' requests unread.
 func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
 	dir := t.TempDir()
-	notify := filepath.Join(dir, "notify")
-	pm, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: notify, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pm.Close()
-	t.Setenv("NOTIFY_SOCKET", notify)
+	notify, pm := fakeNotifySocket(t, dir)
 
-	cfg, err := ParseArgs([]string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(cfg, service.Env{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Listen(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	s := listeningServer(t, "--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on")
 	// A connection the previous instance parked, as systemd passes it.
 	c, err := net.Dial("tcp", s.listeners[0].Stream.Addr().String())
 	if err != nil {

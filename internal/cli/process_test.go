@@ -21,6 +21,15 @@ import (
 // linePrefix is twistd's "2026-11-23T20:00:48+0000 [system] ".
 const linePrefix = `^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} `
 
+// wantExit waits for the child to exit and fails the test, going on,
+// unless its exit status is want.
+func wantExit(t *testing.T, c *child, want int) {
+	t.Helper()
+	if code := c.wait(); code != want {
+		t.Errorf("exit status %d, want %d", code, want)
+	}
+}
+
 func TestForegroundStartAndStop(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		name := signalName(sig)
@@ -116,9 +125,7 @@ func TestPidfileChecks(t *testing.T) {
 				if line := <-c.lines; line != want {
 					t.Errorf("first stderr line %q, want %q", line, want)
 				}
-				if code := c.wait(); code != 1 {
-					t.Errorf("exit status %d, want 1", code)
-				}
+				wantExit(t, c, 1)
 				if b, _ := os.ReadFile(pidfile); string(b) != tt.content {
 					t.Errorf("pidfile changed to %q", b)
 				}
@@ -133,9 +140,7 @@ func TestPidfileChecks(t *testing.T) {
 				t.Errorf("pidfile holds %q, want the new pid", b)
 			}
 			c.signal(syscall.SIGTERM)
-			if code := c.wait(); code != 0 {
-				t.Errorf("exit status %d, want 0", code)
-			}
+			wantExit(t, c, 0)
 		})
 	}
 
@@ -148,9 +153,7 @@ func TestPidfileChecks(t *testing.T) {
 			t.Errorf("files in the run directory: %v", entries)
 		}
 		c.signal(syscall.SIGTERM)
-		if code := c.wait(); code != 0 {
-			t.Errorf("exit status %d", code)
-		}
+		wantExit(t, c, 0)
 	})
 
 	t.Run("a pidfile that changed hands is left alone", func(t *testing.T) {
@@ -163,9 +166,7 @@ func TestPidfileChecks(t *testing.T) {
 		}
 		c.signal(syscall.SIGTERM)
 		c.waitLine("not our PID")
-		if code := c.wait(); code != 0 {
-			t.Errorf("exit status %d", code)
-		}
+		wantExit(t, c, 0)
 		if b, _ := os.ReadFile(pidfile); string(b) != livePID+"\n" {
 			t.Errorf("someone else's pidfile was changed to %q", b)
 		}
@@ -374,9 +375,7 @@ func TestSIGUSR1(t *testing.T) {
 		waitFile(t, logPath+".1", "Received SIGUSR1, reopened")
 
 		c.signal(syscall.SIGTERM)
-		if code := c.wait(); code != 0 {
-			t.Errorf("exit status %d", code)
-		}
+		wantExit(t, c, 0)
 		if stderr := c.output(); stderr != "" {
 			t.Errorf("stderr is not empty with a log file:\n%s", stderr)
 		}
@@ -439,62 +438,58 @@ func TestSIGHUPReloads(t *testing.T) {
 		get(t, p, "/")
 	}
 	c.signal(syscall.SIGTERM)
-	if code := c.wait(); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	wantExit(t, c, 0)
+}
+
+// startWithHangingRequest starts the fake server with the given
+// --shutdown-timeout option and a request for /hang, whose response the
+// server begins but does not finish until the connection is closed. It
+// returns once the server has logged the request; the error of reading the
+// response body (nil if a byte of it arrived) comes on the channel.
+func startWithHangingRequest(t *testing.T, shutdownTimeout string) (*child, <-chan error) {
+	t.Helper()
+	c := startChild(t, t.TempDir(), nil, "-n", "--pidfile=", shutdownTimeout, "fake")
+	p := port(t, c.waitLine("Site starting on"))
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://127.0.0.1:" + p + "/hang")
+		if err == nil {
+			_, err = resp.Body.Read(make([]byte, 1))
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	c.waitLine("fake: /hang started")
+	return c, errc
 }
 
 func TestShutdownGracePeriod(t *testing.T) {
-	hang := func(t *testing.T, p string) chan error {
-		errc := make(chan error, 1)
-		go func() {
-			resp, err := http.Get("http://127.0.0.1:" + p + "/hang")
-			if err == nil {
-				_, err = resp.Body.Read(make([]byte, 1))
-				resp.Body.Close()
-			}
-			errc <- err
-		}()
-		return errc
-	}
 	t.Run("second signal closes at once", func(t *testing.T) {
-		c := startChild(t, t.TempDir(), nil, "-n", "--pidfile=", "--shutdown-timeout=1h", "fake")
-		p := port(t, c.waitLine("Site starting on"))
-		errc := hang(t, p)
-		c.waitLine("fake: /hang started")
+		c, errc := startWithHangingRequest(t, "--shutdown-timeout=1h")
 		c.signal(syscall.SIGTERM)
 		c.waitLine("Received SIGTERM, shutting down.")
 		// The server drains: it no longer accepts.
 		c.signal(syscall.SIGINT)
 		c.waitLine("Received SIGINT again, closing all connections now.")
 		c.waitLine("Server Shut Down.")
-		if code := c.wait(); code != 0 {
-			t.Errorf("exit status %d", code)
-		}
+		wantExit(t, c, 0)
 		if err := <-errc; err == nil {
 			t.Error("the hanging request completed; it should have been cut")
 		}
 	})
 	t.Run("grace period ends", func(t *testing.T) {
-		c := startChild(t, t.TempDir(), nil, "-n", "--pidfile=", "--shutdown-t=50ms", "fake")
-		p := port(t, c.waitLine("Site starting on"))
-		errc := hang(t, p)
-		c.waitLine("fake: /hang started")
+		c, errc := startWithHangingRequest(t, "--shutdown-t=50ms")
 		c.signal(syscall.SIGTERM)
 		c.waitLine("Grace period of 50ms is over: closed the connections still open.")
 		c.waitLine("Server Shut Down.")
-		if code := c.wait(); code != 0 {
-			t.Errorf("exit status %d", code)
-		}
+		wantExit(t, c, 0)
 		<-errc
 	})
 	t.Run("serve failure exits 1", func(t *testing.T) {
 		c := startChild(t, t.TempDir(), nil, "-n", "--pidfile=", "fake", "--fail-serve=accept: too many open files")
 		c.waitLine("[-#error] server failed: accept: too many open files")
 		c.waitLine("Server Shut Down.")
-		if code := c.wait(); code != 1 {
-			t.Errorf("exit status %d, want 1", code)
-		}
+		wantExit(t, c, 1)
 	})
 }
 
@@ -568,33 +563,14 @@ func TestDropPrivileges(t *testing.T) {
 			}
 			resp.Body.Close()
 			c.signal(syscall.SIGTERM)
-			if code := c.wait(); code != 0 {
-				t.Errorf("exit status %d", code)
-			}
+			wantExit(t, c, 0)
 		})
 	}
 }
 
 func TestNotify(t *testing.T) {
 	dir := t.TempDir()
-	sockPath := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := conn.Read(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sockPath, msgs := notifySocket(t, dir)
 	// next returns the next datagram that is not a watchdog ping (nor a
 	// start-timeout extension, should a loaded machine make the start slow).
 	pings := 0
@@ -641,15 +617,11 @@ func TestNotify(t *testing.T) {
 	if m := next(); m != "STOPPING=1\nSTATUS=shutting down" {
 		t.Errorf("on SIGTERM: %q, want STOPPING=1", m)
 	}
-	if code := c.wait(); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	wantExit(t, c, 0)
 
 	t.Run("start failure", func(t *testing.T) {
 		c := startChild(t, dir, []string{"NOTIFY_SOCKET=" + sockPath}, "-n", "--pidfile=", "fake", "--fail-listen=listen tcp: bind: permission denied")
-		if code := c.wait(); code != 1 {
-			t.Errorf("exit status %d, want 1", code)
-		}
+		wantExit(t, c, 1)
 		if m := next(); m != "STATUS=listen tcp: bind: permission denied" {
 			t.Errorf("on a failed start: %q", m)
 		}
@@ -699,25 +671,12 @@ func TestClosedStdoutDoesNotKill(t *testing.T) {
 
 func TestWatchdogStopsWhenTheLoopHangs(t *testing.T) {
 	dir := t.TempDir()
-	sockPath := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	sockPath, msgs := notifySocket(t, dir)
 	c := startChild(t, dir, []string{"NOTIFY_SOCKET=" + sockPath, "WATCHDOG_USEC=400000"},
 		"-n", "--pidfile=", "fake", "--hang-reload")
 	c.waitLine("Site starting on")
 	c.waitLine("[-] systemd watchdog: 400ms, pinging every 200ms.")
-	buf := make([]byte, 4096)
-	for {
-		n, err := conn.Read(buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(buf[:n]) == "WATCHDOG=1" {
-			break
-		}
+	for nextNotify(t, msgs) != "WATCHDOG=1" { // until the first ping
 	}
 	// A reload that never returns blocks the main loop: the health check
 	// fails and the pings stop, so systemd would restart the service.
@@ -751,9 +710,7 @@ func TestRundirAndUmask(t *testing.T) {
 		t.Errorf("log file: %v, mode %v; want 0640 under umask 027", err, fi.Mode().Perm())
 	}
 	c.signal(syscall.SIGTERM)
-	if code := c.wait(); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	wantExit(t, c, 0)
 }
 
 func TestChroot(t *testing.T) {
@@ -773,7 +730,5 @@ func TestChroot(t *testing.T) {
 	}
 	get(t, p, "/")
 	c.signal(syscall.SIGTERM)
-	if code := c.wait(); code != 0 {
-		t.Errorf("exit status %d", code)
-	}
+	wantExit(t, c, 0)
 }

@@ -43,6 +43,30 @@ func install(t *testing.T, box *Box, repoPath, boxPath string) {
 	must(t, box.CopyFile(repoPath, boxPath, 0o644))
 }
 
+// installDropIn installs the repository file repoPath as unit's drop-in
+// /etc/systemd/system/<unit>.d/override.conf, where `systemctl edit`
+// writes one; an empty repoPath installs none.
+func installDropIn(t *testing.T, box *Box, repoPath, unit string) {
+	t.Helper()
+	if repoPath != "" {
+		install(t, box, repoPath, "/etc/systemd/system/"+unit+".d/override.conf")
+	}
+}
+
+// enableWantedBy runs `systemctl enable unit` and checks that it linked
+// unit into target's .wants directory, as unit's WantedBy=target asks,
+// pointing at unitFile.
+func enableWantedBy(t *testing.T, box *Box, unit, target, unitFile string) {
+	t.Helper()
+	systemctl(t, box, "enable", unit)
+	wants := target + ".wants/" + unit
+	link, err := box.Run("readlink", "/etc/systemd/system/"+wants)
+	must(t, err)
+	if got := strings.TrimSpace(link); got != unitFile {
+		t.Errorf("%s -> %q, want %q", wants, got, unitFile)
+	}
+}
+
 // TestTutorialStatic walks "Basic Systemd Service Configuration" with the
 // shipped deploy/systemd/www.example.com.static.service installed as
 // www.example.com.service, as shipped (--listen tcp:8080) and with the
@@ -71,9 +95,7 @@ func TestTutorialStatic(t *testing.T) {
 
 			// Create a systemd.service file; reload systemd.
 			install(t, box, repoFile("deploy/systemd/www.example.com.static.service"), serviceFile)
-			if tc.dropIn != "" {
-				install(t, box, tc.dropIn, "/etc/systemd/system/www.example.com.service.d/override.conf")
-			}
+			installDropIn(t, box, tc.dropIn, service)
 			systemctl(t, box, "daemon-reload")
 
 			// Start the service: status, journal, the page.
@@ -99,12 +121,7 @@ func TestTutorialStatic(t *testing.T) {
 			wantIDs(t, box, pid, "nobody", "nogroup")
 
 			// Enable the service: the multi-user.target.wants symlink.
-			systemctl(t, box, "enable", service)
-			link, err := box.Run("readlink", "/etc/systemd/system/multi-user.target.wants/www.example.com.service")
-			must(t, err)
-			if got := strings.TrimSpace(link); got != serviceFile {
-				t.Errorf("multi-user.target.wants/www.example.com.service -> %q, want %q", got, serviceFile)
-			}
+			enableWantedBy(t, box, service, "multi-user.target", serviceFile)
 			if wants, _ := box.Show("multi-user.target", "Wants"); !strings.Contains(wants, service) {
 				t.Errorf("multi-user.target Wants=%s, want it to include %s", wants, service)
 			}
@@ -204,12 +221,8 @@ func TestTutorialSocketActivation(t *testing.T) {
 			// Create the socket file and the modified service file.
 			install(t, box, repoFile("deploy/systemd/www.example.com.socket"), socketFile)
 			install(t, box, repoFile("deploy/systemd/www.example.com.socketactivated.service"), serviceFile)
-			if tc.socketDropIn != "" {
-				install(t, box, tc.socketDropIn, "/etc/systemd/system/www.example.com.socket.d/override.conf")
-			}
-			if tc.serviceDropIn != "" {
-				install(t, box, tc.serviceDropIn, "/etc/systemd/system/www.example.com.service.d/override.conf")
-			}
+			installDropIn(t, box, tc.socketDropIn, socket)
+			installDropIn(t, box, tc.serviceDropIn, service)
 			systemctl(t, box, "daemon-reload")
 
 			// Start the socket: systemd listens on port 80, gotwistd has
@@ -225,12 +238,7 @@ func TestTutorialSocketActivation(t *testing.T) {
 				"Active: inactive (dead)")
 
 			// Enable the socket: the sockets.target.wants symlink.
-			systemctl(t, box, "enable", socket)
-			link, err := box.Run("readlink", "/etc/systemd/system/sockets.target.wants/www.example.com.socket")
-			must(t, err)
-			if got := strings.TrimSpace(link); got != socketFile {
-				t.Errorf("sockets.target.wants/www.example.com.socket -> %q, want %q", got, socketFile)
-			}
+			enableWantedBy(t, box, socket, "sockets.target", socketFile)
 
 			// The first connection starts gotwistd, which answers it.
 			body, err := box.Curl("http://localhost:80/")
