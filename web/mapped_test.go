@@ -85,3 +85,57 @@ func testLargeFileTruncated(t *testing.T, handover string) {
 		t.Errorf("Content-Length %s, want %d", got, len(small))
 	}
 }
+
+// TestLargeFileRanges: whole large files, ranges of them, HEAD and
+// conditional requests answer the same on gotwistd's HTTP/1.1 engine (which
+// writes them from a mapping) as on net/http's (sendfile), byte for byte,
+// on a keep-alive connection that goes on.
+func TestLargeFileRanges(t *testing.T) {
+	dir := t.TempDir()
+	big := make([]byte, 3<<20+12345)
+	rand.Read(big)
+	if err := os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size := len(big)
+	cases := []struct {
+		name, method, rng string
+		code              int
+		body              []byte
+	}{
+		{"whole", "GET", "", 200, big},
+		{"HEAD", "HEAD", "", 200, nil},
+		{"first byte", "GET", "bytes=0-0", 206, big[:1]},
+		{"middle", "GET", "bytes=1000000-2500000", 206, big[1000000:2500001]},
+		{"suffix", "GET", "bytes=-70000", 206, big[size-70000:]},
+		{"open end", "GET", "bytes=3000000-", 206, big[3000000:]},
+		{"past the end", "GET", "bytes=5000000-", 416, nil},
+	}
+	for _, engine := range []string{"gotwistd", "net/http"} {
+		t.Run(engine, func(t *testing.T) {
+			ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--http1-engine", engine})
+			client := &http.Client{Timeout: 30 * time.Second} // one keep-alive connection for all
+			url := "http://" + ts.addr(0) + "/big.bin"
+			for _, tc := range cases {
+				h := http.Header{}
+				if tc.rng != "" {
+					h.Set("Range", tc.rng)
+				}
+				resp, body := get(t, client, tc.method, url, h)
+				if resp.StatusCode != tc.code || !bytes.Equal([]byte(body), tc.body) {
+					t.Errorf("%s: %d with %d bytes, want %d with %d", tc.name, resp.StatusCode, len(body), tc.code, len(tc.body))
+				}
+				if tc.method == "HEAD" && resp.ContentLength != int64(size) {
+					t.Errorf("%s: Content-Length %d, want %d", tc.name, resp.ContentLength, size)
+				}
+			}
+			etag := func() string { r, _ := get(t, client, "HEAD", url, nil); return r.Header.Get("Etag") }()
+			if resp, body := get(t, client, "GET", url, http.Header{"If-None-Match": {etag}}); resp.StatusCode != 304 || body != "" {
+				t.Errorf("If-None-Match: %d with %d bytes, want 304 and none", resp.StatusCode, len(body))
+			}
+			if resp, body := get(t, client, "GET", url, http.Header{"If-Range": {etag}, "Range": {"bytes=10-19"}}); resp.StatusCode != 206 || body != string(big[10:20]) {
+				t.Errorf("If-Range with the ETag: %d %q", resp.StatusCode, body)
+			}
+		})
+	}
+}
