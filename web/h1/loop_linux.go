@@ -2,7 +2,6 @@ package h1
 
 import (
 	"net/http"
-	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -106,11 +105,7 @@ func (s *Server) toLoop(c *conn) bool {
 
 // startLoops makes one event loop per P.
 func (s *Server) startLoops() {
-	n := max(1, runtime.GOMAXPROCS(0))
-	if v := os.Getenv("GOTWISTD_LOOPS"); v != "" {
-		n = int(v[0] - '0')
-	}
-	for range n {
+	for range max(1, runtime.GOMAXPROCS(0)) {
 		lp, err := newLoop(s)
 		if err != nil {
 			s.logf("h1: no event loop (%v); idle connections keep a goroutine each", err)
