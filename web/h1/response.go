@@ -347,7 +347,8 @@ const syscallPiece = 1 << 20
 // serves, or one with no socket beneath it to write to (TLS, a wrapper
 // without Unwrap). Through wrappers that say what they wrap, p goes to the
 // socket beneath them, as writeWith's vectors do. The caller then writes p
-// another way.
+// another way. An empty p asks: it writes nothing and reports whether a
+// body would go this way (committing the header if so).
 func (w *response) WriteSyscall(p []byte) (n int, ok bool, err error) {
 	c := w.c
 	if c.werr != nil {

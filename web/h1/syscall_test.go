@@ -37,6 +37,13 @@ func (h *syscallHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n, ok, err := sw.WriteSyscall([]byte(h.body[10:]))
 		h.got <- syscallResult{n + 10, ok, err}
 		return
+	case "/ask": // asks first, with an empty body part
+		hdr.Set("Content-Type", "application/octet-stream")
+		hdr.Set("Content-Length", strconv.Itoa(len(h.body)))
+		if n, ok, err := sw.WriteSyscall(nil); n != 0 || !ok || err != nil {
+			h.got <- syscallResult{n, ok, err}
+			return
+		}
 	case "/no-length": // chunked: framing is written by Go
 		hdr.Set("Content-Type", "application/octet-stream")
 	case "/sniff": // the type would be sniffed from the body
@@ -66,6 +73,7 @@ func TestWriteSyscall(t *testing.T) {
 	}{
 		{"whole body", "/plain", "GET", true, len(body), nil, body},
 		{"after a small write", "/prefix", "GET", true, len(body), nil, body},
+		{"after asking", "/ask", "GET", true, len(body), nil, body},
 		{"chunked", "/no-length", "GET", false, 0, nil, body},
 		{"type to sniff", "/sniff", "GET", false, 0, nil, body},
 		{"HEAD", "/plain", "HEAD", false, 0, nil, ""},

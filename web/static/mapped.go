@@ -54,10 +54,17 @@ type mapCache struct {
 
 // writeMapped sends length bytes of f (the version id) from offset start
 // through w's WriteSyscall, from a mapping of f. It reports false, having
-// written nothing, when w cannot or the file cannot be mapped.
+// written nothing (the header may be out), when w cannot or the file
+// cannot be mapped.
 func (h *Handler) writeMapped(w http.ResponseWriter, f *os.File, id fileID, start, length int64) bool {
 	sw, ok := w.(syscallWriter)
 	if !ok || id.size > mapMaxBytes || length == 0 {
+		return false
+	}
+	// Ask before mapping: wrappers pass WriteSyscall through whatever is
+	// beneath (TLS, HTTP/2), and no file is mapped for a writer that
+	// declines.
+	if _, ok, _ := sw.WriteSyscall(nil); !ok {
 		return false
 	}
 	m := h.maps.get(f, id, h.now)
