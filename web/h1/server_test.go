@@ -599,6 +599,24 @@ func (l wrapListener) Accept() (net.Conn, error) {
 	return l.wrap(c), nil
 }
 
+// serveLoopback serves s on a loopback port until the test ends, each
+// accepted connection wrapped by wrap (if not nil), and returns the
+// address.
+func serveLoopback(t *testing.T, s *Server, wrap func(net.Conn) net.Conn) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wrap != nil {
+		go s.Serve(wrapListener{ln, wrap})
+	} else {
+		go s.Serve(ln)
+	}
+	t.Cleanup(func() { s.Close() })
+	return ln.Addr().String()
+}
+
 // TestWrappers: through a Transparent wrapper idle connections go to an
 // event loop; through another they keep their goroutine; both serve.
 func TestWrappers(t *testing.T) {
@@ -614,13 +632,7 @@ func TestWrappers(t *testing.T) {
 			_, ff := newFastServer()
 			wf := newWatchFiles(t, ff)
 			s := &Server{Handler: wf, Fast: wf}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(wrapListener{ln, tt.wrap})
-			t.Cleanup(func() { s.Close() })
-			c := dial(t, ln.Addr().String())
+			c := dial(t, serveLoopback(t, s, tt.wrap))
 			for range 3 {
 				if got := c.get("/big"); len(got) != 300005 {
 					t.Fatalf("%d bytes", len(got))

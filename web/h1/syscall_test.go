@@ -82,14 +82,7 @@ func TestWriteSyscall(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := &syscallHandler{body: body, got: make(chan syscallResult, 1)}
-			s := &Server{Handler: h, ErrorLog: quietLog()}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(ln)
-			t.Cleanup(func() { s.Close() })
-			c := dial(t, ln.Addr().String())
+			c := dial(t, serveLoopback(t, &Server{Handler: h, ErrorLog: quietLog()}, nil))
 			c.send(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: h\r\n\r\n")
 			if tc.err != nil {
 				// The response cannot be completed; only the result counts.
@@ -129,14 +122,7 @@ func TestWriteSyscallWrappers(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &syscallHandler{body: strings.Repeat("0123456789abcdef", 5000), got: make(chan syscallResult, 2)}
-			s := &Server{Handler: h, ErrorLog: quietLog()}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Serve(wrapListener{ln, tt.wrap})
-			t.Cleanup(func() { s.Close() })
-			c := dial(t, ln.Addr().String())
+			c := dial(t, serveLoopback(t, &Server{Handler: h, ErrorLog: quietLog()}, tt.wrap))
 			if got := c.get("/plain"); got != h.body {
 				t.Errorf("body of %d bytes, want %d", len(got), len(h.body))
 			}
