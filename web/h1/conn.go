@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -89,13 +90,14 @@ type conn struct {
 	rerr   error
 	readFn func(fd uintptr) bool
 
-	fd         int                  // the socket, when reads may go to it directly; -1 otherwise
-	loop       atomic.Pointer[loop] // the event loop that had it last
-	lastFast   bool                 // the last request was answered by the FastHandler
-	lastActive int64                // unix nanoseconds, while in an event loop
-	pending    [][]byte             // output an event loop could not write
-	inLoop     bool                 // an event loop is serving it: writes must not wait
-	looped     atomic.Bool          // an event loop has it: only the loop may close it
+	fd           int                  // the socket, when reads may go to it directly; -1 otherwise
+	loop         atomic.Pointer[loop] // the event loop that had it last
+	lastFast     bool                 // the last request was answered by the FastHandler
+	lastActive   int64                // unix nanoseconds, while in an event loop
+	pending      [][]byte             // output an event loop could not write
+	inLoop       bool                 // an event loop is serving it: writes must not wait
+	readTimedOut bool                 // the last read failing hit the read deadline
+	looped       atomic.Bool          // an event loop has it: only the loop may close it
 
 	ctx    context.Context // for *http.Request; made on first use
 	cancel context.CancelFunc
@@ -199,19 +201,11 @@ func (c *conn) run() {
 				return
 			}
 			c.idle()
-			if c.lastFast && c.srv.toLoop(c) {
+			parked, ok := c.waitIdle()
+			if parked {
 				return // the loop has it now
 			}
-			if c.state.Load() == stClosing {
-				c.end() // Close got it first
-				return
-			}
-			if d := c.srv.IdleTimeout; d > 0 {
-				c.setReadDeadline(time.Now().Add(d), d)
-			} else if !c.rdl.IsZero() {
-				c.setReadDeadline(time.Time{}, 0)
-			}
-			if !c.read() {
+			if !ok {
 				c.end()
 				return
 			}
@@ -234,6 +228,53 @@ func (c *conn) run() {
 			return
 		}
 	}
+}
+
+// parkAfter is how long a connection whose last request went to the
+// Handler waits for the next one on its goroutine before it goes to an
+// event loop.
+var parkAfter = time.Second
+
+// waitIdle waits for the next request of an idle connection. parked means
+// an event loop has it now; otherwise ok says whether input came (false:
+// end the connection: EOF, an error, the idle timeout, Close).
+//
+// A connection the FastHandler answered last goes to a loop at once. One
+// the Handler answered is likely to want it again soon (the loop would
+// hand it straight back), so it waits on its goroutine for parkAfter
+// first; if nothing came, it goes to a loop then, giving back the
+// goroutine and the stack the Handler grew. (The idle timeout of a parked
+// connection counts from when it reached the loop.)
+func (c *conn) waitIdle() (parked, ok bool) {
+	if c.lastFast && c.srv.toLoop(c) {
+		return true, false
+	}
+	if c.state.Load() == stClosing {
+		return false, false // Close got it first
+	}
+	idle := c.srv.IdleTimeout
+	start := time.Now()
+	if !c.lastFast && c.fd >= 0 && !c.srv.NoEventLoop && (idle <= 0 || idle > parkAfter) {
+		c.setReadDeadline(start.Add(parkAfter), parkAfter)
+		if c.read() {
+			return false, true
+		}
+		if !c.readTimedOut {
+			return false, false
+		}
+		if c.srv.toLoop(c) {
+			return true, false
+		}
+		if c.state.Load() == stClosing {
+			return false, false
+		}
+	}
+	if idle > 0 {
+		c.setReadDeadline(start.Add(idle), idle)
+	} else if !c.rdl.IsZero() {
+		c.setReadDeadline(time.Time{}, 0)
+	}
+	return false, c.read()
 }
 
 // idle gives back what an idle connection does not need and reports it
@@ -318,7 +359,9 @@ func (c *conn) read() bool {
 		c.now = time.Now()
 		return true
 	}
-	_ = err // EOF, timeout, reset: all end the connection quietly.
+	// EOF, timeout, reset: all end the connection quietly, but for the
+	// wait before parking (waitIdle).
+	c.readTimedOut = errors.Is(err, os.ErrDeadlineExceeded)
 	return false
 }
 

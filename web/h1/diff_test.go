@@ -165,11 +165,5 @@ func TestDifferential(t *testing.T) {
 // startEngine serves with s on a loopback port until the test ends.
 func startEngine(t *testing.T, s *Server) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Close() })
-	return ln.Addr().String()
+	return serveLoopback(t, s, nil)
 }
