@@ -36,8 +36,11 @@
 // head, a body, a short write, an error) hands the connection back to a
 // new goroutine with the input read and the output not yet written; the
 // socket stays registered with the netpoller throughout, so that costs one
-// epoll_ctl(2). Loops close connections idle longer than IdleTimeout (to
-// the second), and Shutdown's idle ones. Server.NoEventLoop turns them off.
+// epoll_ctl(2). A connection the Handler answered last waits on its
+// goroutine for a second first (its client often asks again at once), then
+// goes to a loop too. Loops close connections idle longer than IdleTimeout
+// (to the second), and Shutdown's idle ones. Server.NoEventLoop turns them
+// off.
 //
 // A FastHandler that is also a Watcher lends the loops a descriptor to
 // watch (gotwistd's static handler: inotify on its cached files); a loop
