@@ -196,7 +196,7 @@ func TestParseFlags(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(c *config) bool {
-			return c.rounds == 3 && c.duration == 5*time.Second && c.out == "bench/results" && c.want(caseH2) && c.wantServer("nginx")
+			return c.rounds == 5 && c.duration == 5*time.Second && c.out == "bench/results" && c.want(caseH2) && c.wantServer("nginx")
 		}, ""},
 		{"quick", []string{"--quick"}, func(c *config) bool {
 			return c.rounds == 1 && c.duration == time.Second && c.out == "bench/results-quick" && c.activationRuns == 3

@@ -71,7 +71,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 		duration string
 	)
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 1 round, 1 s per case, fewer startup runs; writes results-quick.md/png")
-	fs.IntVar(&cfg.rounds, "rounds", 3, "rounds of the throughput cases, interleaved across servers")
+	fs.IntVar(&cfg.rounds, "rounds", 5, "rounds of the throughput cases, interleaved across servers")
 	fs.StringVar(&duration, "duration", "5s", "length of each wrk/h2load run")
 	fs.IntVar(&cfg.conns, "connections", 50, "wrk/h2load connections")
 	fs.IntVar(&cfg.threads, "threads", 2, "wrk/h2load threads")

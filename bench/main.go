@@ -7,7 +7,7 @@
 // through ./bench/run, which installs the peers and load generators from
 // Debian, builds gotwistd when it builds, and then runs this program:
 //
-//	./bench/run                     # full run: 3 rounds of 5 s per case
+//	./bench/run                     # full run: 5 rounds of 5 s per case
 //	./bench/run --quick             # smoke run: 1 round of 1 s per case
 //	./bench/run --only small,h2 --rounds 5 --duration 10s
 //
