@@ -254,7 +254,7 @@ func (c *conn) waitIdle() (parked, ok bool) {
 	}
 	idle := c.srv.IdleTimeout
 	start := time.Now()
-	if !c.lastFast && c.fd >= 0 && !c.srv.NoEventLoop && (idle <= 0 || idle > parkAfter) {
+	if !c.lastFast && c.srv.loopable(c) && (idle <= 0 || idle > parkAfter) {
 		c.setReadDeadline(start.Add(parkAfter), parkAfter)
 		if c.read() {
 			return false, true

@@ -60,7 +60,7 @@ type loops struct {
 // be (not a bare socket, loops unavailable, shutting down), and then c
 // stays with its goroutine.
 func (s *Server) toLoop(c *conn) bool {
-	if c.fd < 0 || s.NoEventLoop || s.inShutdown.Load() {
+	if !s.loopable(c) {
 		return false
 	}
 	s.loops.once.Do(func() { s.startLoops() })
@@ -101,6 +101,12 @@ func (s *Server) toLoop(c *conn) bool {
 	}
 	lp.mu.Unlock()
 	return true
+}
+
+// loopable reports whether c may go to an event loop now: its socket is
+// one the engine reads itself, loops are on, and no shutdown is under way.
+func (s *Server) loopable(c *conn) bool {
+	return c.fd >= 0 && !s.NoEventLoop && !s.inShutdown.Load()
 }
 
 // startLoops makes one event loop per P.

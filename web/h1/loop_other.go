@@ -8,6 +8,9 @@ type loop struct{}
 // loops are a Server's event loops: none on this system.
 type loops struct{}
 
+// loopable: no connection goes to an event loop here.
+func (s *Server) loopable(c *conn) bool { return false }
+
 // toLoop would hand c to an event loop; there is none here.
 func (s *Server) toLoop(c *conn) bool { return false }
 
