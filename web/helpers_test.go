@@ -77,14 +77,14 @@ func (h recHandler) WithGroup(string) slog.Handler { return h }
 // testServer is a Server serving in the background.
 type testServer struct {
 	*Server
-	t     *testing.T
+	t     testing.TB
 	log   *logRecorder
 	serve chan error
 }
 
 // startServer runs `gotwistd web ARGS...`, applying each tweak to the
 // Server before it listens.
-func startServer(t *testing.T, args []string, tweaks ...func(*Server)) *testServer {
+func startServer(t testing.TB, args []string, tweaks ...func(*Server)) *testServer {
 	t.Helper()
 	cfg, err := ParseArgs(args)
 	if err != nil {
@@ -175,7 +175,7 @@ func newClient(roots *x509.CertPool) *http.Client {
 // writeCert writes a fresh self-signed certificate for 127.0.0.1 and
 // localhost with the given serial to dir/cert.pem and dir/key.pem, and
 // returns a pool trusting it.
-func writeCert(t *testing.T, dir string, serial int64) *x509.CertPool {
+func writeCert(t testing.TB, dir string, serial int64) *x509.CertPool {
 	t.Helper()
 	c, err := testcert.New(testcert.Options{Hosts: []string{"localhost", "127.0.0.1"}, Serial: serial, CA: true})
 	if err != nil {
