@@ -52,24 +52,27 @@ type conn struct {
 	maxStreamID  uint32 // highest stream the client opened
 	recvWindow   int64  // the connection's receive window
 	refused      int
-	peerSettings bool // the client's first SETTINGS arrived
-	refreshed    bool // Fast's Watcher was refreshed since the last read
+	peerSettings bool                // the client's first SETTINGS arrived
+	refreshed    bool                // Fast's Watcher was refreshed since the last read
+	fields       []hpack.HeaderField // the header block just decoded
+	fastFields   []hpack.HeaderField // a fast response's, being encoded
+	lowerNames   map[string]string   // see lowerName
+	fastScratch  Request
 
-	mu          sync.Mutex
-	cond        sync.Cond // signalled when output was written, windows grew, or the connection failed
-	streams     map[uint32]*stream
-	handlers    int // handler goroutines running, streams reset or not
-	sendWindow  int64
-	peerWindow  int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
-	peerFrame   int    // the client's SETTINGS_MAX_FRAME_SIZE
-	out, spare  []byte // frames to write; the buffer being written
-	writing     bool
-	werr        error
-	enc         *hpack.Encoder
-	encBuf      bytes.Buffer
-	queue       []*stream // streams with data waiting for window or room
-	goingAway   bool      // GOAWAY sent: no new stream
-	fastScratch Request
+	mu         sync.Mutex
+	cond       sync.Cond // signalled when output was written, windows grew, or the connection failed
+	streams    map[uint32]*stream
+	handlers   int // handler goroutines running, streams reset or not
+	sendWindow int64
+	peerWindow int64  // the client's SETTINGS_INITIAL_WINDOW_SIZE
+	peerFrame  int    // the client's SETTINGS_MAX_FRAME_SIZE
+	out, spare []byte // frames to write; the buffer being written
+	writing    bool
+	werr       error
+	enc        *hpack.Encoder
+	encBuf     bytes.Buffer
+	queue      []*stream // streams with data waiting for window or room
+	goingAway  bool      // GOAWAY sent: no new stream
 }
 
 // stream is one request and its response.
@@ -78,6 +81,7 @@ type stream struct {
 	window     int64 // send window
 	recvWindow int64 // receive window left for the body
 	pend       [][]byte
+	pend0      [1][]byte // pend's first backing: one piece needs no allocation
 	pendLen    int
 	endAfter   bool // END_STREAM once pend is sent
 	ended      bool // END_STREAM sent
@@ -106,7 +110,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		st := tc.ConnectionState()
 		c.tls = &st
 	}
-	c.dec = hpack.NewDecoder(defaultHeaderTableLen, nil)
+	c.dec = hpack.NewDecoder(defaultHeaderTableLen, func(f hpack.HeaderField) { c.fields = append(c.fields, f) })
 	c.dec.SetMaxStringLength(c.maxHead)
 	c.enc = hpack.NewEncoder(&c.encBuf)
 	return c
@@ -550,7 +554,7 @@ func (c *conn) continuation(h frameHeader, p []byte) error {
 func (c *conn) endHeaders(id uint32) error {
 	flags := c.blockFlags
 	c.blockFlags = 0
-	fields, err := c.dec.DecodeFull(c.block)
+	fields, err := c.decode()
 	if err != nil {
 		return connError{errCompression, "cannot decode a header block: " + err.Error()}
 	}
@@ -607,22 +611,47 @@ func (c *conn) endHeaders(id uint32) error {
 		return nil
 	}
 	st := &stream{id: id, window: c.peerWindow, recvWindow: defaultWindow, declared: -1, recvEnd: end}
+	st.pend = st.pend0[:0]
 	c.streams[id] = st
 	c.mu.Unlock()
-	req, code := c.request(st, fields)
-	if code != 0 {
+	// One validation for both paths; the *http.Request only for the
+	// Handler.
+	var h head
+	if code := c.validate(st, fields, &h); code != 0 {
 		if code < 1000 {
 			return c.streamError(id, uint32(code))
 		}
 		c.respondStatus(st, code-1000)
 		return nil
 	}
-	if c.srv.Fast != nil && c.serveFast(st, req) {
+	if c.srv.Fast != nil && c.serveFast(st, &h) {
 		return nil
 	}
-	c.startHandler(st, req)
+	c.startHandler(st, c.request(st, fields, &h))
 	return nil
 }
+
+// decode decodes the header block in c.block, as hpack's DecodeFull
+// does, into c.fields: valid until the next block.
+func (c *conn) decode() ([]hpack.HeaderField, error) {
+	if cap(c.fields) > maxKeptFields {
+		c.fields = nil // an unusually long list: not kept for the connection's life
+	} else {
+		clear(c.fields) // nothing kept alive from the last block
+		c.fields = c.fields[:0]
+	}
+	if _, err := c.dec.Write(c.block); err != nil {
+		return nil, err
+	}
+	if err := c.dec.Close(); err != nil {
+		return nil, err
+	}
+	return c.fields, nil
+}
+
+// maxKeptFields: a connection keeps the slice of a header list this long
+// for the next.
+const maxKeptFields = 64
 
 // busyLocked reports whether a handler runs or a response is unfinished:
 // the connection is not idle.
@@ -775,16 +804,20 @@ func (c *conn) pump() {
 }
 
 func (c *conn) pumpLocked() {
-	for len(c.queue) > 0 && len(c.out) < outLimit {
-		st := c.queue[0]
+	n := 0
+	for n < len(c.queue) && len(c.out) < outLimit {
+		st := c.queue[n]
 		if !c.sendLocked(st) {
 			break // the connection window is used up
 		}
 		st.queued = false
-		c.queue = c.queue[1:]
+		n++
 	}
-	if len(c.queue) == 0 {
-		c.queue = c.queue[:0:0]
+	if n > 0 {
+		// The same array again, without the streams sent.
+		left := copy(c.queue, c.queue[n:])
+		clear(c.queue[left:])
+		c.queue = c.queue[:left]
 	}
 }
 

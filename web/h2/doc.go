@@ -5,9 +5,11 @@
 // Each connection has one goroutine that reads frames. A request a
 // FastHandler answers (gotwistd's static file cache: a plain GET or HEAD
 // of a file held in memory) is answered right there, without a goroutine:
-// its pre-rendered header lines are HPACK-encoded and its body queued.
-// (Every request is still validated into an *http.Request first.) Every other request runs
-// Server.Handler on a goroutine of its own with a streaming
+// its pre-rendered header lines are HPACK-encoded and its body queued,
+// with no *http.Request made (no header map, no URL) and nothing
+// allocated but the stream. Every request's header fields go through the
+// same validation first, whichever path answers it. Every other request
+// runs Server.Handler on a goroutine of its own with a streaming
 // http.ResponseWriter. Output from both goes to one buffer per connection
 // that whoever finds no write in progress writes out, so the responses to
 // the requests that one read brought leave in one TLS record and one

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -568,4 +569,183 @@ func TestWatcher(t *testing.T) {
 	if fmt.Sprint(w.watched) != "[true true true true true]" {
 		t.Errorf("Watched %v, want all true", w.watched)
 	}
+}
+
+// countingFiles is fastFiles counting the requests it is offered, and
+// keeping a copy of the last.
+type countingFiles struct {
+	mu      sync.Mutex
+	offered int
+	last    Request
+}
+
+func (f *countingFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
+	f.mu.Lock()
+	f.offered++
+	f.last = *r
+	f.last.Method, f.last.Path = strings.Clone(r.Method), strings.Clone(r.Path) // valid only during the call
+	f.last.Referer, f.last.UserAgent = strings.Clone(r.Referer), strings.Clone(r.UserAgent)
+	f.mu.Unlock()
+	return fastFiles{}.ServeFastH2(r)
+}
+
+// outcome sends a request's HEADERS on a fresh connection and says how
+// stream 1 ended: "RST_STREAM code", "GOAWAY code" or "HEADERS status".
+func outcome(t *testing.T, hs *httptest.Server, end bool, fields []string) string {
+	r := dialRaw(t, hs)
+	r.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
+	r.headers(1, end, fields...)
+	var got string
+	r.until(func(f http2.Frame) bool {
+		switch f := f.(type) {
+		case *http2.RSTStreamFrame:
+			got = "RST_STREAM " + f.ErrCode.String()
+		case *http2.GoAwayFrame:
+			got = "GOAWAY " + f.ErrCode.String()
+		case *http2.MetaHeadersFrame:
+			got = "HEADERS " + f.PseudoValue("status")
+		}
+		return got != ""
+	})
+	return got
+}
+
+// TestMalformedOnBothPaths: a malformed request is refused the same way
+// whether it asks for a file the FastHandler holds or for the Handler,
+// and the FastHandler never sees it: both paths share one validation.
+func TestMalformedOnBothPaths(t *testing.T) {
+	ff := &countingFiles{}
+	hs := start(t, &Server{Fast: ff, MaxHeaderBytes: 4096})
+	big := strings.Repeat("b", 2000)
+	pseudo := func(path string) []string {
+		return []string{":method", "GET", ":scheme", "https", ":authority", "x", ":path", path}
+	}
+	cases := []struct {
+		name   string
+		end    bool // END_STREAM on the HEADERS
+		fields func(path string) []string
+		want   string
+	}{
+		{"upper-case field name", true, func(p string) []string { return append(pseudo(p), "X-Up", "1") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"connection", true, func(p string) []string { return append(pseudo(p), "connection", "close") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"keep-alive", true, func(p string) []string { return append(pseudo(p), "keep-alive", "5") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"proxy-connection", true, func(p string) []string { return append(pseudo(p), "proxy-connection", "x") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"transfer-encoding", true, func(p string) []string { return append(pseudo(p), "transfer-encoding", "chunked") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"upgrade", true, func(p string) []string { return append(pseudo(p), "upgrade", "h2c") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"te other than trailers", true, func(p string) []string { return append(pseudo(p), "te", "gzip") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"NUL in a value", true, func(p string) []string { return append(pseudo(p), "user-agent", "a\x00b") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"newline in a value", true, func(p string) []string { return append(pseudo(p), "referer", "a\nb") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"content-length without a body", true, func(p string) []string { return append(pseudo(p), "content-length", "5") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"content-length not a number", true, func(p string) []string { return append(pseudo(p), "content-length", "x") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"two content-lengths", true, func(p string) []string {
+			return append(pseudo(p), "content-length", "0", "content-length", "1")
+		}, "RST_STREAM PROTOCOL_ERROR"},
+		{"pseudo-header after a field", true, func(p string) []string {
+			return []string{":method", "GET", ":scheme", "https", "x", "y", ":path", p}
+		}, "RST_STREAM PROTOCOL_ERROR"},
+		{"unknown pseudo-header", true, func(p string) []string { return append(pseudo(p)[:8:8], ":foo", "1") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"two :path", true, func(p string) []string { return append(pseudo(p)[:8:8], ":path", p) }, "RST_STREAM PROTOCOL_ERROR"},
+		{"no :scheme", true, func(p string) []string { return []string{":method", "GET", ":path", p} }, "RST_STREAM PROTOCOL_ERROR"},
+		{"method not a token", true, func(p string) []string {
+			return []string{":method", "G T", ":scheme", "https", ":path", p}
+		}, "RST_STREAM PROTOCOL_ERROR"},
+		{"control byte in :path", true, func(p string) []string { return pseudo(p + "\x01") }, "RST_STREAM PROTOCOL_ERROR"},
+		{"bad escape in :path", true, func(p string) []string { return pseudo(p + "%zz") }, "RST_STREAM PROTOCOL_ERROR"},
+		{":path without a slash", true, func(p string) []string { return pseudo(p[1:]) }, "RST_STREAM PROTOCOL_ERROR"},
+		{"CONNECT with :path", true, func(p string) []string {
+			return []string{":method", "CONNECT", ":authority", "x:443", ":path", p}
+		}, "RST_STREAM PROTOCOL_ERROR"},
+		{"header list too large", true, func(p string) []string {
+			return append(pseudo(p), "x-a", big, "x-b", big, "x-c", big)
+		}, "HEADERS 431"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ff.mu.Lock()
+			before := ff.offered
+			ff.mu.Unlock()
+			fast := outcome(t, hs, tc.end, tc.fields("/fast"))
+			handler := outcome(t, hs, tc.end, tc.fields("/nothere"))
+			if fast != tc.want || handler != tc.want {
+				t.Errorf("cached file: %s, handler: %s; want %s for both", fast, handler, tc.want)
+			}
+			ff.mu.Lock()
+			defer ff.mu.Unlock()
+			if ff.offered != before {
+				t.Errorf("the FastHandler was offered the malformed request")
+			}
+		})
+	}
+	// The same requests, well-formed, are answered by each path.
+	if got := outcome(t, hs, true, pseudo("/fast")); got != "HEADERS 200" {
+		t.Errorf("a valid request for the cached file: %s, want HEADERS 200", got)
+	}
+	if got := outcome(t, hs, true, pseudo("/nothere")); got != "HEADERS 404" {
+		t.Errorf("a valid request for the handler: %s, want HEADERS 404", got)
+	}
+}
+
+// TestFastRequest: what the FastHandler is told of a request, and which
+// requests it is not offered.
+func TestFastRequest(t *testing.T) {
+	ff := &countingFiles{}
+	hs := start(t, &Server{Fast: ff})
+	base := []string{":method", "GET", ":scheme", "https", ":authority", "x", ":path", "/fast?q=1"}
+	cases := []struct {
+		name    string
+		fields  []string
+		offered bool
+		want    Request // RemoteAddr not compared
+	}{
+		{"referer and agent, first values", append(base[:8:8],
+			"referer", "https://r/", "user-agent", "ua/1", "referer", "second", "user-agent", "ua/2"), true,
+			Request{Method: "GET", Path: "/fast?q=1", Referer: "https://r/", UserAgent: "ua/1", Simple: true}},
+		{"HEAD", []string{":method", "HEAD", ":scheme", "https", ":path", "/fast"}, true,
+			Request{Method: "HEAD", Path: "/fast", Simple: true}},
+		{"POST", []string{":method", "POST", ":scheme", "https", ":path", "/fast"}, false, Request{}},
+		{"range", append(base[:8:8], "range", "bytes=0-1"), false, Request{}},
+		{"if-range", append(base[:8:8], "if-range", `"x"`), false, Request{}},
+		{"if-match", append(base[:8:8], "if-match", `"x"`), false, Request{}},
+		{"if-modified-since", append(base[:8:8], "if-modified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
+		{"if-unmodified-since", append(base[:8:8], "if-unmodified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
+		{"empty accept-encoding", append(base[:8:8], "accept-encoding", ""), false, Request{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ff.mu.Lock()
+			before := ff.offered
+			ff.mu.Unlock()
+			outcome(t, hs, true, tc.fields)
+			ff.mu.Lock()
+			defer ff.mu.Unlock()
+			if offered := ff.offered > before; offered != tc.offered {
+				t.Fatalf("offered to the FastHandler: %v, want %v", offered, tc.offered)
+			}
+			if !tc.offered {
+				return
+			}
+			got := ff.last
+			got.RemoteAddr = ""
+			if got != tc.want {
+				t.Errorf("FastHandler got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzPlainPath: a path plainPath vouches for is one
+// url.ParseRequestURI takes, so the fast path, which parses no URL,
+// refuses no less than the Handler's path.
+func FuzzPlainPath(f *testing.F) {
+	for _, s := range []string{"/", "/a.txt", "/a?b=c", "//x", "/a#b", "/ a", "/a?%zz", "/%41", "/\x7f", "*", "/\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if !plainPath(p) {
+			return
+		}
+		if _, err := url.ParseRequestURI(p); err != nil {
+			t.Errorf("plainPath(%q) but ParseRequestURI: %v", p, err)
+		}
+	})
 }

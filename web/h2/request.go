@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -9,63 +10,143 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/gotwistd/gotwistd/internal/httpdate"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2/hpack"
 )
 
-// request builds the *http.Request of a new stream from its header
-// fields. A code below 1000 is a stream error to reset with; 1000+N means
-// "answer with status N" (431 for a header list too large).
-func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, int) {
-	var method, path, authority string
+// head is what validate found in a new stream's header fields: all a
+// FastHandler needs, without the header map and URL of an *http.Request.
+// Its strings are HPACK's, as the fields'.
+type head struct {
+	method, path, authority string
+	// url is path parsed, when validate had to parse it to know it is
+	// valid (see plainPath); nil otherwise.
+	url *url.URL
+	// referer and userAgent are the first values of those fields, or "".
+	referer, userAgent   string
+	hasReferer, hasAgent bool
+	// notSimple: a Range, a precondition or an Accept-Encoding field (a
+	// request a cached file may not answer whole).
+	notSimple bool
+}
+
+// validate checks a new stream's header fields by RFC 9113's rules, for
+// the fast path and the Handler alike, and fills h. It records a declared
+// Content-Length in st. A code below 1000 is a stream error to reset
+// with; 1000+N means "answer with status N" (431 for a header list too
+// large); 0: a valid request.
+func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 	var seen [4]bool
 	regular := false
 	size := 0
-	h := make(http.Header, len(fields))
 	for _, f := range fields {
 		size += len(f.Name) + len(f.Value) + 32
 		if strings.HasPrefix(f.Name, ":") {
 			if regular {
-				return nil, errProtocol // a pseudo-header after a regular one
+				return errProtocol // a pseudo-header after a regular one
 			}
 			var i int
 			switch f.Name {
 			case ":method":
-				i, method = 0, f.Value
+				i, h.method = 0, f.Value
 			case ":scheme":
 				i = 1
 			case ":path":
-				i, path = 2, f.Value
+				i, h.path = 2, f.Value
 			case ":authority":
-				i, authority = 3, f.Value
+				i, h.authority = 3, f.Value
 			default:
-				return nil, errProtocol
+				return errProtocol
 			}
 			if seen[i] {
-				return nil, errProtocol
+				return errProtocol
 			}
 			seen[i] = true
 			continue
 		}
 		regular = true
 		if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
-			return nil, errProtocol
+			return errProtocol
 		}
 		switch f.Name {
 		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return nil, errProtocol // connection-specific (RFC 9113 section 8.2.2)
+			return errProtocol // connection-specific (RFC 9113 section 8.2.2)
 		case "te":
 			if f.Value != "trailers" {
-				return nil, errProtocol
+				return errProtocol
 			}
 		case "content-length":
 			n, err := strconv.ParseInt(f.Value, 10, 64)
 			if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
-				return nil, errProtocol
+				return errProtocol
 			}
 			st.declared = n
+		case "referer":
+			if !h.hasReferer {
+				h.referer, h.hasReferer = f.Value, true
+			}
+		case "user-agent":
+			if !h.hasAgent {
+				h.userAgent, h.hasAgent = f.Value, true
+			}
+		case "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
+			"accept-encoding":
+			h.notSimple = true
+		}
+	}
+	if h.method == "CONNECT" {
+		if !seen[3] || seen[1] || seen[2] {
+			return errProtocol
+		}
+	} else if !seen[0] || !seen[1] || h.path == "" {
+		return errProtocol
+	}
+	if !httpguts.ValidHeaderFieldName(h.method) { // a token
+		return errProtocol
+	}
+	if st.recvEnd && st.declared > 0 {
+		return errProtocol // a length declared, no body sent
+	}
+	if size > c.maxHead {
+		return 1000 + http.StatusRequestHeaderFieldsTooLarge
+	}
+	if h.method != "CONNECT" && !plainPath(h.path) {
+		// The Handler's *http.Request needs a URL.
+		u, err := url.ParseRequestURI(h.path)
+		if err != nil {
+			return errProtocol
+		}
+		h.url = u
+	}
+	return 0
+}
+
+// plainPath reports whether url.ParseRequestURI surely takes p without
+// an error: it starts with "/", and holds no control byte (which
+// ParseRequestURI refuses) and no '%' (whose escapes it checks). What is
+// not plain is parsed to tell.
+func plainPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b < 0x20 || b == 0x7f || b == '%' {
+			return false
+		}
+	}
+	return true
+}
+
+// request builds the *http.Request of a stream validate found valid, for
+// the Handler.
+func (c *conn) request(st *stream, fields []hpack.HeaderField, hd *head) *http.Request {
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
+		if strings.HasPrefix(f.Name, ":") {
+			continue
 		}
 		key := http.CanonicalHeaderKey(f.Name)
 		if key == "Cookie" && len(h[key]) > 0 {
@@ -75,42 +156,31 @@ func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, i
 		}
 		h[key] = append(h[key], f.Value)
 	}
-	if method == "CONNECT" {
-		if !seen[3] || seen[1] || seen[2] {
-			return nil, errProtocol
-		}
-	} else if !seen[0] || !seen[1] || path == "" {
-		return nil, errProtocol
-	}
-	if !httpguts.ValidHeaderFieldName(method) { // a token
-		return nil, errProtocol
-	}
-	if st.recvEnd && st.declared > 0 {
-		return nil, errProtocol // a length declared, no body sent
-	}
-	if size > c.maxHead {
-		return nil, 1000 + http.StatusRequestHeaderFieldsTooLarge
-	}
+	authority := hd.authority
 	if authority == "" {
 		authority = h.Get("Host")
 	}
 	r := &http.Request{
-		Method:     method,
+		Method:     hd.method,
 		Proto:      "HTTP/2.0",
 		ProtoMajor: 2,
 		Header:     h,
 		Host:       authority,
 		RemoteAddr: c.remote,
-		RequestURI: path,
+		RequestURI: hd.path,
 		TLS:        c.tls,
 	}
-	if method == "CONNECT" {
+	switch {
+	case hd.method == "CONNECT":
 		r.URL = &url.URL{Host: authority}
 		r.RequestURI = authority
-	} else {
-		u, err := url.ParseRequestURI(path)
+	case hd.url != nil:
+		r.URL = hd.url
+	default:
+		// A plain path: this cannot fail (see plainPath).
+		u, err := url.ParseRequestURI(hd.path)
 		if err != nil {
-			return nil, errProtocol
+			u = &url.URL{Path: hd.path}
 		}
 		r.URL = u
 	}
@@ -126,7 +196,7 @@ func (c *conn) request(st *stream, fields []hpack.HeaderField) (*http.Request, i
 	if st.declared >= 0 {
 		r.ContentLength = st.declared
 	}
-	return r, 0
+	return r
 }
 
 // validName: a lower-case token (RFC 9113 section 8.2.1).
@@ -143,20 +213,14 @@ func validName(s string) bool {
 	return true
 }
 
-// serveFast offers req to the FastHandler; true if it answered.
-func (c *conn) serveFast(st *stream, req *http.Request) bool {
-	if req.Method != "GET" && req.Method != "HEAD" {
-		return false
-	}
-	h := req.Header
-	simple := st.recvEnd && h["Range"] == nil && h["If-Range"] == nil && h["If-Match"] == nil &&
-		h["If-None-Match"] == nil && h["If-Modified-Since"] == nil && h["If-Unmodified-Since"] == nil &&
-		h["Accept-Encoding"] == nil
-	if !simple {
+// serveFast offers the request h describes to the FastHandler; true if
+// it answered. It allocates nothing.
+func (c *conn) serveFast(st *stream, h *head) bool {
+	if h.method != "GET" && h.method != "HEAD" || !st.recvEnd || h.notSimple {
 		return false
 	}
 	fr := &c.fastScratch
-	*fr = Request{Method: req.Method, Path: req.RequestURI, RemoteAddr: c.remote, Simple: true}
+	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Simple: true}
 	if w, ok := c.srv.Fast.(Watcher); ok && w.WatchFD() >= 0 {
 		// Once per read: the changes made before these requests were
 		// sent are in the watch's queue by now.
@@ -166,45 +230,86 @@ func (c *conn) serveFast(st *stream, req *http.Request) bool {
 		}
 		fr.Watched = true
 	}
-	if v := h["Referer"]; len(v) > 0 {
-		fr.Referer = v[0]
-	}
-	if v := h["User-Agent"]; len(v) > 0 {
-		fr.UserAgent = v[0]
-	}
 	header, data, ok := c.srv.Fast.ServeFastH2(fr)
 	if !ok {
 		return false
 	}
-	fields := make([]hpack.HeaderField, 0, 8)
+	// The header lines never change (see FastHandler), so the fields
+	// view them: HPACK's dynamic table may keep them.
+	fields := c.fastFields[:0]
 	for len(header) > 0 {
-		i := strings.Index(string(header), "\r\n")
+		i := bytes.Index(header, crlf)
 		if i < 0 {
 			break
 		}
 		line := header[:i]
 		header = header[i+2:]
-		k, v, ok := strings.Cut(string(line), ": ")
-		if !ok {
+		j := bytes.Index(line, colonSpace)
+		if j < 0 {
 			continue
 		}
-		fields = append(fields, hpack.HeaderField{Name: strings.ToLower(k), Value: v})
+		fields = append(fields, hpack.HeaderField{Name: c.lowerName(line[:j]), Value: viewString(line[j+2:])})
 	}
 	fields = append(fields, hpack.HeaderField{Name: "date", Value: httpDate()})
-	head := req.Method == "HEAD"
+	c.fastFields = fields
+	end := h.method == "HEAD" || len(data) == 0
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.reset {
 		return true
 	}
-	c.headerBlockLocked(st, http.StatusOK, fields, head || len(data) == 0)
-	if head || len(data) == 0 {
+	c.headerBlockLocked(st, http.StatusOK, fields, end)
+	if end {
 		c.finishLocked(st)
 		return true
 	}
 	c.queueLocked(st, data, true)
 	return true
 }
+
+var crlf, colonSpace = []byte("\r\n"), []byte(": ")
+
+// lowerName is a response header name from a FastHandler as HTTP/2 sends
+// it: lower-case. The names gotwistd's static handler sends are
+// constants; others are lowered once per connection (up to
+// maxLowerNames of them).
+func (c *conn) lowerName(k []byte) string {
+	switch string(k) {
+	case "Accept-Ranges":
+		return "accept-ranges"
+	case "Content-Encoding":
+		return "content-encoding"
+	case "Content-Length":
+		return "content-length"
+	case "Content-Type":
+		return "content-type"
+	case "Etag":
+		return "etag"
+	case "Last-Modified":
+		return "last-modified"
+	case "Server":
+		return "server"
+	case "Vary":
+		return "vary"
+	}
+	if s, ok := c.lowerNames[string(k)]; ok {
+		return s
+	}
+	s := strings.ToLower(string(k))
+	if len(c.lowerNames) < maxLowerNames {
+		if c.lowerNames == nil {
+			c.lowerNames = make(map[string]string)
+		}
+		c.lowerNames[string(k)] = s
+	}
+	return s
+}
+
+// maxLowerNames bounds a connection's cache of lowered header names.
+const maxLowerNames = 32
+
+// viewString views b as a string without copying: b must never change.
+func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // startHandler runs the Handler for req on a goroutine of its own.
 func (c *conn) startHandler(st *stream, req *http.Request) {

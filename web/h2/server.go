@@ -50,7 +50,9 @@ type FastHandler interface {
 	// ServeFastH2 returns the header lines ("Name: value\r\n", with
 	// Content-Length, as gotwistd's HTTP/1.1 engine takes them) and the
 	// body of a 200 response to r, or false to leave r to the Handler.
-	// body must never change afterwards: it may be written later.
+	// Neither header nor body may ever change afterwards: body may be
+	// written later, and the HPACK encoder's table may keep views of
+	// header.
 	ServeFastH2(r *Request) (header, body []byte, ok bool)
 }
 
