@@ -215,7 +215,11 @@ func appendFields(b, ts []byte, ip, method, uri, proto, referer, agent string, s
 	b = append(b, ' ')
 	b = appendEscaped(b, proto)
 	b = append(b, `" `...)
-	b = strconv.AppendInt(b, int64(status), 10)
+	if 100 <= status && status <= 999 {
+		b = append(b, byte('0'+status/100), byte('0'+status/10%10), byte('0'+status%10))
+	} else {
+		b = strconv.AppendInt(b, int64(status), 10)
+	}
 	b = append(b, ' ')
 	if size > 0 {
 		b = strconv.AppendInt(b, size, 10)
@@ -242,24 +246,31 @@ const hexDigits = "0123456789abcdef"
 
 // appendEscaped appends s escaped as twistd's _escape does: Python's repr
 // of bytes with double quotes escaped: \\, \", \t, \n, \r, and \xNN for
-// other bytes outside printable ASCII.
+// other bytes outside printable ASCII. Runs of bytes that need no escape
+// are appended whole.
 func appendEscaped(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\' || c == '"':
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"' {
+			i++
+		}
+		b = append(b, s[:i]...)
+		if i == len(s) {
+			break
+		}
+		switch c := s[i]; c {
+		case '\\', '"':
 			b = append(b, '\\', c)
-		case c >= 0x20 && c < 0x7f:
-			b = append(b, c)
-		case c == '\t':
+		case '\t':
 			b = append(b, '\\', 't')
-		case c == '\n':
+		case '\n':
 			b = append(b, '\\', 'n')
-		case c == '\r':
+		case '\r':
 			b = append(b, '\\', 'r')
 		default:
 			b = append(b, '\\', 'x', hexDigits[c>>4], hexDigits[c&15])
 		}
+		s = s[i+1:]
 	}
 	return b
 }

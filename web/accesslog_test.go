@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -253,4 +254,52 @@ func BenchmarkAccessLog(b *testing.B) {
 			a.log(r, "127.0.0.1", 200, 6)
 		}
 	})
+}
+
+// escapeByByte is appendEscaped's rule one byte at a time, as Python's
+// repr states it: the reference FuzzEscape holds appendEscaped to.
+func escapeByByte(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c == '"':
+			b.WriteString(`\` + string(c))
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		default:
+			fmt.Fprintf(&b, `\x%02x`, c)
+		}
+	}
+	return b.String()
+}
+
+// FuzzEscape: appendEscaped, which copies runs of plain bytes whole,
+// escapes every byte as the byte-at-a-time rule does, after what the
+// buffer held.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{"", "plain", `a"b\c`, "\t\n\r\x00\x7f\x80\xff", "caf\xc3\xa9", `"`, "x\x01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendEscaped([]byte("pre"), s)), "pre"+escapeByByte(s); got != want {
+			t.Errorf("appendEscaped(%q) = %q, want %q", s, got, want)
+		}
+	})
+}
+
+// TestStatusField: the status is written as its decimal digits, whatever
+// its width.
+func TestStatusField(t *testing.T) {
+	for _, status := range []int{0, 7, 99, 100, 200, 304, 431, 999, 1000, 12345} {
+		line := string(appendFields(nil, []byte("[ts]"), "ip", "GET", "/", "HTTP/2.0", "-", "-", status, 0))
+		if want := fmt.Sprintf(`HTTP/2.0" %d -`, status); !strings.Contains(line, want) {
+			t.Errorf("status %d: %s, want it to contain %s", status, line, want)
+		}
+	}
 }
