@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -301,5 +302,74 @@ func TestStatusField(t *testing.T) {
 		if want := fmt.Sprintf(`HTTP/2.0" %d -`, status); !strings.Contains(line, want) {
 			t.Errorf("status %d: %s, want it to contain %s", status, line, want)
 		}
+	}
+}
+
+// TestAccessLogConcurrent: lines logged at once by many goroutines, with
+// full buffers written out while others fill the next, and a reopen and
+// flushes in between, all reach the files whole, each goroutine's in the
+// order it logged them. One line is larger than a buffer.
+func TestAccessLogConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	f, err := logfile.Open(path, logfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	const workers, lines = 8, 3000
+	huge := strings.Repeat("a", accessBufferSize+100)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range lines {
+				agent := "-"
+				if w == 0 && i == lines/2 {
+					agent = huge
+				}
+				a.logFields("127.0.0.1", "GET", fmt.Sprintf("/w%d/%d", w, i), "HTTP/2.0", "-", agent, 200, 6)
+				switch {
+				case w == 1 && i == lines/3:
+					if err := os.Rename(path, path+".1"); err != nil {
+						t.Error(err)
+					}
+					if err := a.reopen(); err != nil {
+						t.Error(err)
+					}
+				case w == 2 && i%500 == 0:
+					a.flush()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	var all []byte
+	for _, p := range []string{path + ".1", path} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	next := make([]int, workers)
+	n := 0
+	for _, line := range strings.Split(strings.TrimSuffix(string(all), "\n"), "\n") {
+		var w, i int
+		if _, err := fmt.Sscanf(line, `"127.0.0.1" - - [23/Nov/2026:20:00:49 +0000] "GET /w%d/%d HTTP/2.0" 200 6`, &w, &i); err != nil {
+			t.Fatalf("line %d torn or wrong: %.120q (%v)", n, line, err)
+		}
+		if w < 0 || w >= workers || i != next[w] {
+			t.Fatalf("line %d: worker %d's line %d, want its line %d", n, w, i, next[w])
+		}
+		next[w]++
+		n++
+	}
+	if n != workers*lines {
+		t.Errorf("%d lines, want %d", n, workers*lines)
 	}
 }
