@@ -162,16 +162,22 @@ func TestClientIP(t *testing.T) {
 	}
 }
 
-// TestAccessLogFile checks buffering, reopening after a rename (logrotate)
-// and the flush on close.
-func TestAccessLogFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "access.log")
+// fileAccessLog returns an access log writing to access.log in a new
+// temporary directory, stamped by fixedClock, and that file's path.
+func fileAccessLog(t *testing.T) (*accessLog, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "access.log")
 	f, err := logfile.Open(path, logfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	return newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock), path
+}
+
+// TestAccessLogFile checks buffering, reopening after a rename (logrotate)
+// and the flush on close.
+func TestAccessLogFile(t *testing.T) {
+	a, path := fileAccessLog(t)
 	c := logCases[0]
 	a.log(c.request(), "127.0.0.1", 200, 6)
 	if b, _ := os.ReadFile(path); len(b) != 0 {
@@ -201,12 +207,7 @@ func TestAccessLogFile(t *testing.T) {
 // TestAccessLogTimedFlush checks that a line reaches the file without
 // further traffic.
 func TestAccessLogTimedFlush(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "access.log")
-	f, err := logfile.Open(path, logfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	a, path := fileAccessLog(t)
 	a.flushDelay = 10 * time.Millisecond
 	defer a.close()
 	a.log(logCases[0].request(), "127.0.0.1", 200, 6)
@@ -310,13 +311,7 @@ func TestStatusField(t *testing.T) {
 // flushes in between, all reach the files whole, each goroutine's in the
 // order it logged them. One line is larger than a buffer.
 func TestAccessLogConcurrent(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "access.log")
-	f, err := logfile.Open(path, logfile.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := newAccessLog(f, slog.New(slog.DiscardHandler), fixedClock)
+	a, path := fileAccessLog(t)
 	const workers, lines = 8, 3000
 	huge := strings.Repeat("a", accessBufferSize+100)
 	var wg sync.WaitGroup
