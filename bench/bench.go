@@ -267,6 +267,9 @@ func (b *bench) runActivation(ctx context.Context) error {
 		b.say("activation: skipped (systemd-socket-activate not installed; it comes with Debian's systemd package)")
 		return nil
 	}
+	if _, ok := b.res.skipped["gotwistd"]; !ok && b.cfg.wantServer("gotwistd") {
+		ds = append(ds, yardstickDefs(b.cfg.yardsticks, b.env)...)
+	}
 	b.say("\n== cold socket activation (systemd-socket-activate), connect -> first byte, %d runs each", b.cfg.activationRuns)
 	for i := 0; i < b.cfg.activationRuns; i++ {
 		for _, d := range ds {

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -357,5 +359,71 @@ func TestInstanceDirsDiffer(t *testing.T) {
 		if off, on := instanceDir(name, false), instanceDir(name, true); off == on {
 			t.Errorf("%s: logs-off and logs-on instances share the directory %q", name, off)
 		}
+	}
+}
+
+// TestYardsticksAnswerOnInheritedSocket builds the yardstick programs and
+// starts each as systemd-socket-activate would, with a listening socket as
+// fd 3: each must answer GET /small.html with the file, and say in one line
+// what is wrong when started without the socket or the file.
+func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to build the yardsticks with")
+	}
+	bin := t.TempDir()
+	build := exec.Command(goBin, "build", "-o", bin+"/", "./yardstick/...")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./yardstick/...: %v\n%s", err, out)
+	}
+	www := t.TempDir()
+	page := smallPage()
+	if err := os.WriteFile(filepath.Join(www, smallName), page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := map[string]string{"rawaccept": filepath.Join(www, smallName), "nethttp": www}
+	for _, name := range yardstickNames {
+		t.Run(name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := ln.(*net.TCPListener).File()
+			ln.Close() // the child holds its own copy
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(filepath.Join(bin, name), args[name])
+			cmd.ExtraFiles = []*os.File{f} // fd 3
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			c := &http.Client{Timeout: 10 * time.Second}
+			resp, err := c.Get("http://" + ln.Addr().String() + "/" + smallName)
+			if err != nil {
+				t.Fatalf("GET: %v (stderr: %s)", err, stderr.String())
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || string(body) != string(page) {
+				t.Errorf("got %s with %d bytes, want 200 with the %d-byte page", resp.Status, len(body), len(page))
+			}
+		})
+		t.Run(name+" without a socket", func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, name), args[name])
+			cmd.ExtraFiles = []*os.File{os.Stdin} // fd 3 is no socket
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Fatalf("exit: %v, want status 2; output %q", err, out)
+			}
+			if lines := strings.Split(strings.TrimSpace(string(out)), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "fd 3") {
+				t.Errorf("output %q: want one line naming fd 3", out)
+			}
+		})
 	}
 }

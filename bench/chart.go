@@ -96,7 +96,7 @@ func (b *bench) chartPanels() []panel {
 		for _, name := range []string{"gotwistd", "twistd3"} {
 			add(name+" exec to 1st response", pick(r.startup[name], func(s startupResult) time.Duration { return s.FirstResp }))
 		}
-		for _, name := range []string{"gotwistd", "twistd3"} {
+		for _, name := range append([]string{"gotwistd", "twistd3"}, yardstickNames...) {
 			add(name+" cold activation, 1st byte", pick(r.activ[name], func(a activationResult) time.Duration { return a.FirstByte }))
 		}
 		if len(pn.rows) > 0 {

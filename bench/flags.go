@@ -50,6 +50,7 @@ type config struct {
 	cases          map[string]bool
 	servers        map[string]bool // empty: all
 	gotwistd       string          // path of the gotwistd binary; empty: skip it
+	yardsticks     string          // dir of the built bench/yardstick programs; empty: none
 	out            string          // results are written to out+".md" and out+".png"
 	pgidFile       string          // every process group started is appended here
 	keep           bool            // keep the temp dir
@@ -84,6 +85,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	fs.StringVar(&only, "only", "", "comma-separated cases to run (default all): "+strings.Join(allCases, ","))
 	fs.StringVar(&servers, "servers", "", "comma-separated servers to run (default all): "+strings.Join(serverNames(), ","))
 	fs.StringVar(&cfg.gotwistd, "gotwistd", "", "path of a built gotwistd binary (./bench/run builds it); empty skips gotwistd")
+	fs.StringVar(&cfg.yardsticks, "yardsticks", "", "dir holding the built bench/yardstick programs (./bench/run builds them), timed beside gotwistd in the activation case; empty: none")
 	fs.StringVar(&cfg.out, "out", "", "results file prefix (default bench/results, or bench/results-quick with --quick)")
 	fs.StringVar(&cfg.pgidFile, "pgid-file", "", "append the id of every process group started to this file (for ./bench/run's cleanup trap)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the temp dir with configs, logs and server output")

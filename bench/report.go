@@ -172,6 +172,10 @@ func (b *bench) writeReport() error {
 		// ./bench/run builds gotwistd into a temp dir of its own.
 		text = strings.ReplaceAll(text, r.cfg.gotwistd, "gotwistd")
 	}
+	if r.cfg.yardsticks != "" {
+		// So are the yardsticks: bench/yardstick/NAME, built.
+		text = strings.ReplaceAll(text, strings.TrimSuffix(r.cfg.yardsticks, "/")+"/", "")
+	}
 	if err := os.MkdirAll(filepath.Dir(mdPath), 0o755); err != nil {
 		return err
 	}
@@ -635,8 +639,28 @@ func (b *bench) writeActivation(w func(string, ...any)) {
 		tot := durs(pick(runs, func(a activationResult) time.Duration { return a.Total }))
 		w("| %s | %s | %s | %s | %d |", name, fmtMedRange(fb), fmtMedRange(tot), fmtRatio(median(fb), tw), len(runs))
 	}
+	var ys []string
+	for _, name := range yardstickNames {
+		if runs := r.activ[name]; len(runs) > 0 {
+			fb := durs(pick(runs, func(a activationResult) time.Duration { return a.FirstByte }))
+			tot := durs(pick(runs, func(a activationResult) time.Duration { return a.Total }))
+			w("| *%s* (yardstick) | %s | %s | %s | %d |", name, fmtMedRange(fb), fmtMedRange(tot), fmtRatio(median(fb), tw), len(runs))
+			ys = append(ys, name)
+		} else if msg, failed := r.activErr[name]; failed {
+			w("| *%s* (yardstick) | failed: %s | | | |", name, mdEscape(shorten(msg, 160)))
+		}
+	}
 	w("")
-	for _, name := range []string{"gotwistd", "twistd3"} {
+	if len(ys) > 0 {
+		w("The yardsticks are not peers; they are timed in the same rounds to show the floor under")
+		w("gotwistd's number on this machine:")
+		w("")
+		for _, name := range ys {
+			w("- *%s*: %s.", name, yardstickWhat[name])
+		}
+		w("")
+	}
+	for _, name := range append([]string{"gotwistd", "twistd3"}, ys...) {
 		if argv := r.cmds["activation "+name]; argv != nil {
 			w("- `%s`", strings.Join(quoteArgs(argv), " "))
 		}

@@ -482,3 +482,37 @@ func getSmall(client *http.Client, url string) error {
 	}
 	return nil
 }
+
+// yardstick names, in the order they are reported.
+var yardstickNames = []string{"rawaccept", "nethttp"}
+
+// yardstickWhat says what each yardstick is, for the report.
+var yardstickWhat = map[string]string{
+	"rawaccept": "the floor: a Go program that accepts on fd 3 and writes one file with the syscall package alone (bench/yardstick/rawaccept)",
+	"nethttp":   "a bare Go server: net/http's FileServer on fd 3 and nothing else (bench/yardstick/nethttp)",
+}
+
+// yardstickDefs returns the yardstick programs built into dir: not peers
+// but the floor under gotwistd's cold start on this machine, timed in the
+// activation case only. A missing binary is left out.
+func yardstickDefs(dir string, e *benchEnv) []*serverDef {
+	if dir == "" {
+		return nil
+	}
+	var ds []*serverDef
+	for _, name := range yardstickNames {
+		bin := filepath.Join(dir, name)
+		if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
+			continue
+		}
+		arg := e.docroot
+		if name == "rawaccept" {
+			arg = filepath.Join(e.docroot, smallName)
+		}
+		ds = append(ds, &serverDef{name: name, bin: bin, workers: "GOMAXPROCS=2",
+			launch: func(*benchEnv, string, launchOpts) (launchSpec, error) {
+				return launchSpec{argv: []string{arg}, env: []string{"GOMAXPROCS=2"}}, nil
+			}})
+	}
+	return ds
+}
