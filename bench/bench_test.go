@@ -381,7 +381,6 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(www, smallName), page, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := map[string]string{"rawaccept": filepath.Join(www, smallName), "nethttp": www}
 	for _, name := range yardstickNames {
 		t.Run(name, func(t *testing.T) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -393,7 +392,7 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(filepath.Join(bin, name), args[name])
+			cmd := exec.Command(filepath.Join(bin, name), filepath.Join(www, smallName))
 			cmd.ExtraFiles = []*os.File{f} // fd 3
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -414,7 +413,7 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 			}
 		})
 		t.Run(name+" without a socket", func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(bin, name), args[name])
+			cmd := exec.Command(filepath.Join(bin, name), filepath.Join(www, smallName))
 			cmd.ExtraFiles = []*os.File{os.Stdin} // fd 3 is no socket
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError

@@ -489,7 +489,7 @@ var yardstickNames = []string{"rawaccept", "nethttp"}
 // yardstickWhat says what each yardstick is, for the report.
 var yardstickWhat = map[string]string{
 	"rawaccept": "the floor: a Go program that accepts on fd 3 and writes one file with the syscall package alone (bench/yardstick/rawaccept)",
-	"nethttp":   "a bare Go server: net/http's FileServer on fd 3 and nothing else (bench/yardstick/nethttp)",
+	"nethttp":   "the net/http floor: an http.Server on fd 3 writing the same file, read at start, to every request (bench/yardstick/nethttp)",
 }
 
 // yardstickDefs returns the yardstick programs built into dir: not peers
@@ -505,10 +505,7 @@ func yardstickDefs(dir string, e *benchEnv) []*serverDef {
 		if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
 			continue
 		}
-		arg := e.docroot
-		if name == "rawaccept" {
-			arg = filepath.Join(e.docroot, smallName)
-		}
+		arg := filepath.Join(e.docroot, smallName)
 		ds = append(ds, &serverDef{name: name, bin: bin, workers: "GOMAXPROCS=2",
 			launch: func(*benchEnv, string, launchOpts) (launchSpec, error) {
 				return launchSpec{argv: []string{arg}, env: []string{"GOMAXPROCS=2"}}, nil
