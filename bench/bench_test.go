@@ -377,8 +377,8 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 		t.Fatalf("go build ./yardstick/...: %v\n%s", err, out)
 	}
 	www := t.TempDir()
-	page := smallPage()
-	if err := os.WriteFile(filepath.Join(www, smallName), page, 0o644); err != nil {
+	page, file := smallPage(), filepath.Join(www, smallName)
+	if err := os.WriteFile(file, page, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range yardstickNames {
@@ -392,7 +392,7 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(filepath.Join(bin, name), filepath.Join(www, smallName))
+			cmd := exec.Command(filepath.Join(bin, name), file)
 			cmd.ExtraFiles = []*os.File{f} // fd 3
 			var stderr strings.Builder
 			cmd.Stderr = &stderr
@@ -413,7 +413,7 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 			}
 		})
 		t.Run(name+" without a socket", func(t *testing.T) {
-			cmd := exec.Command(filepath.Join(bin, name), filepath.Join(www, smallName))
+			cmd := exec.Command(filepath.Join(bin, name), file)
 			cmd.ExtraFiles = []*os.File{os.Stdin} // fd 3 is no socket
 			out, err := cmd.CombinedOutput()
 			var ee *exec.ExitError

@@ -506,7 +506,7 @@ func yardstickDefs(dir string, e *benchEnv) []*serverDef {
 			continue
 		}
 		arg := filepath.Join(e.docroot, smallName)
-		ds = append(ds, &serverDef{name: name, bin: bin, workers: "GOMAXPROCS=2",
+		ds = append(ds, &serverDef{name: name, bin: bin,
 			launch: func(*benchEnv, string, launchOpts) (launchSpec, error) {
 				return launchSpec{argv: []string{arg}, env: []string{"GOMAXPROCS=2"}}, nil
 			}})
