@@ -30,12 +30,18 @@ type accessLog struct {
 
 	toFile bool // lines go to file (set once, read without the lock)
 
-	mu      sync.Mutex
-	file    *logfile.File // nil: closed, or lines go to logger
-	buf     []byte
-	timer   *time.Timer
-	armed   bool
-	failing bool // the last write failed; the failure was reported
+	mu    sync.Mutex
+	file  *logfile.File // nil: closed, or lines go to logger; changed under mu and wmu
+	buf   []byte
+	timer *time.Timer
+	armed bool
+
+	// wmu orders the writes to file. A full buffer is written with mu
+	// released, so requests go on filling spare meanwhile; wmu, taken
+	// before mu is let go, keeps the writes in line order.
+	wmu     sync.Mutex
+	spare   []byte // the other buffer; nil while a full one is being written
+	failing bool   // the last write failed; the failure was reported
 
 	stamp atomic.Pointer[stamp]
 	pool  sync.Pool // *[]byte line buffers
@@ -52,6 +58,7 @@ func newAccessLog(file *logfile.File, logger *slog.Logger, now func() time.Time)
 	a.pool.New = func() any { b := make([]byte, 0, 512); return &b }
 	if file != nil {
 		a.buf = make([]byte, 0, accessBufferSize)
+		a.spare = make([]byte, 0, accessBufferSize)
 	}
 	return a
 }
@@ -83,29 +90,49 @@ func (a *accessLog) logFields(ip, method, uri, proto, referer, agent string, sta
 	}
 }
 
-// write appends a line to the buffer, writing the buffer out first when
-// the line does not fit, and arms the flush timer.
+// write appends a line to the buffer and arms the flush timer. When the
+// line does not fit, the full buffer goes out with mu released (behind
+// wmu) and the line starts the spare; a line larger than a buffer is
+// written on its own after it.
 func (a *accessLog) write(line []byte) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	if a.file == nil {
+		a.mu.Unlock()
 		return // closed
 	}
-	if len(a.buf)+len(line) > cap(a.buf) {
-		a.flushLocked()
-	}
-	if len(line) > cap(a.buf) {
-		a.writeLocked(line)
+	if len(a.buf)+len(line) <= cap(a.buf) {
+		a.buf = append(a.buf, line...)
+		a.armLocked()
+		a.mu.Unlock()
 		return
 	}
-	a.buf = append(a.buf, line...)
-	if !a.armed {
-		a.armed = true
-		if a.timer == nil {
-			a.timer = time.AfterFunc(a.flushDelay, a.timedFlush)
-		} else {
-			a.timer.Reset(a.flushDelay)
-		}
+	a.wmu.Lock()
+	full := a.buf
+	a.buf, a.spare = a.spare, nil
+	big := len(line) > cap(a.buf)
+	if !big {
+		a.buf = append(a.buf, line...)
+		a.armLocked()
+	}
+	a.mu.Unlock()
+	a.writeOut(full)
+	if big {
+		a.writeOut(line)
+	}
+	a.spare = full[:0]
+	a.wmu.Unlock()
+}
+
+// armLocked starts the flush timer unless it is running.
+func (a *accessLog) armLocked() {
+	if a.armed {
+		return
+	}
+	a.armed = true
+	if a.timer == nil {
+		a.timer = time.AfterFunc(a.flushDelay, a.timedFlush)
+	} else {
+		a.timer.Reset(a.flushDelay)
 	}
 }
 
@@ -127,13 +154,19 @@ func (a *accessLog) flushLocked() {
 	if len(a.buf) == 0 || a.file == nil {
 		return
 	}
-	a.writeLocked(a.buf)
+	a.wmu.Lock()
+	a.writeOut(a.buf)
+	a.wmu.Unlock()
 	a.buf = a.buf[:0]
 }
 
-// writeLocked writes p to the file. Lines that cannot be written are
-// dropped; the first failure after a success is reported to the main log.
-func (a *accessLog) writeLocked(p []byte) {
+// writeOut writes p to the file; the caller holds wmu. Lines that cannot
+// be written are dropped; the first failure after a success is reported
+// to the main log.
+func (a *accessLog) writeOut(p []byte) {
+	if len(p) == 0 {
+		return
+	}
 	_, err := a.file.Write(p)
 	switch {
 	case err != nil && !a.failing:
@@ -154,6 +187,8 @@ func (a *accessLog) reopen() error {
 		return nil
 	}
 	a.flushLocked()
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
 	return a.file.Reopen()
 }
 
@@ -169,6 +204,8 @@ func (a *accessLog) close() error {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.wmu.Lock()
+	defer a.wmu.Unlock()
 	err := a.file.Close()
 	a.file = nil
 	return err
