@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -97,7 +98,8 @@ func run(addr, path string, conns int, d time.Duration, readSize int) (*result, 
 }
 
 // client is one connection: requests until end, each response read to its
-// last byte before the next request goes out.
+// last byte, readSize bytes at most per read, before the next request goes
+// out.
 func client(addr, path string, end time.Time, readSize int) ([]time.Duration, int64, error) {
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -114,53 +116,43 @@ func client(addr, path string, end time.Time, readSize int) ([]time.Duration, in
 		if _, err := io.WriteString(nc, req); err != nil {
 			return lats, total, err
 		}
-		n, err := contentLength(br)
+		resp, err := http.ReadResponse(br, nil)
 		if err != nil {
-			return lats, total, err
+			return lats, total, fmt.Errorf("response: %w", err)
 		}
-		m, err := io.CopyBuffer(io.Discard, io.LimitReader(br, n), buf)
-		total += m
-		if err == nil && m < n {
-			err = io.ErrUnexpectedEOF
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return lats, total, fmt.Errorf("response %q: want 200", resp.Status)
 		}
+		n, err := drain(resp.Body, buf)
+		resp.Body.Close()
+		total += n
 		if err != nil {
 			return lats, total, fmt.Errorf("body: %w", err)
+		}
+		if resp.Close {
+			return lats, total, errors.New("the server closed the connection after a response")
 		}
 		lats = append(lats, time.Since(t))
 	}
 	return lats, total, nil
 }
 
-// contentLength reads a response head and returns its Content-Length; a
-// status other than 200 or a head without the length is an error.
-func contentLength(br *bufio.Reader) (int64, error) {
-	status, err := br.ReadString('\n')
-	if err != nil {
-		return 0, fmt.Errorf("status line: %w", err)
-	}
-	if f := strings.Fields(status); len(f) < 2 || f[1] != "200" {
-		return 0, fmt.Errorf("status line %q: want 200", strings.TrimSpace(status))
-	}
-	n := int64(-1)
+// drain reads r to its end through buf, so each read asks for len(buf)
+// bytes (io.Copy to io.Discard would pick its own size), and returns the
+// bytes read.
+func drain(r io.Reader, buf []byte) (int64, error) {
+	var n int64
 	for {
-		line, err := br.ReadString('\n')
+		m, err := r.Read(buf)
+		n += int64(m)
+		if err == io.EOF {
+			return n, nil
+		}
 		if err != nil {
-			return 0, fmt.Errorf("header: %w", err)
-		}
-		if line == "\r\n" || line == "\n" {
-			break
-		}
-		name, value, ok := strings.Cut(line, ":")
-		if ok && strings.EqualFold(strings.TrimSpace(name), "Content-Length") {
-			if n, err = strconv.ParseInt(strings.TrimSpace(value), 10, 64); err != nil || n < 0 {
-				return 0, fmt.Errorf("bad Content-Length %q", strings.TrimSpace(value))
-			}
+			return n, err
 		}
 	}
-	if n < 0 {
-		return 0, errors.New("response without Content-Length (chunked bodies are not read here)")
-	}
-	return n, nil
 }
 
 // print writes the summary.

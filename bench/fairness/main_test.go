@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"net"
 	"net/http"
 	"strconv"
@@ -9,35 +8,6 @@ import (
 	"testing"
 	"time"
 )
-
-func TestContentLength(t *testing.T) {
-	tests := []struct {
-		name, head string
-		want       int64
-		wantErr    string
-	}{
-		{"plain", "HTTP/1.1 200 OK\r\nContent-Length: 42\r\n\r\n", 42, ""},
-		{"any case and spaces", "HTTP/1.1 200 OK\r\ncontent-length:  7 \r\nX: y\r\n\r\n", 7, ""},
-		{"not 200", "HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\n", 0, "want 200"},
-		{"no length", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 0, "without Content-Length"},
-		{"bad length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", 0, "bad Content-Length"},
-		{"cut short", "HTTP/1.1 200 OK\r\nContent-Le", 0, "header"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			n, err := contentLength(bufio.NewReader(strings.NewReader(tt.head)))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || n != tt.want {
-				t.Fatalf("= %d, %v; want %d", n, err, tt.want)
-			}
-		})
-	}
-}
 
 // TestRunCountsEveryConnection loads a real server and checks that every
 // connection's requests and bytes are counted.
