@@ -11,10 +11,11 @@ import (
 	"os"
 
 	"github.com/gotwistd/gotwistd/internal/cli"
+	"github.com/gotwistd/gotwistd/internal/portforward"
 	"github.com/gotwistd/gotwistd/internal/units"
 	"github.com/gotwistd/gotwistd/web"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], web.NewPlugin(), units.NewPlugin()))
+	os.Exit(cli.Main(os.Args[1:], web.NewPlugin(), portforward.NewPlugin(), units.NewPlugin()))
 }
