@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 const acceptOnceChildEnv = "GOTWISTD_WEB_ACCEPT_ONCE_CHILD"

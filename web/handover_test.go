@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/handover"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 	"github.com/gotwistd/gotwistd/systemd"
 
 	"golang.org/x/sys/unix"

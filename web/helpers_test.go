@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotwistd/gotwistd/internal/service"
 	"github.com/gotwistd/gotwistd/internal/testcert"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 // logRecorder keeps every log line as "[system] message", as the runner's

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 func TestParseArgs(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"flag"
 
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 // plugin is the `web` subcommand.

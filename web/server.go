@@ -21,7 +21,7 @@ import (
 	"github.com/gotwistd/gotwistd/handover"
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/internal/logfile"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 	"github.com/gotwistd/gotwistd/systemd"
 	"github.com/gotwistd/gotwistd/web/h1"
 	"github.com/gotwistd/gotwistd/web/h2"

@@ -69,7 +69,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 	"github.com/gotwistd/gotwistd/systemd"
 )
 

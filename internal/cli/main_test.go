@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 // childEnv makes the test binary run Main with the fake plugin instead of

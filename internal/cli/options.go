@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 // DefaultStartTimeout is the default of --start-timeout, systemd's

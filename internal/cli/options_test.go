@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 func TestParseOptions(t *testing.T) {

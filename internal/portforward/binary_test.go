@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -55,8 +54,6 @@ type forwarderProcess struct {
 	log  strings.Builder
 	done chan struct{}
 }
-
-var startingOn = regexp.MustCompile(`ProxyFactory starting on (\d+)`)
 
 // startProcess runs argv (a gotwistd or twistd3 command line forwarding
 // from tcp:0) and waits for its "ProxyFactory starting on PORT" line.

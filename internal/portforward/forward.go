@@ -1,21 +1,20 @@
-// Package portforward is twistd's `portforward` plugin (twisted.tap.portforward)
-// for gotwistd's runner: a TCP forwarder. Every connection accepted on an
-// endpoint (any stream endpoint, socket activation included) is joined to a
-// new connection to a fixed destination, and bytes are copied both ways,
+// Package portforward is twistd's `portforward` plugin (twisted.tap.portforward):
+// a TCP forwarder, and the proof that the public [runner.Daemon] contract
+// carries a real service. Every connection accepted on an endpoint (any
+// stream endpoint, socket activation included) is joined to a new
+// connection to a fixed destination, and bytes are copied both ways,
 // half-closes passed on, until both directions are done.
 //
 //	gotwistd --nodaemon --pidfile= portforward --port systemd:domain=INET:index=0 --host 127.0.0.1 --dest_port 8080
 //
-// It is the second plugin of the runner, after web: it gets sd_notify,
-// the watchdog, privileges, logging and systemd's sockets from the runner
-// and only forwards. On Shutdown it stops accepting and lets the forwarded
-// connections that are open finish until the runner's grace period ends.
+// The runner binds the endpoints, drops privileges, speaks sd_notify and
+// pings the watchdog; this package only forwards. On stop it takes no new
+// connection and lets the open ones finish until the grace period
+// (--shutdown-timeout) ends, then closes the rest.
 package portforward
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,172 +25,141 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/endpoint"
-	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/runner"
+	"github.com/gotwistd/gotwistd/service"
 )
 
-// Log systems, the "[system]" column of twistd's log lines.
+// Defaults of twistd's portforward options.
 const (
-	systemMain    = "-"
-	systemFactory = "gotwistd.portforward.ProxyFactory#info"
-	systemError   = "gotwistd.portforward.ProxyFactory#error"
+	// DefaultPort is the endpoint forwarded from (twistd: 6666).
+	DefaultPort = "tcp:6666"
+	// DefaultHost is the host forwarded to (twistd: localhost).
+	DefaultHost = "localhost"
+	// DefaultDestPort is the port forwarded to (twistd: 6665).
+	DefaultDestPort = 6665
+	// DefaultConnectTimeout bounds the connection to the destination;
+	// twistd has no such option and waits for the kernel's timeout.
+	DefaultConnectTimeout = 10 * time.Second
 )
 
 // copyBuffer is the size of each direction's copy buffer.
 const copyBuffer = 32 << 10
 
-// Forwarder is a running portforward service; New makes one.
-type Forwarder struct {
-	cfg       Config
-	dest      string
-	endpoints []*endpoint.Endpoint
-	log       *slog.Logger
-	facLog    *slog.Logger
-	errLog    *slog.Logger
-	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
-
-	mu        sync.Mutex
-	listeners []*endpoint.Listener
-	conns     map[net.Conn]struct{}
-	serving   bool
-	stopping  chan struct{}
-	stopped   chan struct{}
-	active    sync.WaitGroup
-	accepting sync.WaitGroup
+// NewPlugin returns twistd's `portforward` plugin for the runner.
+func NewPlugin() service.Plugin {
+	d := &runner.Daemon{
+		Name:         "portforward",
+		Synopsis:     "A simple port-forwarder.",
+		Factory:      "ProxyFactory",
+		ListenOption: "port",
+		ListenShort:  'p',
+		Listen:       []string{DefaultPort},
+		Options: []runner.Option{
+			{Long: "host", Short: 'h', Meta: "HOST", Help: "Set the host connections are forwarded to.", Default: DefaultHost},
+			{Long: "dest-port", Short: 'd', Meta: "PORT", Help: "Set the destination port.", Default: strconv.Itoa(DefaultDestPort)},
+			{Long: "connect-timeout", Meta: "DURATION", Help: "Give up connecting to the destination after this long; the client's connection is then closed.", Default: DefaultConnectTimeout.String()},
+		},
+		Description: "Port Forwarder: every connection accepted on --port is joined to a new\n" +
+			"connection to --host:--dest_port, bytes copied both ways until both sides\n" +
+			"have closed. On SIGTERM it stops accepting and lets open connections\n" +
+			"finish within --shutdown-timeout.",
+		Check: func(o runner.Values) error { _, err := parse(o); return err },
+		Status: func(o runner.Values) string {
+			c, _ := parse(o)
+			return "forwarding " + strings.Join(o.All("port"), ", ") + " to " + c.dest
+		},
+		Run: run,
+	}
+	return d.Plugin()
 }
 
-// New returns a Forwarder for cfg. Endpoint strings are checked here, so a
-// bad one is a usage error before anything is bound; datagram endpoints
-// (quic:) are refused.
-func New(cfg Config, env service.Env) (*Forwarder, error) {
-	logger := env.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	if len(cfg.Listen) == 0 {
-		cfg.Listen = []string{DefaultPort}
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	f := &Forwarder{
-		cfg:      cfg,
-		dest:     net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.DestPort)),
-		log:      logger.With("system", systemMain),
-		facLog:   logger.With("system", systemFactory),
-		errLog:   logger.With("system", systemError),
-		conns:    make(map[net.Conn]struct{}),
-		stopping: make(chan struct{}),
-		stopped:  make(chan struct{}),
-	}
-	d := net.Dialer{Timeout: cfg.ConnectTimeout}
-	f.dial = d.DialContext
-	for _, l := range cfg.Listen {
-		ep, err := endpoint.Parse(l)
-		if err != nil {
-			return nil, &getopt.UsageError{Err: err, Hint: hint}
-		}
-		if ep.Type == endpoint.TypeQUIC {
-			return nil, getopt.Usagef(hint, "--port %q: portforward forwards stream connections; give a tcp:, unix:, ssl: or systemd: endpoint", l)
-		}
-		f.endpoints = append(f.endpoints, ep)
-	}
-	return f, nil
+// config is the forwarder's destination, from its options.
+type config struct {
+	dest    string
+	timeout time.Duration
 }
 
-// Listen binds every endpoint, logging "ProxyFactory starting on PORT" as
-// twistd does. On error nothing stays bound.
-func (f *Forwarder) Listen(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for i, ep := range f.endpoints {
-		l, err := ep.Listen(ctx)
-		if err == nil && l.Stream == nil {
-			l.Close()
-			err = fmt.Errorf("endpoint %s is a datagram socket: portforward needs a stream socket (ListenStream= in the .socket unit)", ep)
-		}
-		if err != nil {
-			for _, l := range f.listeners {
-				l.Close()
-			}
-			f.listeners = nil
-			return err
-		}
-		f.listeners = append(f.listeners, l)
-		f.log.Info("ProxyFactory starting on " + l.Description())
-		if i == 0 {
-			f.facLog.Info("Starting factory " + f.factory())
-		}
+func parse(o runner.Values) (config, error) {
+	host := o.Get("host")
+	if host == "" || strings.ContainsAny(host, " /") {
+		return config{}, fmt.Errorf("--host %q: give a host name or an IP address, such as localhost", host)
 	}
-	return nil
+	n, err := strconv.Atoi(o.Get("dest-port"))
+	if err != nil || n < 1 || n > 65535 {
+		return config{}, fmt.Errorf("--dest_port %q: give a port number from 1 to 65535", o.Get("dest-port"))
+	}
+	d, err := time.ParseDuration(o.Get("connect-timeout"))
+	if err != nil || d <= 0 {
+		return config{}, fmt.Errorf("--connect-timeout %q: give a duration such as 10s", o.Get("connect-timeout"))
+	}
+	return config{dest: net.JoinHostPort(host, strconv.Itoa(n)), timeout: d}, nil
 }
 
-func (f *Forwarder) factory() string {
-	return "<gotwistd.portforward.ProxyFactory " + strings.Join(f.cfg.Listen, ", ") + " -> " + f.dest + ">"
+// forwarder holds the connections of one run.
+type forwarder struct {
+	cfg    config
+	log    *slog.Logger
+	dialer net.Dialer
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	active sync.WaitGroup
 }
 
-// Serve accepts on every listener until Shutdown, then returns nil once
-// Shutdown is done. An accept error that is not temporary is returned.
-func (f *Forwarder) Serve() error {
-	f.mu.Lock()
-	if f.serving {
-		f.mu.Unlock()
-		return errors.New("portforward: Serve called twice")
+func run(ctx context.Context, in *runner.Input) error {
+	cfg, err := parse(in.Options)
+	if err != nil {
+		return err
 	}
-	f.serving = true
+	f := &forwarder{cfg: cfg, log: in.Logger, dialer: net.Dialer{Timeout: cfg.timeout}, conns: map[net.Conn]struct{}{}}
+	errs := make(chan error, len(in.Listeners))
+	for _, l := range in.Listeners {
+		ln := runner.Accepting(l)
+		if ln == nil {
+			return fmt.Errorf("endpoint %s is a datagram socket: portforward needs a stream socket (ListenStream= in the .socket unit)", l.Endpoint)
+		}
+		go func() { errs <- f.acceptLoop(ctx, l, ln) }()
+	}
+	var fatal error
+	for range in.Listeners {
+		if err := <-errs; err != nil && fatal == nil {
+			fatal = err
+		}
+	}
+	if fatal != nil && ctx.Err() == nil {
+		f.closeAll()
+		f.active.Wait()
+		return fatal
+	}
+	done := make(chan struct{})
+	go func() { f.active.Wait(); close(done) }()
 	select {
-	case <-f.stopping:
-		f.mu.Unlock()
-		<-f.stopped
-		return nil
-	default:
+	case <-done:
+	case <-in.Hard.Done():
+		n := f.closeAll()
+		<-done
+		f.log.Info(fmt.Sprintf("closed %d forwarded sockets still open after the grace period", n))
 	}
-	errs := make(chan error, len(f.listeners))
-	for _, l := range f.listeners {
-		f.accepting.Add(1)
-		go func() {
-			defer f.accepting.Done()
-			errs <- f.acceptLoop(l)
-		}()
-	}
-	n := len(f.listeners)
-	f.mu.Unlock()
-	for range n {
-		if err := <-errs; err != nil {
-			select {
-			case <-f.stopping:
-			default:
-				return err
-			}
-		}
-	}
-	<-f.stopped
 	return nil
 }
 
-// acceptLoop accepts on l until it is closed. Temporary errors (EMFILE and
-// the like) back off as net/http does, from 5 ms to 1 s, so a full fd table
-// does not spin a core.
-func (f *Forwarder) acceptLoop(l *endpoint.Listener) error {
-	ln := l.Stream
-	if l.TLS != nil {
-		ln = tls.NewListener(ln, l.TLS)
-	}
+// acceptLoop accepts on ln until ctx is done (the runner then closes the
+// listener). Temporary errors (EMFILE and the like) back off as net/http
+// does, from 5 ms to 1 s, so a full fd table does not spin a core.
+func (f *forwarder) acceptLoop(ctx context.Context, l *endpoint.Listener, ln net.Listener) error {
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			select {
-			case <-f.stopping:
+			if ctx.Err() != nil {
 				return nil
-			default:
 			}
 			if ne, ok := err.(interface{ Temporary() bool }); ok && ne.Temporary() {
 				delay = max(5*time.Millisecond, min(2*delay, time.Second))
-				f.errLog.Warn(fmt.Sprintf("accept on %s: %v; retrying in %v", l.Endpoint, err, delay))
+				f.log.Warn(fmt.Sprintf("accept on %s: %v; retrying in %v", l.Endpoint, err, delay))
 				select {
 				case <-time.After(delay):
-				case <-f.stopping:
+				case <-ctx.Done():
 					return nil
 				}
 				continue
@@ -199,10 +167,8 @@ func (f *Forwarder) acceptLoop(l *endpoint.Listener) error {
 			return fmt.Errorf("accept on %s: %w", l.Endpoint, err)
 		}
 		delay = 0
-		if !f.track(c) {
-			c.Close()
-			return nil
-		}
+		f.track(c)
+		f.active.Add(1)
 		go f.forward(c)
 		if l.AcceptOnce {
 			return nil
@@ -210,21 +176,15 @@ func (f *Forwarder) acceptLoop(l *endpoint.Listener) error {
 	}
 }
 
-// track records an accepted connection; false once stopping.
-func (f *Forwarder) track(c net.Conn) bool {
+func (f *forwarder) track(cs ...net.Conn) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	select {
-	case <-f.stopping:
-		return false
-	default:
+	for _, c := range cs {
+		f.conns[c] = struct{}{}
 	}
-	f.conns[c] = struct{}{}
-	f.active.Add(1)
-	return true
+	f.mu.Unlock()
 }
 
-func (f *Forwarder) untrack(cs ...net.Conn) {
+func (f *forwarder) untrack(cs ...net.Conn) {
 	f.mu.Lock()
 	for _, c := range cs {
 		delete(f.conns, c)
@@ -232,28 +192,27 @@ func (f *Forwarder) untrack(cs ...net.Conn) {
 	f.mu.Unlock()
 }
 
+// closeAll closes every open socket and returns how many there were.
+func (f *forwarder) closeAll() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
+	return len(f.conns)
+}
+
 // forward joins client to a new connection to the destination.
-func (f *Forwarder) forward(client net.Conn) {
+func (f *forwarder) forward(client net.Conn) {
 	defer f.active.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-f.stopped:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
-	server, err := f.dial(ctx, "tcp", f.dest)
-	cancel()
+	server, err := f.dialer.Dial("tcp", f.cfg.dest)
 	if err != nil {
-		f.errLog.Warn(fmt.Sprintf("Unable to connect to peer %s for %s: %v", f.dest, client.RemoteAddr(), err))
+		f.log.Warn(fmt.Sprintf("Unable to connect to peer %s for %s: %v", f.cfg.dest, client.RemoteAddr(), err))
 		f.untrack(client)
 		client.Close()
 		return
 	}
-	f.mu.Lock()
-	f.conns[server] = struct{}{}
-	f.mu.Unlock()
+	f.track(server)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); pipe(server, client) }()
@@ -270,101 +229,13 @@ func (f *Forwarder) forward(client net.Conn) {
 // An error on either side closes both, which ends the other direction too.
 func pipe(dst, src net.Conn) {
 	buf := make([]byte, copyBuffer)
-	_, err := io.CopyBuffer(dst, src, buf)
-	if err != nil {
+	if _, err := io.CopyBuffer(dst, src, buf); err != nil {
 		dst.Close()
 		src.Close()
 		return
 	}
-	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-		if cw.CloseWrite() == nil {
-			return
-		}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		return
 	}
 	dst.Close()
-}
-
-// Shutdown stops accepting, lets open forwarded connections finish until
-// ctx is done, then closes the rest and the listeners, logging
-// "(TCP Port 6666 Closed)" as twistd does.
-func (f *Forwarder) Shutdown(ctx context.Context) error {
-	f.mu.Lock()
-	select {
-	case <-f.stopping:
-		f.mu.Unlock()
-		select {
-		case <-f.stopped:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	default:
-	}
-	close(f.stopping)
-	listeners := f.listeners
-	f.mu.Unlock()
-
-	var errs []error
-	for _, l := range listeners {
-		// Closing our copy of an inherited socket leaves systemd's, and
-		// the connections queued on it, to the next instance.
-		if err := l.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	f.accepting.Wait()
-	done := make(chan struct{})
-	go func() { f.active.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		f.mu.Lock()
-		n := len(f.conns)
-		for c := range f.conns {
-			c.Close()
-		}
-		f.mu.Unlock()
-		<-done
-		err = fmt.Errorf("shutdown: closed %d forwarded connections still open after the grace period", n)
-	}
-	for _, l := range listeners {
-		f.log.Info("(" + portKind(l) + " Port " + l.Description() + " Closed)")
-	}
-	f.facLog.Info("Stopping factory " + f.factory())
-	close(f.stopped)
-	return errors.Join(append(errs, err)...)
-}
-
-func portKind(l *endpoint.Listener) string {
-	if l.Stream != nil && l.Stream.Addr().Network() == "unix" {
-		return "UNIX"
-	}
-	return "TCP"
-}
-
-// Reload reloads the certificates of ssl listeners; open connections keep
-// theirs.
-func (f *Forwarder) Reload() error {
-	f.mu.Lock()
-	listeners := f.listeners
-	f.mu.Unlock()
-	var errs []error
-	for _, l := range listeners {
-		if err := l.ReloadCertificates(); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// ReopenLogs does nothing: the forwarder has no log files of its own.
-func (f *Forwarder) ReopenLogs() error { return nil }
-
-// Status says what is forwarded, for sd_notify's STATUS=.
-func (f *Forwarder) Status() string {
-	f.mu.Lock()
-	n := len(f.conns)
-	f.mu.Unlock()
-	return fmt.Sprintf("forwarding %s to %s (%d sockets open)", strings.Join(f.cfg.Listen, ", "), f.dest, n)
 }

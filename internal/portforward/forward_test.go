@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,68 +16,57 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
-func TestParseArgs(t *testing.T) {
+func TestOptions(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		want    Config
-		wantErr string
+		name       string
+		args       []string
+		wantStatus string
+		wantErr    string
 	}{
-		{name: "defaults", want: Config{Listen: []string{"tcp:6666"}, Host: "localhost", DestPort: 6665, ConnectTimeout: 10 * time.Second}},
+		{name: "defaults", wantStatus: "forwarding tcp:6666 to localhost:6665"},
 		{name: "twistd spelling", args: []string{"--port", "8080", "--host", "example.org", "--dest_port", "80"},
-			want: Config{Listen: []string{"tcp:8080"}, Host: "example.org", DestPort: 80, ConnectTimeout: 10 * time.Second}},
+			wantStatus: "forwarding 8080 to example.org:80"},
 		{name: "short options", args: []string{"-p", "systemd:domain=INET:index=0", "-h", "::1", "-d", "443"},
-			want: Config{Listen: []string{"systemd:domain=INET:index=0"}, Host: "::1", DestPort: 443, ConnectTimeout: 10 * time.Second}},
-		{name: "dash for underscore and prefix", args: []string{"--dest-port=81", "--conn=2s", "--po", "unix:/run/x.sock"},
-			want: Config{Listen: []string{"unix:/run/x.sock"}, Host: "localhost", DestPort: 81, ConnectTimeout: 2 * time.Second}},
-		{name: "port repeatable", args: []string{"-p", "1", "-p", "2"},
-			want: Config{Listen: []string{"tcp:1", "tcp:2"}, Host: "localhost", DestPort: 6665, ConnectTimeout: 10 * time.Second}},
+			wantStatus: "forwarding systemd:domain=INET:index=0 to [::1]:443"},
+		{name: "dash for underscore and prefixes", args: []string{"--dest-port=81", "--conn=2s", "--po", "unix:/run/x.sock"},
+			wantStatus: "forwarding unix:/run/x.sock to localhost:81"},
+		{name: "port repeatable", args: []string{"-p", "1", "-p", "tcp:2"}, wantStatus: "forwarding 1, tcp:2 to localhost:6665"},
 		{name: "dest port not a number", args: []string{"--dest_port", "http"}, wantErr: `--dest_port "http": give a port number from 1 to 65535`},
 		{name: "dest port out of range", args: []string{"-d", "70000"}, wantErr: `--dest_port "70000": give a port number`},
 		{name: "empty host", args: []string{"--host="}, wantErr: `--host "": give a host name`},
 		{name: "bad timeout", args: []string{"--connect-timeout", "soon"}, wantErr: `--connect-timeout "soon"`},
+		{name: "bad endpoint", args: []string{"--port", "tcp:abc"}, wantErr: `bad endpoint "tcp:abc"`},
 		{name: "unknown option", args: []string{"--path", "."}, wantErr: "option --path not recognized"},
 		{name: "stray argument", args: []string{"8080"}, wantErr: `unexpected argument "8080"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseArgs(tt.args)
+			svc, err := NewPlugin().New(tt.args, service.Env{})
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, getopt.ErrUsage) {
-					t.Fatalf("ParseArgs(%q) error = %v, want a usage error containing %q", tt.args, err, tt.wantErr)
+					t.Fatalf("New(%q) error = %v, want a usage error containing %q", tt.args, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseArgs(%q): %v", tt.args, err)
+				t.Fatalf("New(%q): %v", tt.args, err)
 			}
-			if strings.Join(got.Listen, " ") != strings.Join(tt.want.Listen, " ") || got.Host != tt.want.Host ||
-				got.DestPort != tt.want.DestPort || got.ConnectTimeout != tt.want.ConnectTimeout {
-				t.Errorf("ParseArgs(%q) = %+v, want %+v", tt.args, got, tt.want)
+			if got := svc.Status(); got != tt.wantStatus {
+				t.Errorf("New(%q).Status() = %q, want %q", tt.args, got, tt.wantStatus)
 			}
 		})
 	}
-	if _, err := ParseArgs([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+	var help bytes.Buffer
+	if _, err := NewPlugin().New([]string{"--help"}, service.Env{Stdout: &help}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("--help: %v, want flag.ErrHelp", err)
 	}
-}
-
-func TestNewRefusesBadEndpoints(t *testing.T) {
-	for _, tc := range []struct{ name, ep, want string }{
-		{"syntax", "tcp:abc", `bad endpoint "tcp:abc"`},
-		{"datagram", "quic:8443:privateKey=k.pem:certKey=c.pem", "portforward forwards stream connections"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := DefaultConfig()
-			cfg.Listen = []string{tc.ep}
-			_, err := New(cfg, service.Env{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, getopt.ErrUsage) {
-				t.Fatalf("New(%q) = %v, want a usage error containing %q", tc.ep, err, tc.want)
-			}
-		})
+	for _, want := range []string{"-p, --port=ENDPOINT", "-h, --host=HOST", "-d, --dest-port=PORT", "[default: 6665]", "Port Forwarder"} {
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("--help lacks %q:\n%s", want, help.String())
+		}
 	}
 }
 
@@ -139,33 +129,36 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// startForwarder serves a Forwarder on an ephemeral loopback port towards
-// destPort and returns it with the address to connect to.
-func startForwarder(t *testing.T, destPort int, logs io.Writer) (*Forwarder, string, chan error) {
+var startingOn = regexp.MustCompile(`ProxyFactory starting on (\d+)`)
+
+// startForwarder serves the plugin on an ephemeral loopback port towards
+// destPort and returns it with the address to connect to and Serve's
+// result.
+func startForwarder(t *testing.T, destPort int, logs *logBuffer) (service.Service, string, chan error) {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen = []string{"tcp:0:interface=127.0.0.1"}
-	cfg.Host = "127.0.0.1"
-	cfg.DestPort = destPort
-	cfg.ConnectTimeout = 2 * time.Second
 	if logs == nil {
-		logs = io.Discard
+		logs = &logBuffer{}
 	}
-	f, err := New(cfg, service.Env{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	args := []string{"--port", "tcp:0:interface=127.0.0.1", "--host", "127.0.0.1", "--dest_port", strconv.Itoa(destPort), "--connect-timeout", "2s"}
+	svc, err := NewPlugin().New(args, service.Env{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Listen(context.Background()); err != nil {
+	if err := svc.Listen(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	m := startingOn.FindStringSubmatch(logs.String())
+	if m == nil {
+		t.Fatalf("no \"ProxyFactory starting on PORT\" line:\n%s", logs.String())
+	}
 	served := make(chan error, 1)
-	go func() { served <- f.Serve() }()
+	go func() { served <- svc.Serve() }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		f.Shutdown(ctx)
+		svc.Shutdown(ctx)
 	})
-	return f, f.listeners[0].Stream.Addr().String(), served
+	return svc, "127.0.0.1:" + m[1], served
 }
 
 func TestForwardsBothWaysWithHalfClose(t *testing.T) {
@@ -311,7 +304,8 @@ func TestShutdownLetsOpenConnectionsFinish(t *testing.T) {
 
 func TestShutdownGracePeriodClosesTheRest(t *testing.T) {
 	echo := newEchoServer(t)
-	f, addr, _ := startForwarder(t, echo.port(), nil)
+	var logs logBuffer
+	f, addr, served := startForwarder(t, echo.port(), &logs)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -321,9 +315,14 @@ func TestShutdownGracePeriodClosesTheRest(t *testing.T) {
 	io.ReadFull(c, make([]byte, 1))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err = f.Shutdown(ctx)
-	if err == nil || !strings.Contains(err.Error(), "closed 2 forwarded connections") {
-		t.Fatalf("Shutdown past its grace period = %v, want it to say it closed the client's and the destination's sockets", err)
+	if err := f.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown past its grace period = %v, want context.DeadlineExceeded (the runner logs the grace period's end)", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Serve after a forced stop: %v", err)
+	}
+	if want := "closed 2 forwarded sockets still open after the grace period"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q (the client's and the destination's sockets):\n%s", want, logs.String())
 	}
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {

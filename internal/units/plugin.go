@@ -3,7 +3,7 @@ package units
 import (
 	"errors"
 
-	"github.com/gotwistd/gotwistd/internal/service"
+	"github.com/gotwistd/gotwistd/service"
 )
 
 // plugin is the `units` command.

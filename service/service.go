@@ -1,5 +1,5 @@
 // Package service defines the contract between the gotwistd runner
-// (internal/cli, which plays twistd's part) and the plugins it runs, such as
+// (package runner, which plays twistd's part) and the plugins it runs, such as
 // the web plugin. A plugin turns its own command-line arguments into a
 // Service; the runner binds it, drops privileges, serves it, and stops it.
 //
