@@ -25,6 +25,11 @@
 //     arguments and binds, serves, reloads and stops itself, as gotwistd's
 //     web plugin does.
 //
+// The runner still speaks as gotwistd: its messages ("gotwistd: error:
+// ...", "gotwistd VERSION (...) starting up."), the default pidfile
+// (gotwistd.pid), the daemon's default log (gotwistd.log) and the syslog
+// prefix. Give --pidfile=, --logfile and --prefix in the unit file.
+//
 // A unit file for a daemon built on it, socket-activated and with the
 // watchdog, reads like the one for gotwistd itself:
 //
