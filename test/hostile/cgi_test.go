@@ -3,11 +3,13 @@ package hostile
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -208,3 +210,148 @@ func TestCGIEngines(t *testing.T) {
 	}
 }
 
+// procGone waits until process pid no longer runs (exited, or a zombie
+// left to init), failing after 20 s: SIGKILL takes effect when the
+// process is next scheduled, not when kill(2) returns.
+func procGone(t *testing.T, pid int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if s := string(stat); err == nil {
+			if i := strings.LastIndexByte(s, ')'); i >= 0 && strings.HasPrefix(s[i+1:], " Z") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still runs", pid)
+		}
+	}
+}
+
+func pidIn(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	must(t, err)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("%s: %q", path, b)
+	}
+	return pid
+}
+
+// TestCGIHostile attacks --cgi: scripts outside the root, bodies over the
+// limit, a script that never exits, one that writes endless headers, and
+// one that leaves a child behind. The server answers each as it should,
+// kills what must die, and keeps serving.
+func TestCGIHostile(t *testing.T) {
+	ct := newCGITree(t)
+	s := startCGI(t, ct, "--listen", "tcp:0:interface=127.0.0.1", "--cgi", "--cgi-timeout", "1s", "--cgi-max-body", "100000")
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirect, Transport: &http.Transport{DisableKeepAlives: true}}
+
+	t.Run("scripts outside the root", func(t *testing.T) {
+		for _, p := range []string{"/evil.cgi", "/outdir/evil.cgi", "/outdir/evil.cgi/x", "/../outside/evil.cgi",
+			"/%2e%2e/outside/evil.cgi", "/sub/..%2f..%2foutside/evil.cgi", "/sub/%2e%2e/%2e%2e/outside/evil.cgi"} {
+			for _, m := range []string{"GET", "POST"} {
+				raw := m + " " + p + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+				ex := rawExchange(t, s.addr(), []byte(raw), false, 10*time.Second)
+				rs, err := responses(ex.data, m)
+				if err != nil || len(rs) != 1 || (rs[0].status != 403 && rs[0].status != 404 && rs[0].status != 400 && rs[0].status != 405) ||
+					strings.Contains(rs[0].body, scriptMarker) {
+					t.Errorf("%s %s: %v %+v", m, p, err, rs)
+				}
+			}
+		}
+		if _, err := os.Stat(filepath.Join(ct.outside, "ran")); err == nil {
+			t.Error("the script outside the root ran")
+		}
+	})
+
+	t.Run("body over the limit", func(t *testing.T) {
+		resp, body := call(t, client, "POST", s.url("/body.cgi"), strings.NewReader(strings.Repeat("x", 100001)), nil)
+		if resp.StatusCode != 413 || strings.Contains(body, "length=") {
+			t.Errorf("= %d %q", resp.StatusCode, body)
+		}
+		// Announced but never sent: answered at once, nothing waits for it.
+		raw := "POST /body.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\nxx"
+		ex := rawExchange(t, s.addr(), []byte(raw), false, 10*time.Second)
+		if rs, err := responses(ex.data, "POST"); err != nil || len(rs) != 1 || rs[0].status != 413 || !ex.closed {
+			t.Errorf("1 GB announced: %v %+v closed=%v", err, rs, ex.closed)
+		}
+		resp, body = call(t, client, "POST", s.url("/body.cgi"), strings.NewReader(strings.Repeat("x", 100000)), nil)
+		if resp.StatusCode != 200 || body != "length=100000 read=100000\n" {
+			t.Errorf("at the limit: %d %q", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("a body that never comes", func(t *testing.T) {
+		// The script is not started until the body is in; the read is
+		// bounded by --cgi-timeout.
+		raw := "POST /body.cgi HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\nonly this"
+		ex := rawExchange(t, s.addr(), []byte(raw), false, 20*time.Second)
+		rs, err := responses(ex.data, "POST")
+		if err != nil || len(rs) != 1 || rs[0].status != 400 || !ex.closed {
+			t.Errorf("%v %+v closed=%v", err, rs, ex.closed)
+		}
+	})
+
+	t.Run("a script that never exits", func(t *testing.T) {
+		resp, body := call(t, client, "GET", s.url("/forever.cgi"), nil, nil)
+		if resp.StatusCode != 504 || !strings.Contains(body, "Gateway Timeout") {
+			t.Errorf("= %d %q", resp.StatusCode, body)
+		}
+		procGone(t, pidIn(t, filepath.Join(ct.root, "forever.pid")))
+	})
+
+	t.Run("endless headers", func(t *testing.T) {
+		resp, body := call(t, client, "GET", s.url("/hugeheader.cgi"), nil, nil)
+		if resp.StatusCode != 502 || strings.Contains(body, "aaaa") {
+			t.Errorf("= %d %q", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("a child that outlives its script", func(t *testing.T) {
+		resp, body := call(t, client, "GET", s.url("/fork.cgi"), nil, nil)
+		if resp.StatusCode != 200 || body != "parent done\n" {
+			t.Errorf("= %d %q", resp.StatusCode, body)
+		}
+		procGone(t, pidIn(t, filepath.Join(ct.root, "fork.pid")))
+	})
+
+	t.Run("still serving", func(t *testing.T) {
+		s.alive()
+		if resp, body := call(t, client, "GET", s.url("/hello.txt"), nil, nil); resp.StatusCode != 200 || body != "hello file\n" {
+			t.Errorf("= %d %q", resp.StatusCode, body)
+		}
+		log := s.log.String()
+		for _, want := range []string{"[gotwistd.web.twcgi#error] CGI /forever.cgi: killed after 1s (--cgi-timeout)",
+			"CGI /hugeheader.cgi: bad output (502): header block larger than 65536 bytes"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("no %q in the log:\n%s", want, log)
+			}
+		}
+	})
+}
+
+// TestCGIAsRoot: a server that stays root runs no script, and says how to
+// fix it.
+func TestCGIAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	ct := newCGITree(t)
+	s := start(t, nil, "--listen", "tcp:0:interface=127.0.0.1", "--path", ct.root, "--cgi")
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, body := call(t, client, "GET", s.url("/fork.cgi"), nil, nil)
+	if resp.StatusCode != 500 || strings.Contains(body, "root") {
+		t.Errorf("= %d %q", resp.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(ct.root, "fork.pid")); err == nil {
+		t.Error("the script ran as root")
+	}
+	if !strings.Contains(s.log.String(), "CGI: refusing to run scripts as root") || !strings.Contains(s.log.String(), "-u/--uid USER") {
+		t.Errorf("log:\n%s", s.log)
+	}
+}
