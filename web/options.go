@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
+	"github.com/gotwistd/gotwistd/web/cgi"
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
@@ -123,6 +124,16 @@ type Config struct {
 	// on the connection's goroutine and writes the responses to the
 	// requests a client sent together at once.
 	HTTP2Engine string
+	// CGI runs the *.cgi files under Root as CGI/1.1 scripts (--cgi), as
+	// twistd does; by default they are refused (403), never sent as
+	// files. See package web/cgi.
+	CGI bool
+	// CGITimeout is how long a CGI script may run (--cgi-timeout).
+	// Default cgi.DefaultTimeout; 0: no limit.
+	CGITimeout time.Duration
+	// CGIMaxBody is the largest request body a CGI script gets
+	// (--cgi-max-body); larger ones are 413. Default cgi.DefaultMaxBody.
+	CGIMaxBody int64
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -141,6 +152,8 @@ func DefaultConfig() Config {
 		IdleTimeout:       DefaultIdleTimeout,
 		SendTimeout:       DefaultSendTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		CGITimeout:        cgi.DefaultTimeout,
+		CGIMaxBody:        cgi.DefaultMaxBody,
 	}
 }
 
@@ -163,6 +176,9 @@ var options = &getopt.Parser{
 		{Long: "no-access-log", Help: "Write no access lines at all."},
 		{Long: "serve-dotfiles", Help: "Serve files whose name starts with a dot; by default they are 404, except /.well-known/."},
 		{Long: "no-follow-symlinks", Help: "Refuse symbolic links under --path; by default they are followed, as twistd does."},
+		{Long: "cgi", Help: "Run the *.cgi files under --path as CGI scripts, as twistd does; without it they are refused (403), never sent. Scripts never run as root: use -u/--uid."},
+		{Long: "cgi-timeout", Arg: true, Meta: "DURATION", Help: "Kill a CGI script (its whole process group) that runs this long; 0 for no limit.", Default: "1m0s"},
+		{Long: "cgi-max-body", Arg: true, Meta: "BYTES", Help: "Largest request body passed to a CGI script; larger ones get 413.", Default: "10485760"},
 		{Long: "read-header-timeout", Arg: true, Meta: "DURATION", Help: "Time a client may take to send a request's headers; 0 for none. A number is seconds; 1m30s also works.", Default: "10s"},
 		{Long: "idle-timeout", Arg: true, Meta: "DURATION", Help: "Close keep-alive connections idle this long; 0 for never.", Default: "2m0s"},
 		{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
@@ -255,6 +271,20 @@ func ParseArgs(args []string) (Config, error) {
 			cfg.ServeDotfiles = true
 		case "no-follow-symlinks":
 			cfg.NoFollowSymlinks = true
+		case "cgi":
+			cfg.CGI = true
+		case "cgi-timeout":
+			d, err := parseDuration(r.Name, v)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.CGITimeout = d
+		case "cgi-max-body":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return cfg, getopt.Usagef(hint, "--cgi-max-body %q: give a number of bytes, such as 10485760", v)
+			}
+			cfg.CGIMaxBody = n
 		case "read-header-timeout", "idle-timeout", "write-timeout", "send-timeout":
 			d, err := parseDuration(r.Name, v)
 			if err != nil {
@@ -306,6 +336,9 @@ func ParseArgs(args []string) (Config, error) {
 	}
 	if cfg.NoAccessLog && cfg.AccessLog != "" {
 		return cfg, getopt.Usagef(hint, "--no-access-log and --logfile contradict each other: give one of them")
+	}
+	if cfg.CGI && cfg.Root == "" {
+		return cfg, getopt.Usagef(hint, "--cgi needs --path: give the directory holding the scripts, such as --path /srv/www")
 	}
 	if port != "" {
 		cfg.Listen = append(cfg.Listen, port)

@@ -23,6 +23,7 @@ import (
 	"github.com/gotwistd/gotwistd/internal/logfile"
 	"github.com/gotwistd/gotwistd/service"
 	"github.com/gotwistd/gotwistd/systemd"
+	"github.com/gotwistd/gotwistd/web/cgi"
 	"github.com/gotwistd/gotwistd/web/h1"
 	"github.com/gotwistd/gotwistd/web/h2"
 	"github.com/gotwistd/gotwistd/web/static"
@@ -34,6 +35,7 @@ const (
 	systemSite   = "gotwistd.web.Site#info"
 	systemError  = "gotwistd.web.Site#error"
 	systemAccess = "gotwistd.web.AccessLog#info"
+	systemCGI    = "gotwistd.web.twcgi"
 )
 
 // altSvcMaxAge is how long clients may remember that HTTP/3 is offered.
@@ -124,6 +126,11 @@ func New(cfg Config, env service.Env) (*Server, error) {
 	if cfg.Root == "" {
 		s.handler = newWelcome(version, cfg.Headers)
 	} else {
+		var scripts static.ScriptRunner
+		if cfg.CGI {
+			scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody,
+				ServerSoftware: "gotwistd/" + version, Log: logger.With("system", systemCGI)})
+		}
 		h, err := static.New(static.Config{
 			Root:             cfg.Root,
 			Indexes:          cfg.Indexes,
@@ -135,6 +142,7 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			NoFollowSymlinks: cfg.NoFollowSymlinks,
 			ServerHeader:     "gotwistd/" + version,
 			ErrorLog:         s.errLog,
+			CGI:              scripts,
 		})
 		if err != nil {
 			return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}

@@ -30,8 +30,9 @@ func (h *Handler) Cached(p string, watched bool) (header, body []byte, ok bool) 
 		return nil, nil, false
 	}
 	rel, slash, ok := h.mapDecoded(p)
-	if !ok || slash || len(rel) != len(p)-1 {
-		// A directory, or a path with "//": the general path.
+	if !ok || slash || len(rel) != len(p)-1 || IsScriptName(rel) {
+		// A directory, a path with "//", or a CGI script (never sent as a
+		// file, nor cached: see serveFile): the general path.
 		return nil, nil, false
 	}
 	e := h.cache.get(rel)

@@ -65,6 +65,13 @@ type Config struct {
 	// ErrorLog receives internal errors (an I/O error reading a file), which
 	// are never put in responses. Default: discarded.
 	ErrorLog *slog.Logger
+	// CGI runs the CGI scripts under Root: regular files whose name ends
+	// in ".cgi" (any case), named by a URL path segment (with PATH_INFO
+	// after it), an index name or an ignored extension, for any method.
+	// Default nil: they are refused with 403 and a log line naming --cgi,
+	// for every method, Range or precondition; their content is never
+	// sent, nor cached.
+	CGI ScriptRunner
 }
 
 // DefaultIndexes are the index file names used when Config.Indexes is
@@ -90,6 +97,9 @@ type Handler struct {
 	now           func() time.Time
 
 	noFast bool // Cached never answers (an added Date header)
+
+	cgi     ScriptRunner // nil: scripts are refused
+	refused refusals
 
 	watchOnce sync.Once
 	watch     *watcher // nil: changes are not watched
@@ -135,6 +145,7 @@ func New(cfg Config) (*Handler, error) {
 		noFollow:      cfg.NoFollowSymlinks,
 		log:           cfg.ErrorLog,
 		now:           time.Now,
+		cgi:           cfg.CGI,
 	}
 	if len(h.indexes) == 0 {
 		h.indexes = slices.Clone(DefaultIndexes)
@@ -230,6 +241,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			hdr[x.key] = x.vals
 		}
+	}
+	if h.scriptURL(w, r) {
+		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		methodNotAllowed(w, r)
@@ -397,6 +411,11 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, rel strin
 // serveFile serves the regular file rel (described by fi), named name for
 // its MIME type, or its precompressed sibling.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name string, fi fileInfo) {
+	if IsScriptName(name) {
+		// An index or an ignored extension led here: run or refuse it.
+		h.runScript(w, r, rel, r.URL.Path, "", fi)
+		return
+	}
 	ctype, enc := h.typeAndEncoding(name)
 	key, frel, ffi := rel, rel, fi
 	vary := false

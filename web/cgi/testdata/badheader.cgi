@@ -1,0 +1,2 @@
+#!/bin/sh
+printf 'this is not a header\n\nbody\n'

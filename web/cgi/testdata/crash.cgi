@@ -1,0 +1,3 @@
+#!/bin/sh
+echo "Traceback: internal secret detail" >&2
+exit 3
