@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/gotwistd/gotwistd/acme"
 )
 
 // Endpoint types of automatic HTTPS by ACME (txacme's spellings).
@@ -196,4 +198,22 @@ func (e *Endpoint) DefaultCA() string {
 		return LetsEncryptStagingURL
 	}
 	return LetsEncryptURL
+}
+
+// loadACME makes the certificate manager of an le or lets endpoint and the
+// TLS configuration serving its certificates; ALPN adds acme-tls/1 for the
+// tls-alpn-01 challenge.
+func (l *Listener) loadACME(e *Endpoint) error {
+	ca := e.CA
+	if ca == "" {
+		ca = e.DefaultCA()
+	}
+	m, err := acme.New(acme.Config{Dir: e.CertDir, Hosts: e.Hosts, CA: ca, Email: e.Email})
+	if err != nil {
+		return err
+	}
+	l.ACME = m
+	l.TLS = tlsConfig(m.GetCertificate, false)
+	l.TLS.NextProtos = append(l.TLS.NextProtos, acme.ALPNProto)
+	return nil
 }
