@@ -66,7 +66,7 @@ func rootPool(t *testing.T, p *pebbleCA) *x509.CertPool {
 // HTTP socket, HTTPS with HTTP/2 on the le: socket (both inherited from
 // "systemd"), the redirect to HTTPS with the challenge path kept, HSTS; a
 // restart that serves the cached certificate without a new order, and a
-// restart with the CA gone that still serves it.
+// restart with the CA gone that still serves it (and --no-https-redirect).
 func TestIssueServeRestart(t *testing.T) {
 	socks := newSockets(t, "http", "https")
 	httpPort, httpsPort := socks.ports[0], socks.ports[1]
@@ -130,12 +130,16 @@ func TestIssueServeRestart(t *testing.T) {
 	}
 	s.stop()
 
-	// The CA is gone: the cached certificate still serves.
+	// The CA is gone: the cached certificate still serves. With
+	// --no-https-redirect the plain socket serves the site.
 	p.stop()
-	s = startServer(t, socks, args...)
+	s = startServer(t, socks, append(args, "--no-https-redirect")...)
 	s.waitReady()
 	if got := servedSerial(t, p, httpsPort); got != issued {
 		t.Errorf("with the CA down serving serial %s, want the cached %s", got, issued)
+	}
+	if out := curl(t, "-i", fmt.Sprintf("http://localhost:%d/", httpPort)); !strings.HasPrefix(out, "HTTP/1.1 200") || !strings.Contains(out, "hello over acme") {
+		t.Errorf("plain HTTP with --no-https-redirect:\n%s", out)
 	}
 	s.stop()
 }
