@@ -123,6 +123,31 @@
 // mean for ssl. quic wraps only systemd sockets, which must then be
 // datagram sockets (ListenDatagram=).
 //
+// # Automatic HTTPS by ACME (le, lets)
+//
+// le gets its certificate from an ACME certificate authority (Let's
+// Encrypt by default) and renews it; lets is the same with Let's
+// Encrypt's staging directory as the default CA (txacme's two spellings).
+// The first field is the directory that keeps the ACME account key and the
+// certificates across restarts; the endpoint that follows is the socket
+// (tcp, tcp6, unix or systemd, as for ssl):
+//
+//	le:DIRECTORY:ENDPOINT:hosts=NAME[,NAME...][:ca=URL][:email=ADDRESS]
+//	le:/var/lib/gotwistd/certs:tcp:443:hosts=example.com,www.example.com
+//	le:/var/lib/gotwistd/certs:systemd:domain=INET6:name=https:hosts=example.com
+//
+//	directory  required: created if missing (mode 0700)
+//	hosts      required: the DNS names of the one certificate, lower-cased;
+//	           no wildcards (they need dns-01)
+//	ca         default "": the server's choice (gotwistd web --acme-ca),
+//	           else LetsEncryptURL (le) or LetsEncryptStagingURL (lets)
+//	email      default "": the account's contact (gotwistd web --acme-email)
+//
+// Listen binds the socket and loads a cached certificate without any
+// network traffic; Listener.ACME then obtains and renews it (see package
+// acme). The TLS configuration is ssl's, with acme-tls/1 added to ALPN so
+// the CA's tls-alpn-01 validation is answered on the same socket.
+//
 // # Canonical form
 //
 // Endpoint.String gives a canonical string: the lower-case type, the first

@@ -52,8 +52,8 @@ var (
 // a socket nobody but root can use), so start from Parse or set every
 // field that applies. The zero value is not a valid endpoint.
 type Endpoint struct {
-	// Type is the endpoint type: "tcp", "tcp6", "unix", "ssl", "quic" or
-	// "systemd" (the Type* constants), always lower case.
+	// Type is the endpoint type: "tcp", "tcp6", "unix", "ssl", "quic",
+	// "systemd", "le" or "lets" (the Type* constants), always lower case.
 	Type string
 
 	// Port is the TCP or UDP port of tcp, tcp6, ssl and quic endpoints
@@ -109,7 +109,23 @@ type Endpoint struct {
 	// gotwistd always negotiates TLS 1.2 or 1.3. Default "".
 	SSLMethod string
 
-	// Inner is the endpoint an ssl or quic endpoint adds TLS (or QUIC) to,
+	// CertDir is the directory where an le or lets endpoint keeps its ACME
+	// account key and certificates (and where it looks for them at the
+	// next start). Required.
+	CertDir string
+	// Hosts are the DNS names an le or lets endpoint gets one certificate
+	// for (hosts=, separated by commas), lower case. Required.
+	Hosts []string
+	// CA is the ACME directory URL of an le or lets endpoint (ca=).
+	// Default "": the server's choice (gotwistd's --acme-ca), else
+	// DefaultCA.
+	CA string
+	// Email is the contact address of an le or lets endpoint's ACME
+	// account (email=). Default "": the server's --acme-email, else none.
+	Email string
+
+	// Inner is the endpoint an ssl, quic, le or lets endpoint adds TLS (or
+	// QUIC) to (le and lets always have one),
 	// for the wrapped forms "ssl:systemd:...", "ssl:unix:...",
 	// "ssl:tcp6:...", "ssl:tcp:..." and "quic:systemd:...". When it is set,
 	// Port, Interface and Backlog of the outer endpoint are zero and the
@@ -353,6 +369,8 @@ var specs = map[string]*spec{
 		pExtraCertChain, pDHParameters}},
 	TypeQUIC:    {positional: []param{pPort, pPrivateKey, pCertKey, pInterface, pExtraCertChain}},
 	TypeSystemd: {positional: []param{{"domain", setDomain}, {"index", setIndex}, {"name", setName}}},
+	TypeLE:      acmeSpec,
+	TypeLETS:    acmeSpec,
 }
 
 // tlsSpec is the part of ssl and quic that stays on the outer endpoint of
@@ -432,6 +450,9 @@ func isNumber(s string) bool {
 
 // build makes an endpoint of type typ from its fields (the type removed).
 func build(typ string, fields []field) (*Endpoint, error) {
+	if isACME(typ) {
+		return buildACME(typ, fields)
+	}
 	if inner, ok := wrappable[typ]; ok {
 		if i := firstPositional(fields); i >= 0 {
 			word := strings.ToLower(fields[i].value)
@@ -670,6 +691,8 @@ func (e *Endpoint) String() string {
 			}
 		}
 		tlsFields()
+	case TypeLE, TypeLETS:
+		e.acmeString(&b)
 	case TypeSystemd:
 		kv("domain", e.Domain)
 		if e.Name != "" {

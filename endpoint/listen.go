@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gotwistd/gotwistd/acme"
 )
 
 // Listener is a bound endpoint, ready to serve.
@@ -38,6 +40,13 @@ type Listener struct {
 	// returns that connection and later calls block until Close. A server
 	// should exit once that connection is finished.
 	AcceptOnce bool
+	// ACME is the certificate manager of an le or lets listener, nil for
+	// others. Listen loads the cached certificate only: the server calls
+	// ACME.Obtain when ACME.HasValidCertificate is false (once it serves,
+	// so the CA's validation can reach it) and ACME.Renew to keep it fresh,
+	// and sends ACME.ServeChallenge the requests of its plain HTTP
+	// listeners (http-01).
+	ACME *acme.Manager
 
 	certs     *certStore
 	cleanup   []func() error
@@ -154,6 +163,14 @@ func (l *Listener) listen(ctx context.Context, e *Endpoint) error {
 		}
 		if e.Inner.Type == TypeSSL || e.Inner.Type == TypeQUIC {
 			return fmt.Errorf("ssl cannot wrap %s", e.Inner.Type)
+		}
+		return l.listen(ctx, e.Inner)
+	case TypeLE, TypeLETS:
+		if err := l.loadACME(e); err != nil {
+			return err
+		}
+		if e.Inner == nil || isACME(e.Inner.Type) || e.Inner.Type == TypeSSL || e.Inner.Type == TypeQUIC {
+			return fmt.Errorf("%s needs a tcp, tcp6, unix or systemd endpoint inside", e.Type)
 		}
 		return l.listen(ctx, e.Inner)
 	case TypeQUIC:

@@ -117,9 +117,15 @@ func (s *certStore) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 // QUIC), only AEAD cipher suites with forward secrecy for TLS 1.2, Go's
 // default key exchanges (X25519MLKEM768, X25519, P-256, ...).
 func (s *certStore) config(quic bool) *tls.Config {
+	return tlsConfig(s.get, quic)
+}
+
+// tlsConfig is the server TLS configuration of ssl, quic and le listeners,
+// serving the certificates get returns.
+func tlsConfig(get func(*tls.ClientHelloInfo) (*tls.Certificate, error), quic bool) *tls.Config {
 	c := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
-		GetCertificate: s.get,
+		GetCertificate: get,
 		NextProtos:     []string{"h2", "http/1.1"},
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,

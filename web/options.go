@@ -134,6 +134,20 @@ type Config struct {
 	// CGIMaxBody is the largest request body a CGI script gets
 	// (--cgi-max-body); larger ones are 413. Default cgi.DefaultMaxBody.
 	CGIMaxBody int64
+	// ACMECA is the ACME directory URL of le: and lets: endpoints that
+	// give no ca= (--acme-ca). Default "": Let's Encrypt's production
+	// directory for le:, its staging directory for lets:.
+	ACMECA string
+	// ACMEEmail is the contact address of the ACME account of le: and
+	// lets: endpoints that give no email= (--acme-email). Default "": none.
+	ACMEEmail string
+	// NoHTTPSRedirect keeps plain HTTP listeners serving the site when an
+	// le: endpoint is served too (--no-https-redirect); by default they
+	// redirect to HTTPS, except for ACME http-01 challenges.
+	NoHTTPSRedirect bool
+	// HSTS, when positive, adds Strict-Transport-Security with this
+	// max-age to every response (--hsts). Default 0: none.
+	HSTS time.Duration
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -188,6 +202,10 @@ var options = &getopt.Parser{
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
 		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
 		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
+		{Long: "acme-ca", Arg: true, Meta: "URL", Help: "ACME directory of le: endpoints without ca= (lets: endpoints: Let's Encrypt's staging directory, https://acme-staging-v02.api.letsencrypt.org/directory).", Default: "https://acme-v02.api.letsencrypt.org/directory"},
+		{Long: "acme-email", Arg: true, Meta: "ADDRESS", Help: "Contact address of the ACME account of le: endpoints without email=."},
+		{Long: "no-https-redirect", Help: "With an le: endpoint, keep plain HTTP listeners serving the site instead of redirecting to HTTPS."},
+		{Long: "hsts", Arg: true, Meta: "DURATION", Help: "Add Strict-Transport-Security with this max-age (such as 8760h, or seconds) to every response; 0 for none.", Default: "0"},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
 		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
 		{Long: "help", Help: "Display this help and exit."},
@@ -328,6 +346,24 @@ func ParseArgs(args []string) (Config, error) {
 			} else {
 				cfg.HTTP2Engine = v
 			}
+		case "acme-ca":
+			if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
+				return cfg, getopt.Usagef(hint, "--acme-ca %q: give the URL of the CA's ACME directory, such as https://acme-staging-v02.api.letsencrypt.org/directory", v)
+			}
+			cfg.ACMECA = v
+		case "acme-email":
+			if !strings.Contains(v, "@") || strings.ContainsAny(v, " ,<>:") {
+				return cfg, getopt.Usagef(hint, "--acme-email %q: give an e-mail address, such as --acme-email ops@example.com", v)
+			}
+			cfg.ACMEEmail = v
+		case "no-https-redirect":
+			cfg.NoHTTPSRedirect = true
+		case "hsts":
+			d, err := parseDuration(r.Name, v)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.HSTS = d
 		case "display-tracebacks":
 			cfg.DisplayTracebacks = true
 		case "notracebacks":
@@ -435,7 +471,9 @@ func WriteHelp(w io.Writer) error {
 This starts a web server. With --path it serves the files under a
 directory; without it, a welcome page. Endpoints are Twisted's strings
 (tcp:, tcp6:, unix:, ssl:, systemd:) plus quic: for HTTP/3; an ssl
-endpoint speaks HTTP/2 and HTTP/1.1.
+endpoint speaks HTTP/2 and HTTP/1.1. An le: endpoint, such as
+le:/var/lib/gotwistd/certs:tcp:443:hosts=example.com, gets and renews its
+certificate from an ACME CA (--acme-ca; Let's Encrypt by default).
 `)
 	return err
 }

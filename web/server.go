@@ -77,6 +77,7 @@ type Server struct {
 	handover       bool                // park connections on Shutdown
 	adopted        [][]systemd.Socket  // parallel to listeners: connections to adopt
 	trackers       []*handover.Tracker // parallel to listeners; nil unless parking
+	acme           *acmeSite           // le: endpoints; nil without them
 	stopping       chan struct{}       // closed when Shutdown starts
 	stopped        chan struct{}       // closed when Shutdown is done
 	shutdownErr    error
@@ -117,6 +118,11 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			return nil, &getopt.UsageError{Err: err, Hint: hint}
 		}
 		s.endpoints = append(s.endpoints, ep)
+	}
+	fillACME(s.endpoints, cfg)
+	if cfg.HSTS > 0 {
+		cfg.Headers = append(cfg.Headers, hstsHeader(cfg.HSTS))
+		s.cfg.Headers = cfg.Headers
 	}
 	for _, h := range cfg.Headers {
 		if _, err := parseHeader(h[0] + ":" + h[1]); err != nil {
@@ -191,6 +197,7 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.siteLog.Info("Starting factory " + s.factory())
 		}
 	}
+	s.setupACME()
 	s.build()
 	s.adopted = make([][]systemd.Socket, len(s.listeners))
 	s.trackers = make([]*handover.Tracker, len(s.listeners))
@@ -296,6 +303,14 @@ func (s *Server) build() {
 			}
 			s.h1s[i] = hs
 		}
+		if s.acme != nil && l.TLS == nil {
+			// Next to an le: listener: ACME challenges and the redirect
+			// to HTTPS come first, so no fast path.
+			h.h, h.static = &plainACME{a: s.acme, next: s.handler}, nil
+			if hs := s.h1s[i]; hs != nil {
+				hs.Fast = nil
+			}
+		}
 	}
 }
 
@@ -355,6 +370,7 @@ func (s *Server) Serve() error {
 	for i := range s.listeners {
 		go func() { errs <- s.serveOne(i) }()
 	}
+	s.startACME()
 	s.mu.Unlock()
 	for range s.listeners {
 		err := <-errs
@@ -560,7 +576,7 @@ func (s *Server) Status() string {
 	case stateStopping:
 		return "stopping"
 	}
-	return "serving " + what + " on " + strings.Join(eps, ", ")
+	return "serving " + what + " on " + strings.Join(eps, ", ") + s.acmeStatus()
 }
 
 // shortEndpoint is an endpoint string without TLS file names, with the

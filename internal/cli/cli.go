@@ -366,6 +366,13 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- svc.Serve() }()
+	if err := waitStarted(sw, p, svc, serveDone, o.shutdownTimeout); err != nil {
+		removePID()
+		if errors.Is(err, errStartInterrupted) {
+			return err
+		}
+		return fail(err)
+	}
 	pipe.report(nil)
 	notifyLogged(logger, "READY=1")(systemd.Ready(svc.Status()))
 

@@ -18,7 +18,7 @@ const hint = "gotwistd units --help"
 var parser = &getopt.Parser{Hint: hint, Options: []getopt.Option{
 	{Long: "name", Arg: true, Meta: "NAME", Help: "Base name of the units: NAME.service and NAME.socket (required)."},
 	{Long: "path", Arg: true, Meta: "DIR", Help: "Absolute directory the site serves (required)."},
-	{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "A socket for systemd to bind, repeatable: tcp:PORT, tcp6:PORT, ssl:PORT:privateKey=K:certKey=C, quic:PORT:privateKey=K:certKey=C (HTTP/3), unix:PATH.", Default: "tcp:80"},
+	{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "A socket for systemd to bind, repeatable: tcp:PORT, tcp6:PORT, ssl:PORT:privateKey=K:certKey=C, quic:PORT:privateKey=K:certKey=C (HTTP/3), unix:PATH, le:/var/lib/NAME/acme:tcp:443:hosts=H (ACME; the directory becomes StateDirectory=).", Default: "tcp:80"},
 	{Long: "user", Arg: true, Meta: "USER", Help: "User= of the service.", Default: "DynamicUser=yes"},
 	{Long: "group", Arg: true, Meta: "GROUP", Help: "Group= of the service."},
 	{Long: "watchdog", Arg: true, Meta: "DURATION", Help: "WatchdogSec=, e.g. 30s; 0 for none.", Default: "0"},

@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,8 @@ type Options struct {
 	Path string
 	// Listen are the endpoints systemd binds for the service, in Twisted's
 	// endpoint syntax: tcp:PORT, tcp6:PORT, ssl:PORT:privateKey=K:certKey=C,
-	// quic:PORT:privateKey=K:certKey=C (HTTP/3 over UDP) and unix:PATH.
+	// quic:PORT:privateKey=K:certKey=C (HTTP/3 over UDP), unix:PATH and
+	// le:/var/lib/DIR:tcp:PORT:hosts=H (ACME; DIR becomes StateDirectory=).
 	// Default ["tcp:80"].
 	Listen []string
 	// User and Group run the service. Default: both empty, which means
@@ -96,6 +98,8 @@ type listener struct {
 	inet      bool        // needs AF_INET/AF_INET6 (NoSocket)
 	lowPort   bool        // binds a port below 1024 (NoSocket)
 	creds     []string    // LoadCredential= lines for TLS keys and certificates
+	state     string      // StateDirectory= of an le: endpoint's certificates, or ""
+	network   bool        // the service talks to the network itself (an ACME CA)
 }
 
 // credDir stands for systemd's %d (the credentials directory) until the
@@ -175,6 +179,9 @@ func plan(s string, i int) (listener, error) {
 	e, err := endpoint.Parse(s)
 	if err != nil {
 		return listener{}, fmt.Errorf("%w: %w", ErrOptions, err)
+	}
+	if e.Type == endpoint.TypeLE || e.Type == endpoint.TypeLETS {
+		return planACME(s, i, e)
 	}
 	if e.Inner != nil {
 		return listener{}, optErr("--listen %q already names an inner endpoint: give the port (ssl:443:...) and the units bind it", s)
@@ -337,6 +344,18 @@ func serviceUnit(o Options, ls []listener) string {
 	if o.AccessLog {
 		line("LogsDirectory=%s", o.Name)
 	}
+	var states []string
+	network := false
+	for _, l := range ls {
+		if l.state != "" && !slices.Contains(states, l.state) {
+			states = append(states, l.state)
+		}
+		network = network || l.network
+	}
+	if len(states) > 0 {
+		line("# ACME account and certificates (le:), kept across restarts in /var/lib.")
+		line("StateDirectory=%s", specifiers.Replace(strings.Join(states, " ")))
+	}
 	var creds bool
 	for _, l := range ls {
 		for _, c := range l.creds {
@@ -373,6 +392,12 @@ func serviceUnit(o Options, ls []listener) string {
 			line("CapabilityBoundingSet=")
 			line("AmbientCapabilities=")
 		}
+	} else if network {
+		line("# The sockets come from %s.socket; the service reaches the ACME CA itself.", o.Name)
+		line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
+		line("CapabilityBoundingSet=")
+		line("AmbientCapabilities=")
+		line("PrivateUsers=yes")
 	} else {
 		line("# The sockets come from %s.socket, so the service needs no network of its own.", o.Name)
 		line("PrivateNetwork=yes")

@@ -39,6 +39,8 @@ var cases = []struct {
 		Watchdog: 30 * time.Second, AccessLog: true,
 	}},
 	{"no-socket", Options{Name: "site", Path: "/srv/site", Listen: []string{"tcp:80"}, NoSocket: true, NotifyReload: true, FDStoreMax: -1}},
+	{"acme", Options{Name: "www.example.com", Path: "/srv/www/www.example.com/static", Listen: []string{
+		"tcp:80", "le:/var/lib/www.example.com/acme:tcp:443:hosts=www.example.com,example.com:email=ops@example.com"}}},
 	{"quoting", Options{Name: "odd", Path: "/srv/100% $HOME", Listen: []string{"ssl:8443:privateKey=/k\\:1.pem"}}},
 }
 
@@ -91,6 +93,9 @@ func TestGenerateErrors(t *testing.T) {
 		{"systemd endpoint", Options{Name: "www", Path: "/srv", Listen: []string{"systemd:domain=INET:index=0"}}, "cannot be bound by a socket unit"},
 		{"wrapped", Options{Name: "www", Path: "/srv", Listen: []string{"ssl:systemd:domain=INET:index=0"}}, "already names an inner endpoint"},
 		{"relative unix", Options{Name: "www", Path: "/srv", Listen: []string{"unix:www.sock"}}, "absolute path"},
+		{"acme on systemd", Options{Name: "www", Path: "/srv", Listen: []string{"le:/var/lib/www/acme:systemd:domain=INET:index=0:hosts=a.example"}}, "only for tcp or tcp6 inside"},
+		{"acme outside /var/lib", Options{Name: "www", Path: "/srv", Listen: []string{"le:/etc/acme:tcp:443:hosts=a.example"}}, "must be under /var/lib/"},
+		{"acme relative", Options{Name: "www", Path: "/srv", Listen: []string{"le:acme:tcp:443:hosts=a.example"}}, "must be under /var/lib/"},
 		{"group alone", Options{Name: "www", Path: "/srv", Group: "www"}, "needs --user"},
 		{"short watchdog", Options{Name: "www", Path: "/srv", Watchdog: time.Millisecond}, "under a second"},
 	}
