@@ -17,6 +17,9 @@ const (
 	TypeSSL     = "ssl"
 	TypeQUIC    = "quic"
 	TypeSystemd = "systemd"
+	// TypeHAProxy wraps a stream endpoint and reads the PROXY protocol
+	// header a load balancer sends first on every connection.
+	TypeHAProxy = "haproxy"
 )
 
 // Defaults Parse fills in when a string leaves a field out.
@@ -52,8 +55,8 @@ var (
 // a socket nobody but root can use), so start from Parse or set every
 // field that applies. The zero value is not a valid endpoint.
 type Endpoint struct {
-	// Type is the endpoint type: "tcp", "tcp6", "unix", "ssl", "quic" or
-	// "systemd" (the Type* constants), always lower case.
+	// Type is the endpoint type: "tcp", "tcp6", "unix", "ssl", "quic",
+	// "systemd" or "haproxy" (the Type* constants), always lower case.
 	Type string
 
 	// Port is the TCP or UDP port of tcp, tcp6, ssl and quic endpoints
@@ -111,7 +114,9 @@ type Endpoint struct {
 
 	// Inner is the endpoint an ssl or quic endpoint adds TLS (or QUIC) to,
 	// for the wrapped forms "ssl:systemd:...", "ssl:unix:...",
-	// "ssl:tcp6:...", "ssl:tcp:..." and "quic:systemd:...". When it is set,
+	// "ssl:tcp6:...", "ssl:tcp:...", "ssl:haproxy:..." and
+	// "quic:systemd:...", and the stream endpoint a haproxy endpoint reads
+	// PROXY protocol headers on (always set for haproxy). When it is set,
 	// Port, Interface and Backlog of the outer endpoint are zero and the
 	// inner endpoint holds its own. Default nil.
 	Inner *Endpoint
@@ -353,6 +358,7 @@ var specs = map[string]*spec{
 		pExtraCertChain, pDHParameters}},
 	TypeQUIC:    {positional: []param{pPort, pPrivateKey, pCertKey, pInterface, pExtraCertChain}},
 	TypeSystemd: {positional: []param{{"domain", setDomain}, {"index", setIndex}, {"name", setName}}},
+	TypeHAProxy: {},
 }
 
 // tlsSpec is the part of ssl and quic that stays on the outer endpoint of
@@ -360,12 +366,15 @@ var specs = map[string]*spec{
 var tlsSpec = map[string]*spec{
 	TypeSSL:  {keywords: []param{pPrivateKey, pCertKey, pExtraCertChain, pDHParameters, pSSLMethod}},
 	TypeQUIC: {keywords: []param{pPrivateKey, pCertKey, pExtraCertChain}},
+	// haproxy has no arguments of its own.
+	TypeHAProxy: {},
 }
 
 // wrappable lists the inner types each wrapping type accepts.
 var wrappable = map[string][]string{
-	TypeSSL:  {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd},
-	TypeQUIC: {TypeSystemd},
+	TypeSSL:     {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd, TypeHAProxy},
+	TypeQUIC:    {TypeSystemd},
+	TypeHAProxy: {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd},
 }
 
 // Parse parses a Twisted server endpoint string, such as "tcp:8080",
@@ -441,9 +450,19 @@ func build(typ string, fields []field) (*Endpoint, error) {
 						return buildWrapped(typ, word, fields, i)
 					}
 				}
+				if typ == TypeHAProxy && word == TypeSSL {
+					return nil, errors.New("haproxy cannot wrap ssl: a load balancer sends the PROXY header before the TLS handshake, so TLS goes outside: write ssl:haproxy:... (as in ssl:haproxy:tcp:443:privateKey=key.pem)")
+				}
 				return nil, fmt.Errorf("%s cannot wrap a %s endpoint: it wraps %s", typ, word, strings.Join(inner, ", "))
 			}
 		}
+	}
+	if typ == TypeHAProxy {
+		// haproxy:8080 is haproxy:tcp:8080, as a bare 8080 is tcp:8080.
+		if i := firstPositional(fields); i >= 0 && isNumber(fields[i].value) {
+			return buildWrapped(typ, TypeTCP, append(fields[:i:i], append([]field{{value: TypeTCP}}, fields[i:]...)...), i)
+		}
+		return nil, errors.New("haproxy wraps a stream endpoint: give one, as in haproxy:tcp:8080, haproxy:unix:/run/www.sock or haproxy:systemd:domain=INET:name=lb")
 	}
 	e := defaults(typ)
 	if err := apply(e, typ, specs[typ], fields); err != nil {
@@ -484,6 +503,9 @@ func buildWrapped(typ, innerType string, fields []field, at int) (*Endpoint, err
 	inner, err := build(innerType, innerFields)
 	if err != nil {
 		return nil, err
+	}
+	if typ == TypeHAProxy {
+		return &Endpoint{Type: typ, Inner: inner}, nil
 	}
 	e := &Endpoint{Type: typ, PrivateKey: DefaultPrivateKey, Inner: inner}
 	if err := apply(e, typ, outerSpec, outerFields); err != nil {
@@ -609,7 +631,7 @@ func finish(e *Endpoint, fields []field) error {
 // as key=value, with ':', '=' and '\' escaped. Parse(e.String()) returns
 // an Endpoint equal to e.
 func (e *Endpoint) String() string {
-	if e == nil {
+	if e == nil || e.Type == TypeHAProxy && e.Inner == nil {
 		return "<nil>"
 	}
 	var b strings.Builder
@@ -660,6 +682,8 @@ func (e *Endpoint) String() string {
 		if !e.Lockfile {
 			kv("lockfile", "0")
 		}
+	case TypeHAProxy:
+		b.WriteString(":" + e.Inner.String())
 	case TypeSSL, TypeQUIC:
 		if e.Inner != nil {
 			b.WriteString(":" + e.Inner.String())

@@ -38,6 +38,11 @@ type Listener struct {
 	// returns that connection and later calls block until Close. A server
 	// should exit once that connection is finished.
 	AcceptOnce bool
+	// Proxy is non-nil for haproxy endpoints (also under ssl): it is
+	// Stream, whose connections read the PROXY protocol header before
+	// anything else and report the client address it carries. Set its
+	// HeaderTimeout and OnError before serving.
+	Proxy *ProxyListener
 
 	certs     *certStore
 	cleanup   []func() error
@@ -156,6 +161,21 @@ func (l *Listener) listen(ctx context.Context, e *Endpoint) error {
 			return fmt.Errorf("ssl cannot wrap %s", e.Inner.Type)
 		}
 		return l.listen(ctx, e.Inner)
+	case TypeHAProxy:
+		if e.Inner == nil {
+			return errors.New("haproxy needs an inner stream endpoint, as in haproxy:tcp:8080")
+		}
+		switch e.Inner.Type {
+		case TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd:
+		default:
+			return fmt.Errorf("haproxy cannot wrap %s: it wraps tcp, tcp6, unix, systemd (TLS goes outside: ssl:haproxy:...)", e.Inner.Type)
+		}
+		if err := l.listen(ctx, e.Inner); err != nil {
+			return err
+		}
+		l.Proxy = NewProxyListener(l.Stream)
+		l.Stream = l.Proxy
+		return nil
 	case TypeQUIC:
 		if err := l.loadTLS(e, true); err != nil {
 			return err
