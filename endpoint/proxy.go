@@ -412,13 +412,18 @@ func (c *ProxyConn) peekHeader(rc syscall.RawConn, buf []byte) (ProxyHeader, err
 	for {
 		var n int
 		var rerr error
+		hup := false
 		err := rc.Read(func(fd uintptr) bool {
 			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_PEEK)
 			switch {
 			case rerr == unix.EAGAIN || rerr == unix.EINTR:
 				return false
 			case rerr == nil && n > 0 && n == have:
-				return false // nothing new yet: wait for more
+				// Nothing new: wait for more, unless the client has
+				// closed its side (a peek still shows the bytes before
+				// its FIN, never the end of the stream).
+				hup = peerClosed(int(fd))
+				return hup
 			}
 			return true
 		})
@@ -428,7 +433,7 @@ func (c *ProxyConn) peekHeader(rc syscall.RawConn, buf []byte) (ProxyHeader, err
 		if err != nil {
 			return ProxyHeader{}, readErr(err), false
 		}
-		if n == 0 {
+		if n == 0 || hup {
 			if have == 0 {
 				return ProxyHeader{}, &ProxyError{Cause: ProxyClosed, Detail: "before any byte", Err: io.EOF}, true
 			}
@@ -477,6 +482,14 @@ func (c *ProxyConn) exactHeader(buf []byte) (ProxyHeader, error, bool) {
 			want = v2Fixed + int(binary.BigEndian.Uint16(buf[14:16]))
 		}
 	}
+}
+
+// peerClosed reports whether the peer of a socket has shut its sending
+// side down.
+func peerClosed(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(p, 0)
+	return err == nil && n > 0 && p[0].Revents&(unix.POLLRDHUP|unix.POLLHUP) != 0
 }
 
 func readErr(err error) *ProxyError {
