@@ -397,7 +397,7 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, rel strin
 // serveFile serves the regular file rel (described by fi), named name for
 // its MIME type, or its precompressed sibling.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name string, fi fileInfo) {
-	ctype, enc := h.typeAndEncoding(name)
+	ctype, enc := h.fileType(name), ""
 	key, frel, ffi := rel, rel, fi
 	vary := false
 	if enc == "" {

@@ -76,6 +76,9 @@ var testFiles = map[string]string{
 	"UPPER.TXT":                   "upper",
 	"archive.tar.gz":              "not really gzip",
 	"old.bz2":                     "bz",
+	"arch/x.tgz":                  "tgz",
+	"arch/x.zst":                  "zst",
+	"arch/x.br":                   "br",
 	"empty.txt":                   "",
 	"big.bin":                     bigContent,
 	"we<i>rd & \"q\".html":        "weird",
@@ -248,10 +251,24 @@ func TestServe(t *testing.T) {
 		{name: "json type", path: "/data.json", code: 200, want: map[string]string{"Content-Type": "application/json"}},
 		{name: "unknown extension gets default type", path: "/noext", code: 200, want: map[string]string{"Content-Type": "text/html"}},
 		{name: "extension case-insensitive", path: "/UPPER.TXT", code: 200, want: map[string]string{"Content-Type": "text/plain"}},
-		{name: "gz file has gzip encoding and inner type", path: "/archive.tar.gz", code: 200,
-			want: map[string]string{"Content-Type": "application/x-tar", "Content-Encoding": "gzip"}},
-		{name: "bz2 file has bzip2 encoding", path: "/old.bz2", code: 200,
-			want: map[string]string{"Content-Type": "text/html", "Content-Encoding": "bzip2"}},
+		// Unlike twistd: an archive is sent as itself.
+		{name: "tar.gz sent as itself", path: "/archive.tar.gz", code: 200, body: str("not really gzip"),
+			want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		{name: "tar.gz with Accept-Encoding", path: "/archive.tar.gz", hdr: map[string]string{"Accept-Encoding": "gzip, br"}, code: 200,
+			want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		// Its type comes from mime.types when that has one (Debian's:
+		// application/x-gtar-compressed), else application/gzip.
+		{name: "tgz", path: "/arch/x.tgz", code: 200, want: map[string]string{"Content-Encoding": ""}, check: func(t *testing.T, resp *http.Response, _ string) {
+			if ct := resp.Header.Get("Content-Type"); ct != "application/gzip" && ct != "application/x-gtar-compressed" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		}},
+		{name: "zst asked for", path: "/arch/x.zst", code: 200, want: map[string]string{"Content-Type": "application/zstd", "Content-Encoding": ""}},
+		{name: "br asked for", path: "/arch/x.br", code: 200, want: map[string]string{"Content-Type": "application/x-brotli", "Content-Encoding": ""}},
+		{name: "precompressed sibling asked for by name", path: "/pre/x.css.gz", hdr: map[string]string{"Accept-Encoding": "gzip"}, code: 200,
+			body: str("GZIP"), want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		{name: "bz2 sent as itself", path: "/old.bz2", code: 200,
+			want: map[string]string{"Content-Type": "application/x-bzip2", "Content-Encoding": ""}},
 		{name: "empty file", path: "/empty.txt", code: 200, body: str(""), want: map[string]string{"Content-Length": "0"}},
 		{name: "big file uncached", path: "/big.bin", code: 200, body: str(bigContent),
 			want: map[string]string{"Content-Length": bigLen, "Content-Type": "application/octet-stream"}},
