@@ -479,7 +479,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 				e, store = &filled, true
 			}
 		}
-		if store {
+		if store && !e.clamped {
 			h.cache.put(key, e)
 		}
 		if e.data != nil {

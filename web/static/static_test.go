@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -939,4 +940,32 @@ func TestHTTP2(t *testing.T) {
 		{name: "404", path: "/nope", code: 404, body: str(notFoundPage)},
 	}
 	runCases(t, s, cases)
+}
+
+// TestLastModifiedNotInFuture: a file changed within the last second has
+// an mtime that, rounded up as twistd rounds it, is later than the
+// present: Last-Modified is then the present, never later than Date.
+func TestLastModifiedNotInFuture(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"new.txt": "fresh"})
+	now := time.Date(2026, 12, 6, 12, 0, 10, 500e6, time.UTC)
+	mtime := now.Add(-300 * time.Millisecond) // 12:00:10.2, rounded up 12:00:11
+	if err := os.Chtimes(filepath.Join(root, "new.txt"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	var mu sync.Mutex
+	s := newTestServerNow(t, Config{Root: root}, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	resp, _ := s.do(t, "GET", "/new.txt", nil)
+	if got, want := resp.Header.Get("Last-Modified"), "Sun, 06 Dec 2026 12:00:10 GMT"; got != want {
+		t.Errorf("Last-Modified %q a moment after the change, want the present %q", got, want)
+	}
+	// Later, the mtime rounded up is in the past: it is sent, as twistd does.
+	mu.Lock()
+	clock = now.Add(5 * time.Second)
+	mu.Unlock()
+	resp, _ = s.do(t, "GET", "/new.txt", nil)
+	if got, want := resp.Header.Get("Last-Modified"), "Sun, 06 Dec 2026 12:00:11 GMT"; got != want {
+		t.Errorf("Last-Modified %q later, want %q", got, want)
+	}
 }
