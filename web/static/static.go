@@ -442,7 +442,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 	}
 
 	e := h.cache.get(key)
-	if e != nil && e.id != ffi.id {
+	if e != nil && (e.id != ffi.id || e.clamped && h.now().Unix() >= ceilSeconds(e.id.mtime)) {
 		e = nil
 	}
 	var f *os.File
@@ -479,7 +479,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 				e, store = &filled, true
 			}
 		}
-		if store && !e.clamped {
+		if store {
 			h.cache.put(key, e)
 		}
 		if e.data != nil {
