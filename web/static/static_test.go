@@ -362,6 +362,8 @@ func TestServe(t *testing.T) {
 			want: map[string]string{"Content-Range": "bytes */12", "Content-Length": "0"}},
 		{name: "multi unsatisfiable", path: "/a.txt", hdr: map[string]string{"Range": "bytes=100-200,300-"}, code: 416,
 			want: map[string]string{"Content-Range": "bytes */12"}},
+		{name: "empty file suffix range", path: "/empty.txt", hdr: map[string]string{"Range": "bytes=-5"}, code: 200, body: str(""),
+			want: map[string]string{"Content-Length": "0", "Content-Range": ""}},
 		{name: "empty file range", path: "/empty.txt", hdr: map[string]string{"Range": "bytes=0-"}, code: 416,
 			want: map[string]string{"Content-Range": "bytes */0"}},
 		{name: "zero suffix unsatisfiable", path: "/a.txt", hdr: map[string]string{"Range": "bytes=-0"}, code: 416},
