@@ -3,6 +3,7 @@ package endpoint
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -247,7 +248,15 @@ func setPort(e *Endpoint, v string) error {
 	return nil
 }
 
-func setInterface(e *Endpoint, v string) error { e.Interface = v; return nil }
+func setInterface(e *Endpoint, v string) error {
+	if v != "" {
+		if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")); err != nil {
+			return fmt.Errorf(`interface %q must be an IP address of this machine, such as 127.0.0.1 or \:\:1 (colons escaped), or left out for every address`, v)
+		}
+	}
+	e.Interface = v
+	return nil
+}
 
 const maxBacklog = 1 << 20
 
