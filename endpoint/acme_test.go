@@ -71,7 +71,7 @@ func TestParseACMEErrors(t *testing.T) {
 		{"no hosts", "lets:/d:tcp:443", `no hosts=: give the names to get certificates for, separated by commas, as in lets:/var/lib/gotwistd/certs:tcp:443:hosts=example.com,www.example.com`},
 		{"wraps ssl", "le:/d:ssl:443:hosts=a.example", `le cannot wrap a ssl endpoint: it wraps tcp, tcp6, unix, systemd`},
 		{"wraps le", "le:/d:le:/e:tcp:1:hosts=a.example", `le cannot wrap a le endpoint: it wraps tcp, tcp6, unix, systemd`},
-		{"ssl wraps le", "ssl:le:/d:tcp:443", `ssl cannot wrap a le endpoint: it wraps tcp, tcp6, unix, systemd`},
+		{"ssl wraps le", "ssl:le:/d:tcp:443", `ssl cannot wrap a le endpoint: it wraps tcp, tcp6, unix, systemd, haproxy`},
 		{"not a type", "le:/d:443:hosts=a.example", `"443" after the certificate directory is not an endpoint type: give one of tcp, tcp6, unix, systemd, as in le:/var/lib/gotwistd/certs:tcp:443:hosts=example.com`},
 		{"empty directory", "le::tcp:443:hosts=a.example", `the certificate directory is empty: give one, as in le:/var/lib/gotwistd/certs:tcp:443`},
 		{"wildcard", "le:/d:tcp:443:hosts=*.example.com", `host "*.example.com" is a wildcard: wildcard certificates need the dns-01 challenge, which gotwistd does not answer; list the names`},

@@ -148,6 +148,42 @@
 // acme). The TLS configuration is ssl's, with acme-tls/1 added to ALPN so
 // the CA's tls-alpn-01 validation is answered on the same socket.
 //
+// # PROXY protocol behind a load balancer (haproxy)
+//
+// haproxy wraps a stream endpoint (tcp, tcp6, unix or systemd) whose every
+// connection starts with a PROXY protocol header, version 1 (text) or 2
+// (binary), as HAProxy's send-proxy and send-proxy-v2, nginx's
+// proxy_protocol, and the network load balancers of AWS and GCP send it.
+// It has no arguments of its own, as in Twisted:
+//
+//	haproxy:tcp:8080
+//	haproxy:8080                          (the same)
+//	haproxy:unix:/run/www.sock:mode=660
+//	haproxy:systemd:domain=INET:name=lb
+//	ssl:haproxy:tcp:443:privateKey=key.pem:certKey=cert.pem
+//	ssl:haproxy:systemd:domain=INET6:name=https:privateKey=key.pem
+//
+// A balancer passing TLS through sends the header first and the TLS
+// handshake after it, so the PROXY layer sits beneath TLS: ssl wraps
+// haproxy, read from the outside in. haproxy:ssl:... is refused with that
+// hint (in Twisted it would expect the header inside TLS, which no
+// balancer sends). quic cannot be wrapped: the PROXY protocol is for
+// streams.
+//
+// The header is required. Listener.Stream is then a *ProxyListener:
+// Accept returns at once, and each connection reads its header on its
+// first Read, RemoteAddr or Handshake, on the goroutine that serves it,
+// within ProxyListener.HeaderTimeout; it reads exactly the header (with
+// MSG_PEEK), so a server may read the socket itself afterwards. Its
+// RemoteAddr and LocalAddr are then the header's source and destination
+// (the socket's own for version 2 LOCAL commands, a balancer's health
+// checks, and version 1 UNKNOWN). A connection whose header is missing,
+// malformed, longer than the specification allows (107 bytes for version
+// 1; MaxProxyV2Header for version 2) or late fails its reads, and
+// ProxyListener.OnError hears of it once. Version 2 TLVs are checked to
+// fit the header and skipped; the AF_INET, AF_INET6 and AF_UNIX families
+// are understood.
+//
 // # Canonical form
 //
 // Endpoint.String gives a canonical string: the lower-case type, the first

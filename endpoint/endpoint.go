@@ -3,6 +3,7 @@ package endpoint
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,9 @@ const (
 	TypeSSL     = "ssl"
 	TypeQUIC    = "quic"
 	TypeSystemd = "systemd"
+	// TypeHAProxy wraps a stream endpoint and reads the PROXY protocol
+	// header a load balancer sends first on every connection.
+	TypeHAProxy = "haproxy"
 )
 
 // Defaults Parse fills in when a string leaves a field out.
@@ -53,7 +57,8 @@ var (
 // field that applies. The zero value is not a valid endpoint.
 type Endpoint struct {
 	// Type is the endpoint type: "tcp", "tcp6", "unix", "ssl", "quic",
-	// "systemd", "le" or "lets" (the Type* constants), always lower case.
+	// "systemd", "le", "lets" or "haproxy" (the Type* constants), always
+	// lower case.
 	Type string
 
 	// Port is the TCP or UDP port of tcp, tcp6, ssl and quic endpoints
@@ -127,7 +132,9 @@ type Endpoint struct {
 	// Inner is the endpoint an ssl, quic, le or lets endpoint adds TLS (or
 	// QUIC) to (le and lets always have one),
 	// for the wrapped forms "ssl:systemd:...", "ssl:unix:...",
-	// "ssl:tcp6:...", "ssl:tcp:..." and "quic:systemd:...". When it is set,
+	// "ssl:tcp6:...", "ssl:tcp:...", "ssl:haproxy:..." and
+	// "quic:systemd:...", and the stream endpoint a haproxy endpoint reads
+	// PROXY protocol headers on (always set for haproxy). When it is set,
 	// Port, Interface and Backlog of the outer endpoint are zero and the
 	// inner endpoint holds its own. Default nil.
 	Inner *Endpoint
@@ -258,7 +265,15 @@ func setPort(e *Endpoint, v string) error {
 	return nil
 }
 
-func setInterface(e *Endpoint, v string) error { e.Interface = v; return nil }
+func setInterface(e *Endpoint, v string) error {
+	if v != "" {
+		if _, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")); err != nil {
+			return fmt.Errorf(`interface %q must be an IP address of this machine, such as 127.0.0.1 or \:\:1 (colons escaped), or left out for every address`, v)
+		}
+	}
+	e.Interface = v
+	return nil
+}
 
 const maxBacklog = 1 << 20
 
@@ -371,6 +386,7 @@ var specs = map[string]*spec{
 	TypeSystemd: {positional: []param{{"domain", setDomain}, {"index", setIndex}, {"name", setName}}},
 	TypeLE:      acmeSpec,
 	TypeLETS:    acmeSpec,
+	TypeHAProxy: {},
 }
 
 // tlsSpec is the part of ssl and quic that stays on the outer endpoint of
@@ -378,12 +394,15 @@ var specs = map[string]*spec{
 var tlsSpec = map[string]*spec{
 	TypeSSL:  {keywords: []param{pPrivateKey, pCertKey, pExtraCertChain, pDHParameters, pSSLMethod}},
 	TypeQUIC: {keywords: []param{pPrivateKey, pCertKey, pExtraCertChain}},
+	// haproxy has no arguments of its own.
+	TypeHAProxy: {},
 }
 
 // wrappable lists the inner types each wrapping type accepts.
 var wrappable = map[string][]string{
-	TypeSSL:  {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd},
-	TypeQUIC: {TypeSystemd},
+	TypeSSL:     {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd, TypeHAProxy},
+	TypeQUIC:    {TypeSystemd},
+	TypeHAProxy: {TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd},
 }
 
 // Parse parses a Twisted server endpoint string, such as "tcp:8080",
@@ -462,9 +481,19 @@ func build(typ string, fields []field) (*Endpoint, error) {
 						return buildWrapped(typ, word, fields, i)
 					}
 				}
+				if typ == TypeHAProxy && word == TypeSSL {
+					return nil, errors.New("haproxy cannot wrap ssl: a load balancer sends the PROXY header before the TLS handshake, so TLS goes outside: write ssl:haproxy:... (as in ssl:haproxy:tcp:443:privateKey=key.pem)")
+				}
 				return nil, fmt.Errorf("%s cannot wrap a %s endpoint: it wraps %s", typ, word, strings.Join(inner, ", "))
 			}
 		}
+	}
+	if typ == TypeHAProxy {
+		// haproxy:8080 is haproxy:tcp:8080, as a bare 8080 is tcp:8080.
+		if i := firstPositional(fields); i >= 0 && isNumber(fields[i].value) {
+			return buildWrapped(typ, TypeTCP, append(fields[:i:i], append([]field{{value: TypeTCP}}, fields[i:]...)...), i)
+		}
+		return nil, errors.New("haproxy wraps a stream endpoint: give one, as in haproxy:tcp:8080, haproxy:unix:/run/www.sock or haproxy:systemd:domain=INET:name=lb")
 	}
 	e := defaults(typ)
 	if err := apply(e, typ, specs[typ], fields); err != nil {
@@ -505,6 +534,9 @@ func buildWrapped(typ, innerType string, fields []field, at int) (*Endpoint, err
 	inner, err := build(innerType, innerFields)
 	if err != nil {
 		return nil, err
+	}
+	if typ == TypeHAProxy {
+		return &Endpoint{Type: typ, Inner: inner}, nil
 	}
 	e := &Endpoint{Type: typ, PrivateKey: DefaultPrivateKey, Inner: inner}
 	if err := apply(e, typ, outerSpec, outerFields); err != nil {
@@ -630,7 +662,7 @@ func finish(e *Endpoint, fields []field) error {
 // as key=value, with ':', '=' and '\' escaped. Parse(e.String()) returns
 // an Endpoint equal to e.
 func (e *Endpoint) String() string {
-	if e == nil {
+	if e == nil || e.Type == TypeHAProxy && e.Inner == nil {
 		return "<nil>"
 	}
 	var b strings.Builder
@@ -681,6 +713,8 @@ func (e *Endpoint) String() string {
 		if !e.Lockfile {
 			kv("lockfile", "0")
 		}
+	case TypeHAProxy:
+		b.WriteString(":" + e.Inner.String())
 	case TypeSSL, TypeQUIC:
 		if e.Inner != nil {
 			b.WriteString(":" + e.Inner.String())

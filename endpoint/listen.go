@@ -47,6 +47,11 @@ type Listener struct {
 	// and sends ACME.ServeChallenge the requests of its plain HTTP
 	// listeners (http-01).
 	ACME *acme.Manager
+	// Proxy is non-nil for haproxy endpoints (also under ssl): it is
+	// Stream, whose connections read the PROXY protocol header before
+	// anything else and report the client address it carries. Set its
+	// HeaderTimeout and OnError before serving.
+	Proxy *ProxyListener
 
 	certs     *certStore
 	cleanup   []func() error
@@ -173,6 +178,21 @@ func (l *Listener) listen(ctx context.Context, e *Endpoint) error {
 			return fmt.Errorf("%s needs a tcp, tcp6, unix or systemd endpoint inside", e.Type)
 		}
 		return l.listen(ctx, e.Inner)
+	case TypeHAProxy:
+		if e.Inner == nil {
+			return errors.New("haproxy needs an inner stream endpoint, as in haproxy:tcp:8080")
+		}
+		switch e.Inner.Type {
+		case TypeTCP, TypeTCP6, TypeUNIX, TypeSystemd:
+		default:
+			return fmt.Errorf("haproxy cannot wrap %s: it wraps tcp, tcp6, unix, systemd (TLS goes outside: ssl:haproxy:...)", e.Inner.Type)
+		}
+		if err := l.listen(ctx, e.Inner); err != nil {
+			return err
+		}
+		l.Proxy = NewProxyListener(l.Stream)
+		l.Stream = l.Proxy
+		return nil
 	case TypeQUIC:
 		if err := l.loadTLS(e, true); err != nil {
 			return err

@@ -59,6 +59,18 @@ func TestParse(t *testing.T) {
 		{"tutorial name", "systemd:domain=INET:name=my-web-port", sysEP("INET", 0, "my-web-port"), ""},
 		{"https option", "ssl:port=8443:privateKey=server.pem:certKey=server.pem", sslEP(8443, "server.pem", "server.pem"), "ssl:8443"},
 
+		// haproxy: the PROXY protocol under any stream endpoint.
+		{"haproxy tcp", "haproxy:tcp:8080", &Endpoint{Type: TypeHAProxy, Inner: tcp(8080, "", 50)}, ""},
+		{"haproxy bare port", "haproxy:8080:interface=127.0.0.1", &Endpoint{Type: TypeHAProxy, Inner: tcp(8080, "127.0.0.1", 50)}, "haproxy:tcp:8080:interface=127.0.0.1"},
+		{"haproxy tcp6", `haproxy:tcp6:80:interface=\:\:1`, &Endpoint{Type: TypeHAProxy, Inner: &Endpoint{Type: TypeTCP6, Port: 80, Backlog: 50, Interface: "::1"}}, ""},
+		{"haproxy unix", "haproxy:unix:/run/www.sock:mode=660", &Endpoint{Type: TypeHAProxy, Inner: unixEP("/run/www.sock", 0o660, 50, true)}, "haproxy:unix:/run/www.sock:mode=0660"},
+		{"haproxy systemd", "haproxy:systemd:domain=INET:name=lb", &Endpoint{Type: TypeHAProxy, Inner: sysEP("INET", 0, "lb")}, ""},
+		{"ssl over haproxy", "ssl:haproxy:tcp:443:privateKey=k.pem:interface=10.0.0.1",
+			&Endpoint{Type: TypeSSL, PrivateKey: "k.pem", CertKey: "k.pem", Inner: &Endpoint{Type: TypeHAProxy, Inner: tcp(443, "10.0.0.1", 50)}},
+			"ssl:haproxy:tcp:443:interface=10.0.0.1:privateKey=k.pem"},
+		{"ssl over haproxy systemd", "ssl:haproxy:systemd:domain=INET6:name=https:certKey=c.pem",
+			&Endpoint{Type: TypeSSL, PrivateKey: DefaultPrivateKey, CertKey: "c.pem", Inner: &Endpoint{Type: TypeHAProxy, Inner: sysEP("INET6", 0, "https")}}, ""},
+
 		// Positional order and keywords.
 		{"tcp positional", "tcp:80:127.0.0.1:6", tcp(80, "127.0.0.1", 6), "tcp:80:interface=127.0.0.1:backlog=6"},
 		{"tcp port keyword", "tcp:port=80", tcp(80, "", 50), "tcp:80"},
@@ -67,7 +79,7 @@ func TestParse(t *testing.T) {
 		{"type case", "TCP:80", tcp(80, "", 50), "tcp:80"},
 		{"keyword case", `tcp:80:Interface=\:\:1`, tcp(80, "::1", 50), `tcp:80:interface=\:\:1`},
 		{"last keyword wins", "tcp:80:backlog=5:backlog=9", tcp(80, "", 9), "tcp:80:backlog=9"},
-		{"escaped key", `tcp:80:inter\face=x`, tcp(80, "x", 50), "tcp:80:interface=x"},
+		{"escaped key", `tcp:80:inter\face=10.0.0.1`, tcp(80, "10.0.0.1", 50), "tcp:80:interface=10.0.0.1"},
 		{"later equals literal", "systemd:domain=INET:name=a=b", sysEP("INET", 0, "a=b"), `systemd:domain=INET:name=a\=b`},
 		{"unix positional", "unix:/run/x.sock:660:9:0", unixEP("/run/x.sock", 0o660, 9, false), "unix:/run/x.sock:mode=0660:backlog=9:lockfile=0"},
 		{"unix mode 660", "unix:/run/x.sock:mode=660", unixEP("/run/x.sock", 0o660, 50, true), "unix:/run/x.sock:mode=0660"},
@@ -147,6 +159,14 @@ func TestParseErrors(t *testing.T) {
 		{"mode too big", "unix:/x:mode=4777", `bad endpoint "unix:/x:mode=4777": mode "4777" has bits beyond 0777`, ErrSyntax},
 		{"bad lockfile", "unix:/x:lockfile=maybe", `bad endpoint "unix:/x:lockfile=maybe": lockfile "maybe" is not 0 or 1`, ErrSyntax},
 		{"unix no path", "unix:mode=600", `bad endpoint "unix:mode=600": no socket path: give one, as in unix:/run/www.sock`, ErrSyntax},
+		{"interface a host name", "tcp:80:interface=localhost", `bad endpoint "tcp:80:interface=localhost": interface "localhost" must be an IP address of this machine, such as 127.0.0.1 or \:\:1 (colons escaped), or left out for every address`, ErrSyntax},
+		{"interface not an address", "ssl:443:interface=300.1.1.1", `bad endpoint "ssl:443:interface=300.1.1.1": interface "300.1.1.1" must be an IP address of this machine, such as 127.0.0.1 or \:\:1 (colons escaped), or left out for every address`, ErrSyntax},
+		{"haproxy wraps nothing", "haproxy", `bad endpoint "haproxy": haproxy wraps a stream endpoint: give one, as in haproxy:tcp:8080, haproxy:unix:/run/www.sock or haproxy:systemd:domain=INET:name=lb`, ErrSyntax},
+		{"haproxy over ssl", "haproxy:ssl:443", `bad endpoint "haproxy:ssl:443": haproxy cannot wrap ssl: a load balancer sends the PROXY header before the TLS handshake, so TLS goes outside: write ssl:haproxy:... (as in ssl:haproxy:tcp:443:privateKey=key.pem)`, ErrSyntax},
+		{"haproxy over quic", "haproxy:quic:443", `bad endpoint "haproxy:quic:443": haproxy cannot wrap a quic endpoint: it wraps tcp, tcp6, unix, systemd`, ErrSyntax},
+		{"haproxy twice", "haproxy:haproxy:tcp:80", `bad endpoint "haproxy:haproxy:tcp:80": haproxy cannot wrap a haproxy endpoint: it wraps tcp, tcp6, unix, systemd`, ErrSyntax},
+		{"quic over haproxy", "quic:haproxy:systemd:domain=INET:index=0", `bad endpoint "quic:haproxy:systemd:domain=INET:index=0": quic cannot wrap a haproxy endpoint: it wraps systemd`, ErrSyntax},
+		{"haproxy tls keyword", "haproxy:tcp:443:privateKey=k.pem", `bad endpoint "haproxy:tcp:443:privateKey=k.pem": unknown keyword "privateKey" for tcp: it takes port, interface, backlog`, ErrSyntax},
 		{"systemd no domain", "systemd:index=0", `bad endpoint "systemd:index=0": no domain: give domain=INET, INET6 or UNIX, as in systemd:domain=INET:index=0`, ErrSyntax},
 		{"systemd bad domain", "systemd:domain=IPX:index=0", `bad endpoint "systemd:domain=IPX:index=0": domain "IPX" is not INET, INET6 or UNIX`, ErrSyntax},
 		{"systemd neither", "systemd:domain=INET", `bad endpoint "systemd:domain=INET": neither index= nor name= is given: give exactly one, as in systemd:domain=INET:index=0`, ErrSyntax},
@@ -155,7 +175,7 @@ func TestParseErrors(t *testing.T) {
 		{"keyword first", "port=80", `bad endpoint "port=80": it starts with "port=", not an endpoint type: begin with tcp:, unix:, ssl:, systemd: ...`, ErrSyntax},
 		{"missing type", ":80", `bad endpoint ":80": the type is missing: begin with tcp:, unix:, ssl:, systemd: ...`, ErrSyntax},
 		{"no keyword", "tcp:80:=x", `bad endpoint "tcp:80:=x": field "=x" has no keyword before '='`, ErrSyntax},
-		{"ssl wraps quic", "ssl:quic:443", `bad endpoint "ssl:quic:443": ssl cannot wrap a quic endpoint: it wraps tcp, tcp6, unix, systemd`, ErrSyntax},
+		{"ssl wraps quic", "ssl:quic:443", `bad endpoint "ssl:quic:443": ssl cannot wrap a quic endpoint: it wraps tcp, tcp6, unix, systemd, haproxy`, ErrSyntax},
 		{"quic wraps tcp", "quic:tcp:443", `bad endpoint "quic:tcp:443": quic cannot wrap a tcp endpoint: it wraps systemd`, ErrSyntax},
 		{"ssl tcp keyword on systemd", "ssl:systemd:domain=INET:index=0:backlog=5", `bad endpoint "ssl:systemd:domain=INET:index=0:backlog=5": unknown keyword "backlog" for systemd: it takes domain, index, name`, ErrSyntax},
 		{"ssl no port", "ssl:privateKey=k.pem", `bad endpoint "ssl:privateKey=k.pem": no port: give one, as in ssl:8080`, ErrSyntax},
@@ -234,6 +254,7 @@ func FuzzParse(f *testing.F) {
 		"unix:address=foo=bar", "ssl:443:privateKey=k.pem:certKey=c.pem", "systemd:domain=INET:index=0",
 		"systemd:domain=INET:name=my-web-port", "ssl:systemd:domain=INET:name=https:certKey=c.pem",
 		"quic:systemd:domain=INET6:name=h3", "quic:443", "bogus-type:nothing",
+		"haproxy:tcp:80", "haproxy:8080", "ssl:haproxy:unix:/x.sock:privateKey=k.pem", "haproxy:ssl:443",
 	} {
 		f.Add(s)
 	}

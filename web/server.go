@@ -66,6 +66,8 @@ type Server struct {
 	accLog  *slog.Logger
 	limit   *connLimit
 
+	proxyLog *proxyLog // of haproxy listeners' bad headers
+
 	mu             sync.Mutex
 	state          int
 	access         *accessLog
@@ -112,6 +114,7 @@ func New(cfg Config, env service.Env) (*Server, error) {
 		stopping: make(chan struct{}),
 		stopped:  make(chan struct{}),
 	}
+	s.proxyLog = newProxyLog(s.log)
 	for _, l := range cfg.Listen {
 		ep, err := endpoint.Parse(l)
 		if err != nil {
@@ -246,7 +249,11 @@ func (s *Server) build() {
 			}
 			continue
 		}
-		h.unix = l.Stream.Addr().Network() == "unix"
+		h.unix = l.Stream.Addr().Network() == "unix" && l.Proxy == nil
+		if l.Proxy != nil {
+			l.Proxy.HeaderTimeout = s.cfg.ReadHeaderTimeout
+			l.Proxy.OnError = s.proxyLog.onError
+		}
 		srv := &http.Server{
 			Handler:           h,
 			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

@@ -61,9 +61,16 @@ directory, or use the --pidfile and --logfile parameters to avoid clashes.`, pid
 // writePIDFile writes pid as a decimal number and a newline to path, mode
 // 0600, atomically: readers see either no file or the whole pid.
 func writePIDFile(path string, pid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("write pidfile: %w", err)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("write pidfile %s: its directory %s does not exist: create it (RuntimeDirectory= in a unit), or use --pidfile= for none: %w", path, dir, fs.ErrNotExist)
+		case errors.Is(err, fs.ErrPermission):
+			return fmt.Errorf("write pidfile %s: its directory %s is not writable by this user: %w", path, dir, fs.ErrPermission)
+		}
+		return fmt.Errorf("write pidfile %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name()) // no-op once renamed
 	if err := tmp.Chmod(0o600); err != nil {

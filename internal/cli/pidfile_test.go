@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -88,4 +90,22 @@ func replacePath(s, path string) string {
 		}
 	}
 	return s
+}
+
+// TestPIDFileMissingDirectory: the error names the missing directory and
+// the fix, not the temporary file the write goes through.
+func TestPIDFileMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run", "gotwistd")
+	path := filepath.Join(dir, "x.pid")
+	err := writePIDFile(path, 4242)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	want := "write pidfile " + path + ": its directory " + dir + " does not exist: create it (RuntimeDirectory= in a unit), or use --pidfile= for none: file does not exist"
+	if err.Error() != want {
+		t.Errorf("error %q\nwant  %q", err, want)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("error %v does not wrap fs.ErrNotExist", err)
+	}
 }

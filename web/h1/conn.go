@@ -70,6 +70,7 @@ type conn struct {
 	raw    syscall.RawConn // nc's socket when nc is a bare one; nil otherwise
 	vw     io.Writer       // the socket under nc, for writev; nil: use nc
 	remote string
+	hs     Handshaker // a wrapper's, to call before anything else; or nil
 	lim    limits
 	born   int64 // unix nanoseconds of accept
 	state  atomic.Int32
@@ -119,7 +120,8 @@ type Transparent interface {
 
 func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 	c := &conn{srv: s, nc: nc, lim: lim, born: time.Now().UnixNano(), fd: -1}
-	c.remote = nc.RemoteAddr().String()
+	// RemoteAddr waits here, in Serve's accept loop, only for wrappers
+	// without a Handshake; those with one learn it in serve.
 	// Wrappers that say what they wrap (max-connections, handover) pass
 	// writes through: write vectors to the socket under them. Reads go to
 	// the socket only through transparent ones.
@@ -135,10 +137,16 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 			if _, ok := inner.(Transparent); !ok {
 				transparent = false
 			}
+			if hs, ok := inner.(Handshaker); ok && c.hs == nil {
+				c.hs = hs
+			}
 			inner = t.Unwrap()
 			continue
 		}
 		break
+	}
+	if c.hs == nil {
+		c.remote = nc.RemoteAddr().String()
 	}
 	if sc != nil && transparent {
 		if raw, err := sc.SyscallConn(); err == nil {
@@ -150,8 +158,25 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 	return c
 }
 
+// Handshaker is implemented by connection wrappers that read something of
+// their own before the connection carries HTTP (a PROXY protocol header:
+// endpoint.ProxyConn). The engine calls Handshake first thing on the
+// connection's goroutine, before RemoteAddr, and closes the connection
+// without a word if it fails. A wrapper that is also Transparent must have
+// read nothing past its part when Handshake returns.
+type Handshaker interface {
+	Handshake() error
+}
+
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
+	if c.hs != nil {
+		if err := c.hs.Handshake(); err != nil {
+			c.end()
+			return
+		}
+		c.remote = c.nc.RemoteAddr().String()
+	}
 	if d := c.srv.ReadHeaderTimeout; d > 0 {
 		c.setReadDeadline(time.Now().Add(d), d)
 		c.armed = true

@@ -56,6 +56,7 @@ const (
 type entry struct {
 	id      fileID
 	modSecs int64  // Last-Modified in whole seconds (mtime rounded up, as twistd)
+	clamped bool   // modSecs is the present, earlier than the mtime rounded up: renew once that is past
 	lastMod string // Last-Modified value
 	etag    string // strong ETag
 	ctype   string
@@ -77,7 +78,15 @@ type entry struct {
 
 func (h *Handler) newEntry(fi fileInfo, ctype, enc string) *entry {
 	secs := ceilSeconds(fi.id.mtime)
+	// Rounded up, the mtime of a file changed within the last second is
+	// in the future, later than the response's Date: send the present
+	// instead, until the rounded mtime is past (RFC 9110 section 8.8.2.1).
+	clamped := false
+	if now := h.now().Unix(); secs > now {
+		secs, clamped = now, true
+	}
 	e := &entry{
+		clamped: clamped,
 		id:      fi.id,
 		modSecs: secs,
 		lastMod: time.Unix(secs, 0).UTC().Format(http.TimeFormat),

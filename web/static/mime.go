@@ -418,7 +418,8 @@ func splitExt(name string) (root, ext string) {
 
 // typeAndEncoding is twistd's getTypeAndEncoding: the Content-Type and
 // Content-Encoding for a file name. encoding is "" when the name has no
-// encoding extension.
+// encoding extension. Directory listings show it, as twistd's do; files
+// are served with fileType.
 func (h *Handler) typeAndEncoding(name string) (ctype, encoding string) {
 	root, ext := splitExt(name)
 	ext = lowerASCII(ext)
@@ -431,6 +432,36 @@ func (h *Handler) typeAndEncoding(name string) (ctype, encoding string) {
 		return t, encoding
 	}
 	return h.defaultType, encoding
+}
+
+// archiveTypes are the types of compressed files and archives whose
+// extension the type tables may lack.
+var archiveTypes = map[string]string{
+	".gz":  "application/gzip",
+	".tgz": "application/gzip",
+	".bz2": "application/x-bzip2",
+	".zst": "application/zstd",
+	".br":  "application/x-brotli",
+	".xz":  "application/x-xz",
+}
+
+// fileType is the Content-Type a requested file is sent with: the type of
+// its own extension. Unlike twistd (typeAndEncoding), a compressed file
+// asked for by name (release.tar.gz, x.tgz, x.gz, x.zst, x.br) is sent as
+// itself, with its own type and no Content-Encoding: told "gzip", browsers,
+// curl --compressed and Python's requests would unpack it and save a plain
+// tar under the .tar.gz name. Precompressed siblings (x.gz for a request
+// of x) are another matter: serveFile sends those with Content-Encoding.
+func (h *Handler) fileType(name string) string {
+	_, ext := splitExt(name)
+	ext = lowerASCII(ext)
+	if t, ok := h.types.lookup(ext); ok {
+		return t
+	}
+	if t, ok := archiveTypes[ext]; ok {
+		return t
+	}
+	return h.defaultType
 }
 
 // lowerASCII lower-cases s as Python's str.lower does for extensions,

@@ -72,8 +72,14 @@ func parseRange(s string, size int64, dst []byteRange) ([]byteRange, rangeResult
 			if !ok {
 				return dst, rangeIgnore
 			}
-			if n == 0 || size == 0 {
+			if n == 0 {
 				continue // unsatisfiable suffix
+			}
+			if size == 0 {
+				// Satisfiable (RFC 9110 section 14.1.2: a non-zero
+				// suffix-length), but no Content-Range can say "all of
+				// nothing": send the whole, empty, file with 200.
+				return dst[:0], rangeIgnore
 			}
 			if n > size {
 				n = size

@@ -416,7 +416,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 		h.runScript(w, r, rel, r.URL.Path, "", fi)
 		return
 	}
-	ctype, enc := h.typeAndEncoding(name)
+	ctype, enc := h.fileType(name), ""
 	key, frel, ffi := rel, rel, fi
 	vary := false
 	if enc == "" {
@@ -461,7 +461,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 	}
 
 	e := h.cache.get(key)
-	if e != nil && e.id != ffi.id {
+	if e != nil && (e.id != ffi.id || e.clamped && h.now().Unix() >= ceilSeconds(e.id.mtime)) {
 		e = nil
 	}
 	var f *os.File

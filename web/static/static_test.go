@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,6 +77,9 @@ var testFiles = map[string]string{
 	"UPPER.TXT":                   "upper",
 	"archive.tar.gz":              "not really gzip",
 	"old.bz2":                     "bz",
+	"arch/x.tgz":                  "tgz",
+	"arch/x.zst":                  "zst",
+	"arch/x.br":                   "br",
 	"empty.txt":                   "",
 	"big.bin":                     bigContent,
 	"we<i>rd & \"q\".html":        "weird",
@@ -248,10 +252,24 @@ func TestServe(t *testing.T) {
 		{name: "json type", path: "/data.json", code: 200, want: map[string]string{"Content-Type": "application/json"}},
 		{name: "unknown extension gets default type", path: "/noext", code: 200, want: map[string]string{"Content-Type": "text/html"}},
 		{name: "extension case-insensitive", path: "/UPPER.TXT", code: 200, want: map[string]string{"Content-Type": "text/plain"}},
-		{name: "gz file has gzip encoding and inner type", path: "/archive.tar.gz", code: 200,
-			want: map[string]string{"Content-Type": "application/x-tar", "Content-Encoding": "gzip"}},
-		{name: "bz2 file has bzip2 encoding", path: "/old.bz2", code: 200,
-			want: map[string]string{"Content-Type": "text/html", "Content-Encoding": "bzip2"}},
+		// Unlike twistd: an archive is sent as itself.
+		{name: "tar.gz sent as itself", path: "/archive.tar.gz", code: 200, body: str("not really gzip"),
+			want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		{name: "tar.gz with Accept-Encoding", path: "/archive.tar.gz", hdr: map[string]string{"Accept-Encoding": "gzip, br"}, code: 200,
+			want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		// Its type comes from mime.types when that has one (Debian's:
+		// application/x-gtar-compressed), else application/gzip.
+		{name: "tgz", path: "/arch/x.tgz", code: 200, want: map[string]string{"Content-Encoding": ""}, check: func(t *testing.T, resp *http.Response, _ string) {
+			if ct := resp.Header.Get("Content-Type"); ct != "application/gzip" && ct != "application/x-gtar-compressed" {
+				t.Errorf("Content-Type %q", ct)
+			}
+		}},
+		{name: "zst asked for", path: "/arch/x.zst", code: 200, want: map[string]string{"Content-Type": "application/zstd", "Content-Encoding": ""}},
+		{name: "br asked for", path: "/arch/x.br", code: 200, want: map[string]string{"Content-Type": "application/x-brotli", "Content-Encoding": ""}},
+		{name: "precompressed sibling asked for by name", path: "/pre/x.css.gz", hdr: map[string]string{"Accept-Encoding": "gzip"}, code: 200,
+			body: str("GZIP"), want: map[string]string{"Content-Type": "application/gzip", "Content-Encoding": ""}},
+		{name: "bz2 sent as itself", path: "/old.bz2", code: 200,
+			want: map[string]string{"Content-Type": "application/x-bzip2", "Content-Encoding": ""}},
 		{name: "empty file", path: "/empty.txt", code: 200, body: str(""), want: map[string]string{"Content-Length": "0"}},
 		{name: "big file uncached", path: "/big.bin", code: 200, body: str(bigContent),
 			want: map[string]string{"Content-Length": bigLen, "Content-Type": "application/octet-stream"}},
@@ -344,6 +362,8 @@ func TestServe(t *testing.T) {
 			want: map[string]string{"Content-Range": "bytes */12", "Content-Length": "0"}},
 		{name: "multi unsatisfiable", path: "/a.txt", hdr: map[string]string{"Range": "bytes=100-200,300-"}, code: 416,
 			want: map[string]string{"Content-Range": "bytes */12"}},
+		{name: "empty file suffix range", path: "/empty.txt", hdr: map[string]string{"Range": "bytes=-5"}, code: 200, body: str(""),
+			want: map[string]string{"Content-Length": "0", "Content-Range": ""}},
 		{name: "empty file range", path: "/empty.txt", hdr: map[string]string{"Range": "bytes=0-"}, code: 416,
 			want: map[string]string{"Content-Range": "bytes */0"}},
 		{name: "zero suffix unsatisfiable", path: "/a.txt", hdr: map[string]string{"Range": "bytes=-0"}, code: 416},
@@ -922,4 +942,32 @@ func TestHTTP2(t *testing.T) {
 		{name: "404", path: "/nope", code: 404, body: str(notFoundPage)},
 	}
 	runCases(t, s, cases)
+}
+
+// TestLastModifiedNotInFuture: a file changed within the last second has
+// an mtime that, rounded up as twistd rounds it, is later than the
+// present: Last-Modified is then the present, never later than Date.
+func TestLastModifiedNotInFuture(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"new.txt": "fresh"})
+	now := time.Date(2026, 12, 6, 12, 0, 10, 500e6, time.UTC)
+	mtime := now.Add(-300 * time.Millisecond) // 12:00:10.2, rounded up 12:00:11
+	if err := os.Chtimes(filepath.Join(root, "new.txt"), mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+	clock := now
+	var mu sync.Mutex
+	s := newTestServerNow(t, Config{Root: root}, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	resp, _ := s.do(t, "GET", "/new.txt", nil)
+	if got, want := resp.Header.Get("Last-Modified"), "Sun, 06 Dec 2026 12:00:10 GMT"; got != want {
+		t.Errorf("Last-Modified %q a moment after the change, want the present %q", got, want)
+	}
+	// Later, the mtime rounded up is in the past: it is sent, as twistd does.
+	mu.Lock()
+	clock = now.Add(5 * time.Second)
+	mu.Unlock()
+	resp, _ = s.do(t, "GET", "/new.txt", nil)
+	if got, want := resp.Header.Get("Last-Modified"), "Sun, 06 Dec 2026 12:00:11 GMT"; got != want {
+		t.Errorf("Last-Modified %q later, want %q", got, want)
+	}
 }
