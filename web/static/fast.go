@@ -78,6 +78,10 @@ func (h *Handler) renderFast(e *entry) []byte {
 	if e.hdrEnc != nil {
 		own = append(own, kv{"Content-Encoding", e.hdrEnc})
 	}
+	if e.hdrCC != nil {
+		// A rule's value replaces --add-header's (none at all when empty).
+		own = append(own, kv{"Cache-Control", e.hdrCC})
+	}
 	if h.server != nil {
 		own = append(own, kv{"Server", h.server})
 	}
