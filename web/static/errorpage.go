@@ -2,9 +2,9 @@ package static
 
 import (
 	"fmt"
-	"slices"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )

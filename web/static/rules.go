@@ -180,7 +180,6 @@ func ParseCORS(s string) ([]string, error) {
 	return out, nil
 }
 
-
 func checkOrigin(o string) error {
 	if o == "*" {
 		return nil
