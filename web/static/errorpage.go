@@ -228,3 +228,6 @@ func (h *Handler) initPages(cfg Config) error {
 	}
 	return nil
 }
+
+// HasErrorPages reports whether Config.ErrorPages named any page.
+func (h *Handler) HasErrorPages() bool { return len(h.errPages) > 0 }
