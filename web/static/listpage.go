@@ -271,17 +271,20 @@ func digitRun(s string) int {
 	return i
 }
 
-// listingJSON is the listing as a JSON array.
+// listingJSON is the listing as a JSON array, one entry a line.
 func listingJSON(items []listItem) []byte {
-	if items == nil {
-		items = []listItem{}
+	b := make([]byte, 0, 16+160*len(items))
+	b = append(b, '[')
+	for i := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '\n')
+		// Strings and numbers only: Marshal cannot fail.
+		j, _ := json.Marshal(&items[i])
+		b = append(b, j...)
 	}
-	b, err := json.Marshal(items)
-	if err != nil {
-		// Strings and numbers only: cannot happen.
-		return []byte("[]")
-	}
-	return append(b, '\n')
+	return append(b, "\n]\n"...)
 }
 
 // humanSize is size in binary units: "512 B", "1.5 KiB", "12.3 MiB",
