@@ -16,7 +16,8 @@ import (
 //
 // "Plain" is for the caller to check: no Accept-Encoding (a
 // precompressed variant could be chosen), no Range, no precondition
-// (If-*), no request body. p is the path of the request target as sent,
+// (If-*), no request body, and no Origin when CORSByOrigin (the response
+// would name the origin). p is the path of the request target as sent,
 // without the query; a path with a percent-escape, an empty segment, a
 // trailing slash or a segment ServeHTTP would refuse gets ok false. p is
 // not retained.
