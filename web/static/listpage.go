@@ -379,7 +379,7 @@ th.size,td.size{text-align:right}
 td.size,td.mtime{white-space:nowrap;font-variant-numeric:tabular-nums}
 td.size small{display:block;color:var(--muted);font-size:.8em}
 td.mtime small{color:var(--muted)}
-td.type{color:var(--muted);font-size:.9em;min-width:8em;max-width:16em;overflow-wrap:anywhere}
+td.type{color:var(--muted);font-size:.9em;min-width:11em;max-width:18em;overflow-wrap:break-word}
 td.none{color:var(--muted)}
 tbody tr:hover{background:var(--hover)}
 @media (max-width:640px){body{font-size:14px}header,main{padding:0 8px}th,td{padding:7px 6px}th.type,td.type{display:none}td.mtime small{display:block}}
@@ -475,7 +475,7 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 	b.WriteString("</tr>\n</thead>\n<tbody>\n")
 	if !root {
 		b.WriteString("<tr class=\"dir up\"><td class=\"name\"><a href=\"../\">../</a> <small>(parent directory)</small></td>" +
-			"<td class=\"size none\">\u2014</td><td class=\"mtime\"></td><td class=\"type\"></td></tr>\n")
+			"<td class=\"size\"></td><td class=\"mtime\"></td><td class=\"type\"></td></tr>\n")
 	}
 	for _, it := range items {
 		if it.IsDir {
@@ -515,7 +515,8 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 		if it.IsDir {
 			b.WriteString("directory")
 		} else {
-			b.WriteString(escapeHTML(it.Type))
+			// A long type may wrap after its "/", not inside a word.
+			b.WriteString(strings.Replace(escapeHTML(it.Type), "/", "/<wbr>", 1))
 			if it.Encoding != "" {
 				b.WriteString(", ")
 				b.WriteString(escapeHTML(it.Encoding))
