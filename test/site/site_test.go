@@ -41,15 +41,15 @@ func chromium(t *testing.T, args ...string) string {
 
 // listingFiles are the files of the directory the browser is shown.
 var listingFiles = map[string]string{
-	"list/Zebra.txt":           "zebra",
-	"list/apple.txt":           "apple",
-	"list/file10.log":          "ten",
-	"list/file2.log":           "2",
-	"list/\u65e5\u672c.txt":    "nihon",
+	"list/Zebra.txt":               "zebra",
+	"list/apple.txt":               "apple",
+	"list/file10.log":              "ten",
+	"list/file2.log":               "2",
+	"list/\u65e5\u672c.txt":        "nihon",
 	"list/<b onclick=x>bold&.html": "b",
-	"list/big.bin":             strings.Repeat("x", 150000),
-	"list/sub/":                "",
-	"list/" + longName + ".gz": "z",
+	"list/big.bin":                 strings.Repeat("x", 150000),
+	"list/sub/":                    "",
+	"list/" + longName + ".gz":     "z",
 	// The probe measures the listing's layout in a frame of a given
 	// width: the page must not be wider than the frame.
 	"probe.html": `<!DOCTYPE html><html><body><pre id="result">pending</pre>
