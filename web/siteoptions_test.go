@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -235,5 +237,35 @@ func TestParseSiteOptions(t *testing.T) {
 				t.Fatalf("ParseArgs(%q): %v; want one line with %q", tc.args, err, tc.err)
 			}
 		})
+	}
+}
+
+// TestPanicErrorPage: the 500 the site answers after a handler panicked
+// is the configured page.
+func TestPanicErrorPage(t *testing.T) {
+	www := siteTree(t)
+	if err := os.WriteFile(filepath.Join(www, "500.html"), []byte("<p>custom 500</p>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := static.New(static.Config{Root: www, ErrorPages: map[int]string{500: "/500.html"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &logRecorder{}
+	s := &site{
+		h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Etag", `"x"`)
+			panic("secret internal detail")
+		}),
+		errLog: slog.New(recHandler{rec: rec, system: "error"}),
+		pages:  sh,
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	if w.Code != 500 || w.Body.String() != "<p>custom 500</p>" || w.Header().Get("Content-Type") != "text/html" || w.Header().Get("Etag") != "" {
+		t.Errorf("%d %v %q", w.Code, w.Header(), w.Body.String())
+	}
+	if rec.find("secret internal detail") == "" {
+		t.Error("the panic is not logged")
 	}
 }
