@@ -30,6 +30,9 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	if _, ok := r.AcceptEncoding(); ok {
 		return false // a precompressed variant may answer: the full path decides
 	}
+	if s.static.CORSByOrigin() && len(r.Header("Origin")) > 0 {
+		return false // the response names the origin: the full path decides
+	}
 	path := r.Target
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -49,7 +52,7 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 // ServeFastH2 answers, for gotwistd's HTTP/2 engine, what ServeFast
 // answers for HTTP/1.1.
 func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
-	if s.static == nil || !r.Simple {
+	if s.static == nil || !r.Simple || r.Origin != "" && s.static.CORSByOrigin() {
 		return nil, nil, false
 	}
 	path := r.Path

@@ -38,7 +38,9 @@ const (
 //     with no time limit, so a client announcing a body it never sends
 //     would pin the connection forever; and bytes a front proxy takes for
 //     the next request are never parsed as one.
-func guard(w http.ResponseWriter, r *http.Request) bool {
+//
+// pages, if not nil, has the error pages configured in place of these.
+func guard(w http.ResponseWriter, r *http.Request, pages errorPager) bool {
 	// HTTP/2 and HTTP/3 frame bodies, and reset an unread one.
 	h1 := r.ProtoMajor == 1
 	if h1 && (len(r.TransferEncoding) > 0 || r.ContentLength != 0) {
@@ -48,11 +50,11 @@ func guard(w http.ResponseWriter, r *http.Request) bool {
 		if h1 {
 			w.Header().Set("Connection", "close")
 		}
-		refuse(w, r, http.StatusRequestURITooLong, uriTooLongPage)
+		refuse(w, r, http.StatusRequestURITooLong, uriTooLongPage, pages)
 		return false
 	}
 	if h1 && len(r.TransferEncoding) > 0 {
-		refuse(w, r, http.StatusBadRequest, chunkedBodyPage)
+		refuse(w, r, http.StatusBadRequest, chunkedBodyPage, pages)
 		return false
 	}
 	return true
@@ -68,8 +70,12 @@ func dropBody(w http.ResponseWriter) {
 	_ = http.NewResponseController(w).SetReadDeadline(time.Unix(1, 0))
 }
 
-// refuse writes an error page with its Content-Length.
-func refuse(w http.ResponseWriter, r *http.Request, code int, page string) {
+// refuse writes an error page with its Content-Length: the one configured
+// in pages for code, or page.
+func refuse(w http.ResponseWriter, r *http.Request, code int, page string, pages errorPager) {
+	if pages != nil && pages.WriteErrorPage(w, r, code) {
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(len(page)))

@@ -21,6 +21,7 @@ type site struct {
 	unix   bool            // a UNIX-socket listener: clients log as "-"
 	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
 	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
+	pages  errorPager      // the error pages configured (--error-page), or nil
 }
 
 // processingFailed is twistd's 500 page when tracebacks are not shown.
@@ -35,7 +36,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := writerPool.Get().(*responseWriter)
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
-	if !guard(rw, r) {
+	if !guard(rw, r, s.pages) {
 		return
 	}
 	s.h.ServeHTTP(rw, r)
@@ -55,10 +56,12 @@ func (s *site) finish(rw *responseWriter, r *http.Request) {
 				"Content-Disposition", "Etag", "Last-Modified", "Accept-Ranges", "Vary"} {
 				delete(h, k)
 			}
-			h.Set("Content-Type", "text/html")
-			rw.WriteHeader(http.StatusInternalServerError)
-			if r.Method != http.MethodHead {
-				io.WriteString(rw, processingFailed)
+			if s.pages == nil || !s.pages.WriteErrorPage(rw, r, http.StatusInternalServerError) {
+				h.Set("Content-Type", "text/html")
+				rw.WriteHeader(http.StatusInternalServerError)
+				if r.Method != http.MethodHead {
+					io.WriteString(rw, processingFailed)
+				}
 			}
 			p = nil
 		} else {

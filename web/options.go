@@ -68,6 +68,24 @@ type Config struct {
 	AllowIgnoreExt bool
 	// Headers are added to every response (--add-header), in order.
 	Headers [][2]string
+	// CacheControl gives files a Cache-Control header by name or URL path
+	// (--cache-control GLOB=VALUE, in order; the first match counts; see
+	// static.CacheRule). Needs Root.
+	CacheControl []static.CacheRule
+	// CORS are the origins whose pages may read the files (--cors): "*",
+	// or origins such as https://app.example.com. Needs Root.
+	CORS []string
+	// ErrorPages maps a status to the URL path of the file under Root that
+	// answers it instead of twistd's page (--error-page STATUS=PATH).
+	ErrorPages map[int]string
+	// SPAFallback is the URL path of the file under Root answering, with
+	// 200, missing paths whose last segment has no extension
+	// (--spa-fallback). Empty: none.
+	SPAFallback string
+	// Listing is the page of a directory without an index (--listing):
+	// static.ListingGotwistd (default), static.ListingTwistd (twistd's
+	// page) or static.ListingOff (404). Empty: the default.
+	Listing string
 	// AccessLog is the file access lines go to (-l/--logfile), made
 	// absolute. Empty: the main log.
 	AccessLog string
@@ -186,6 +204,11 @@ var options = &getopt.Parser{
 		{Long: "ignore-ext", Arg: true, Meta: "EXT", Help: "Add an extension to try for paths that do not exist, in order: with .html, /about serves about.html (after --path only)."},
 		{Long: "allow-ignore-ext", Help: "Let /foo serve any foo.* file (after --path only)."},
 		{Long: "add-header", Arg: true, Meta: "'NAME: VALUE'", Help: "Add a header to every response. Repeatable."},
+		{Long: "cache-control", Arg: true, Meta: "GLOB=VALUE", Help: "Send Cache-Control: VALUE with the files GLOB matches: a GLOB without / matches the file's name (*.css), one with / its URL path (/assets/** for everything below /assets/). The first matching rule counts, and replaces --add-header's Cache-Control; an empty VALUE sends none. Repeatable."},
+		{Long: "cors", Arg: true, Meta: "ORIGIN", Help: "Let pages from ORIGIN read the files (CORS): * for any site, or origins such as https://app.example.com (comma-separated, repeatable). OPTIONS preflight requests are then answered 204."},
+		{Long: "error-page", Arg: true, Meta: "STATUS=PATH", Help: "Answer with the file at URL path PATH under --path (such as 404=/404.html), and status STATUS, where twistd's error page would be sent: 403, 404, 405, 412, 414, 416, 500 and the HTTP/1.1 engine's 400, 431, 501. Repeatable."},
+		{Long: "spa-fallback", Arg: true, Meta: "PATH", Help: "Answer a path that does not exist and whose last segment has no extension (/users/42, not /app.js) with the file at URL path PATH (such as /index.html) and status 200, as single-page apps need."},
+		{Long: "listing", Arg: true, Meta: "gotwistd|twistd|off", Help: "The page of a directory without an index file: gotwistd's (sizes, dates, types, sortable, JSON with Accept: application/json or ?format=json), twistd's own, or off (404).", Default: static.ListingGotwistd},
 		{Long: "logfile", Short: 'l', Arg: true, Meta: "FILE", Help: "Write access lines (combined log format) to FILE instead of the main log; reopened on SIGUSR1 and SIGHUP."},
 		{Long: "no-access-log", Help: "Write no access lines at all."},
 		{Long: "serve-dotfiles", Help: "Serve files whose name starts with a dot; by default they are 404, except /.well-known/."},
@@ -274,6 +297,10 @@ func ParseArgs(args []string) (Config, error) {
 				return cfg, err
 			}
 			cfg.Headers = append(cfg.Headers, h)
+		case "cache-control", "cors", "error-page", "spa-fallback", "listing":
+			if err := parseSiteOption(&cfg, r.Name, v); err != nil {
+				return cfg, err
+			}
 		case "logfile":
 			if v == "" {
 				return cfg, getopt.Usagef(hint, "--logfile is empty: give a file name, or leave the option out to log to the main log")
@@ -369,6 +396,9 @@ func ParseArgs(args []string) (Config, error) {
 		case "notracebacks":
 			// twistd deprecated it and does nothing with it either.
 		}
+	}
+	if err := checkSiteOptions(&cfg); err != nil {
+		return cfg, err
 	}
 	if cfg.NoAccessLog && cfg.AccessLog != "" {
 		return cfg, getopt.Usagef(hint, "--no-access-log and --logfile contradict each other: give one of them")

@@ -36,7 +36,8 @@ func TestParseArgs(t *testing.T) {
 		{"listen", []string{"--listen", "tcp:9090"}, with(func(c *Config) { c.Listen = []string{"tcp:9090"} })},
 		{"listen equals", []string{"--listen=unix:/tmp/s"}, with(func(c *Config) { c.Listen = []string{"unix:/tmp/s"} })},
 		{"listen repeated, in order", []string{"--listen", "tcp:1", "--listen", "ssl:2"}, with(func(c *Config) { c.Listen = []string{"tcp:1", "ssl:2"} })},
-		{"listen abbreviated", []string{"--li", "tcp:1", "--lis=tcp:2"}, with(func(c *Config) { c.Listen = []string{"tcp:1", "tcp:2"} })},
+		// "--li" and "--list" are ambiguous since --listing: the shortest prefix is "--liste".
+		{"listen abbreviated", []string{"--liste", "tcp:1", "--listen=tcp:2"}, with(func(c *Config) { c.Listen = []string{"tcp:1", "tcp:2"} })},
 		{"port bare number", []string{"--port", "8080"}, with(func(c *Config) { c.Listen = []string{"8080"} })},
 		{"port short", []string{"-p", "tcp:81"}, with(func(c *Config) { c.Listen = []string{"tcp:81"} })},
 		{"port short attached", []string{"-p82"}, with(func(c *Config) { c.Listen = []string{"82"} })},

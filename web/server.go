@@ -149,6 +149,11 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			Headers:          cfg.Headers,
 			ServeDotfiles:    cfg.ServeDotfiles,
 			NoFollowSymlinks: cfg.NoFollowSymlinks,
+			CacheControl:     cfg.CacheControl,
+			CORS:             cfg.CORS,
+			ErrorPages:       cfg.ErrorPages,
+			SPAFallback:      cfg.SPAFallback,
+			Listing:          cfg.Listing,
 			ServerHeader:     "gotwistd/" + version,
 			ErrorLog:         s.errLog,
 			CGI:              scripts,
@@ -237,6 +242,9 @@ func (s *Server) build() {
 	sh, _ := s.handler.(*static.Handler)
 	for i, l := range s.listeners {
 		h := &site{h: s.handler, errLog: s.errLog}
+		if sh != nil && sh.HasErrorPages() {
+			h.pages = sh
+		}
 		if !s.cfg.NoAccessLog {
 			h.access = s.access
 		}
@@ -302,7 +310,7 @@ func (s *Server) build() {
 				MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 				MaxTargetBytes:    maxRequestTarget,
 				ErrorLog:          errorLog,
-				ErrorPage:         enginePage,
+				ErrorPage:         h.enginePage,
 				Refused:           h.refused,
 			}
 			if sh != nil {

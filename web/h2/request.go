@@ -28,6 +28,8 @@ type head struct {
 	// referer and userAgent are the first values of those fields, or "".
 	referer, userAgent   string
 	hasReferer, hasAgent bool
+	// origin is the first non-empty Origin field's value, or "".
+	origin string
 	// notSimple: a Range, a precondition or an Accept-Encoding field (a
 	// request a cached file may not answer whole).
 	notSimple bool
@@ -91,6 +93,10 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 		case "user-agent":
 			if !h.hasAgent {
 				h.userAgent, h.hasAgent = f.Value, true
+			}
+		case "origin":
+			if h.origin == "" {
+				h.origin = f.Value
 			}
 		case "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
 			"accept-encoding":
@@ -220,7 +226,7 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 		return false
 	}
 	fr := &c.fastScratch
-	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Simple: true}
+	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Origin: h.origin, Simple: true}
 	if w, ok := c.srv.Fast.(Watcher); ok && w.WatchFD() >= 0 {
 		// Once per read: the changes made before these requests were
 		// sent are in the watch's queue by now.

@@ -20,6 +20,8 @@ type Request struct {
 	RemoteAddr string
 	// Referer, UserAgent are those header fields, or "".
 	Referer, UserAgent string
+	// Origin is the first Origin header field, or "" (CORS).
+	Origin string
 	// Simple: a GET or HEAD without a body, a Range, a precondition or
 	// an Accept-Encoding (a precompressed variant might answer it): a
 	// request a cached file answers whole.

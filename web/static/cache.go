@@ -63,6 +63,10 @@ type entry struct {
 
 	hdrType, hdrEnc, hdrLastMod, hdrETag, hdrLen []string
 
+	// hdrCC is the Cache-Control of the first rule matching the file's
+	// path: nil when none matches, noCacheControl for an empty value.
+	hdrCC []string
+
 	data []byte // whole content, nil when not cached
 	fast []byte // header lines of a 200 to a plain GET, with data (see Cached)
 

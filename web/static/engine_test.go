@@ -35,7 +35,7 @@ func startHTTP(tb testing.TB, h *Handler) *httptest.Server {
 type fastAdapter struct{ h *Handler }
 
 func (f fastAdapter) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
-	if _, ae := r.AcceptEncoding(); ae || !r.Simple() {
+	if _, ae := r.AcceptEncoding(); ae || !r.Simple() || f.h.CORSByOrigin() && len(r.Header("Origin")) > 0 {
 		return false
 	}
 	p := r.Target

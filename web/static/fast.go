@@ -16,7 +16,8 @@ import (
 //
 // "Plain" is for the caller to check: no Accept-Encoding (a
 // precompressed variant could be chosen), no Range, no precondition
-// (If-*), no request body. p is the path of the request target as sent,
+// (If-*), no request body, and no Origin when CORSByOrigin (the response
+// would name the origin). p is the path of the request target as sent,
 // without the query; a path with a percent-escape, an empty segment, a
 // trailing slash or a segment ServeHTTP would refuse gets ok false. p is
 // not retained.
@@ -78,6 +79,10 @@ func (h *Handler) renderFast(e *entry) []byte {
 	}
 	if e.hdrEnc != nil {
 		own = append(own, kv{"Content-Encoding", e.hdrEnc})
+	}
+	if e.hdrCC != nil {
+		// A rule's value replaces --add-header's (none at all when empty).
+		own = append(own, kv{"Cache-Control", e.hdrCC})
 	}
 	if h.server != nil {
 		own = append(own, kv{"Server", h.server})

@@ -57,7 +57,7 @@ func TestListingGolden(t *testing.T) {
 	// this machine's /etc/mime.types.
 	old := systemMIMEFile
 	systemMIMEFile = ""
-	s := newTestServer(t, Config{Root: root})
+	s := newTestServer(t, Config{Root: root, Listing: ListingTwistd})
 	systemMIMEFile = old
 	resp, body := s.do(t, "GET", "/list/?a=%3Cb%3E&c", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {

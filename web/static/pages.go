@@ -43,13 +43,18 @@ func writePage(w http.ResponseWriter, r *http.Request, code int, body string) {
 
 // methodNotAllowed is twistd's 405 page, with the request URI and method
 // HTML-escaped.
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	allow := "HEAD, GET"
 	w.Header()["Allow"] = hdrAllow
+	if h.cors {
+		allow = "OPTIONS, HEAD, GET"
+		w.Header()["Allow"] = hdrAllowCORS
+	}
 	body := "\n<html>\n  <head><title>405 - Method Not Allowed</title></head>\n  <body>\n" +
 		"    <h1>Method Not Allowed</h1>\n    <p>Your browser approached me (at " + escapeHTML(requestURI(r)) +
-		") with the method \"" + escapeHTML(r.Method) + "\".  I only allow the methods HEAD, GET here.</p>\n" +
+		") with the method \"" + escapeHTML(r.Method) + "\".  I only allow the methods " + allow + " here.</p>\n" +
 		"  </body>\n</html>\n"
-	writePage(w, r, http.StatusMethodNotAllowed, body)
+	h.errorPage(w, r, http.StatusMethodNotAllowed, body)
 }
 
 // redirect answers 302 to url with twistd's redirectTo page.

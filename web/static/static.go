@@ -72,7 +72,47 @@ type Config struct {
 	// for every method, Range or precondition; their content is never
 	// sent, nor cached.
 	CGI ScriptRunner
+
+	// CacheControl gives files a Cache-Control header by name or path;
+	// the first rule that matches counts (see CacheRule). A rule's value
+	// replaces a Cache-Control of Headers for the files it matches. It is
+	// sent with 200, 206 and 304 responses, not with listings or errors.
+	CacheControl []CacheRule
+	// CORS lists the origins allowed to read responses from other sites
+	// (see ParseCORS): ["*"] adds Access-Control-Allow-Origin: * to every
+	// response; a list of origins adds it, naming the origin, to responses
+	// to requests from one of them, and Vary: Origin to every response.
+	// With CORS, OPTIONS is answered 204 (preflight requests with the
+	// Access-Control-Allow-* headers for GET and HEAD); without, 405.
+	CORS []string
+	// ErrorPages maps a status the handler answers with (403, 404, 405,
+	// 412, 416, 500) to the URL path of a file under Root sent instead of
+	// twistd's page, with that status and the file's Content-Type. The
+	// files must exist when New is called; one that is gone later is
+	// logged and twistd's page is sent.
+	ErrorPages map[int]string
+	// SPAFallback is the URL path of a file under Root (/index.html)
+	// that answers, with 200, a request for a path that does not exist
+	// and whose last segment has no extension (/users/42, not /app.js), as
+	// single-page applications need. Empty: none.
+	SPAFallback string
+	// Listing is the page of a directory without an index file:
+	// ListingGotwistd (default), ListingTwistd (twistd's page, byte for
+	// byte) or ListingOff (404, as for a missing path).
+	Listing string
 }
+
+// Listing pages (Config.Listing).
+const (
+	// ListingGotwistd is a page with sizes, dates and types, sortable by
+	// each column, for phones too, and JSON for Accept: application/json
+	// or ?format=json.
+	ListingGotwistd = "gotwistd"
+	// ListingTwistd is twistd's DirectoryLister page, byte for byte.
+	ListingTwistd = "twistd"
+	// ListingOff answers 404 for a directory without an index file.
+	ListingOff = "off"
+)
 
 // DefaultIndexes are the index file names used when Config.Indexes is
 // empty.
@@ -98,8 +138,17 @@ type Handler struct {
 
 	noFast bool // Cached never answers (an added Date header)
 
-	cgi     ScriptRunner // nil: scripts are refused
-	refused refusals
+	cgi         ScriptRunner // nil: scripts are refused
+	refused     refusals
+	cacheRules  []CacheRule
+	cacheValues [][]string // parallel to cacheRules: the header's values
+	extraCC     []string   // Cache-Control of Headers, or nil
+	corsList    []string   // allowed origins; nil when none or "*"
+	cors        bool       // OPTIONS answered
+	errPages    map[int]*pageFile
+	spa         *pageFile
+	listingMode string
+	pageErrors  sync.Map // errors logged by logPageError
 
 	watchOnce sync.Once
 	watch     *watcher // nil: changes are not watched
@@ -204,11 +253,17 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.extra[i].vals = append(h.extra[i].vals, strings.TrimSpace(kv[1]))
 	}
+	if err := h.initRules(cfg); err != nil {
+		return nil, err
+	}
 	for i := range h.extra {
 		h.extra[i].vals = slices.Clip(h.extra[i].vals)
 	}
 	if err := h.initFS(root); err != nil {
 		return nil, fmt.Errorf("root directory %q: %w", cfg.Root, err)
+	}
+	if err := h.initPages(cfg); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -242,16 +297,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			hdr[x.key] = x.vals
 		}
 	}
+	if h.corsList != nil {
+		h.corsOrigin(hdr, r)
+	}
 	if h.scriptURL(w, r) {
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		methodNotAllowed(w, r)
+		if h.cors && r.Method == http.MethodOptions {
+			h.options(w, r)
+			return
+		}
+		h.methodNotAllowed(w, r)
 		return
 	}
 	rel, slash, ok := h.mapPath(r.URL)
 	if !ok {
-		writePage(w, r, http.StatusNotFound, notFoundPage)
+		h.errorPage(w, r, http.StatusNotFound, notFoundPage)
 		return
 	}
 	fi, err := h.statJoin(rel, "", "")
@@ -259,6 +321,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rel, fi, err = h.ignoreExtLookup(rel)
 	}
 	if err != nil {
+		if h.spa != nil && errorStatus(err) == http.StatusNotFound && h.spaFallback(r.URL.Path) && h.serveSPA(w, r) {
+			return
+		}
 		h.fail(w, r, rel, err)
 		return
 	}
@@ -289,12 +354,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case kindRegular:
 		if slash {
 			// twistd: a file has no children, "/file/" is 404.
-			writePage(w, r, http.StatusNotFound, notFoundPage)
+			h.errorPage(w, r, http.StatusNotFound, notFoundPage)
 			return
 		}
 		h.serveFile(w, r, rel, baseName(rel), fi)
 	default:
-		writePage(w, r, http.StatusNotFound, notFoundPage)
+		h.errorPage(w, r, http.StatusNotFound, notFoundPage)
 	}
 }
 
@@ -324,12 +389,12 @@ func errorStatus(err error) int {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, rel string, err error) {
 	switch errorStatus(err) {
 	case http.StatusNotFound:
-		writePage(w, r, http.StatusNotFound, notFoundPage)
+		h.errorPage(w, r, http.StatusNotFound, notFoundPage)
 	case http.StatusForbidden:
-		writePage(w, r, http.StatusForbidden, forbiddenPage)
+		h.errorPage(w, r, http.StatusForbidden, forbiddenPage)
 	default:
 		h.log.Error("static: cannot serve file", "path", "/"+rel, "err", err)
-		writePage(w, r, http.StatusInternalServerError, internalErrorPage)
+		h.errorPage(w, r, http.StatusInternalServerError, internalErrorPage)
 	}
 }
 
@@ -394,6 +459,10 @@ func (h *Handler) firstWithPrefix(dir, prefix string) string {
 
 // serveListing answers with the directory listing of rel.
 func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, rel string) {
+	if h.listingMode != ListingTwistd {
+		h.serveGotwistdListing(w, r, rel)
+		return
+	}
 	body, err := h.listing(rel, r)
 	if err != nil {
 		h.fail(w, r, rel, err)
@@ -481,12 +550,13 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 			}
 		}()
 		if ofi.kind != kindRegular {
-			writePage(w, r, http.StatusNotFound, notFoundPage)
+			h.errorPage(w, r, http.StatusNotFound, notFoundPage)
 			return
 		}
 		store := false
 		if e == nil || e.id != ofi.id {
 			e, store = h.newEntry(ofi, ctype, enc), true
+			e.hdrCC = h.cacheControl(rel)
 		}
 		// Small files get their content cached once they are out of the
 		// racy window; entries are immutable, so a filled copy replaces e.
@@ -518,12 +588,14 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 	hdr["Accept-Ranges"] = hdrAcceptRanges
 	hdr["Last-Modified"] = e.hdrLastMod
 	hdr["Etag"] = e.hdrETag
+	setCacheControl(hdr, e.hdrCC)
 	switch preconditions(r, e.etag, e.lastMod, e.modSecs) {
 	case http.StatusNotModified:
 		w.WriteHeader(http.StatusNotModified)
 		return
 	case http.StatusPreconditionFailed:
-		writePage(w, r, http.StatusPreconditionFailed, preconditionPage)
+		h.resetCacheControl(hdr)
+		h.errorPage(w, r, http.StatusPreconditionFailed, preconditionPage)
 		return
 	}
 	hdr["Content-Type"] = e.hdrType
@@ -538,8 +610,8 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 			switch res {
 			case rangeUnsatisfiable:
 				hdr["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
-				hdr["Content-Length"] = hdrZero
-				w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+				h.resetCacheControl(hdr)
+				h.errorPage(w, r, http.StatusRequestedRangeNotSatisfiable, "")
 				return
 			case rangeOK:
 				if len(ranges) == 1 {

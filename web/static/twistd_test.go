@@ -77,7 +77,8 @@ func TestSideBySideTwistd(t *testing.T) {
 		"sp ace.txt":         "s",
 	})
 	tw := startTwistd(t, root)
-	ours := newTestServer(t, Config{Root: root})
+	// twistd's listing page is the one compared, byte for byte.
+	ours := newTestServer(t, Config{Root: root, Listing: ListingTwistd})
 	twc := &http.Client{
 		Transport:     &http.Transport{DisableCompression: true},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
