@@ -21,6 +21,9 @@ type site struct {
 	unix   bool            // a UNIX-socket listener: clients log as "-"
 	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
 	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
+
+	ops     *ops     // --health and --metrics paths, or nil
+	metrics *metrics // request counters, or nil
 }
 
 // processingFailed is twistd's 500 page when tracebacks are not shown.
@@ -36,6 +39,9 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
 	if !guard(rw, r) {
+		return
+	}
+	if s.ops != nil && s.ops.serve(rw, r) {
 		return
 	}
 	s.h.ServeHTTP(rw, r)
@@ -73,6 +79,9 @@ func (s *site) finish(rw *responseWriter, r *http.Request) {
 	}
 	if s.access != nil {
 		s.access.log(r, s.logIP(r.RemoteAddr), status, rw.size)
+	}
+	if s.metrics != nil {
+		s.metrics.request(protoIndex(r.ProtoMajor), status, rw.size)
 	}
 	rw.ResponseWriter = nil
 	writerPool.Put(rw)
