@@ -44,6 +44,10 @@ type activationOS struct {
 	getenv   func(key string) string
 	unsetenv func(key string) error
 	getpid   func() int
+	// pidfdID returns the id of this process's pidfd (its inode number on
+	// pidfs, Linux >= 6.9), the id systemd >= 256 puts in LISTEN_PIDFDID;
+	// ok is false when the kernel has no such id.
+	pidfdID func() (id uint64, ok bool)
 	// prepare sets FD_CLOEXEC on fd and reports what kind of descriptor
 	// it is; an error means fd is not open.
 	prepare func(fd int) (family, typ int, listening bool, err error)
@@ -61,19 +65,23 @@ var (
 // Sockets returns the descriptors systemd passed to this process through
 // socket activation, in order (fd 3 first). It reads the environment once:
 // every call, from any goroutine, returns the same sockets, and the
-// environment variables LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are
-// unset after that first read so that child processes do not inherit them.
+// environment variables LISTEN_PID, LISTEN_PIDFDID, LISTEN_FDS and
+// LISTEN_FDNAMES are unset after that first read so that child processes do not inherit them.
 // Every descriptor gets FD_CLOEXEC for the same reason.
 //
 // The results:
-//   - (sockets, nil): LISTEN_PID is this process and LISTEN_FDS >= 1. Each
+//   - (sockets, nil): LISTEN_PID is this process and LISTEN_FDS >= 1 (and,
+//     where systemd >= 256 sets LISTEN_PIDFDID and the kernel gives
+//     processes pidfd ids, LISTEN_PIDFDID is this process's id too). Each
 //     socket's Name comes from LISTEN_FDNAMES when it holds exactly
 //     LISTEN_FDS names, otherwise every Name is "" (systemd before v227,
 //     or a launcher that sets no names): selecting by index still works.
 //   - (nil, nil): not socket-activated: LISTEN_PID or LISTEN_FDS is unset,
 //     LISTEN_PID names another process (the variables were inherited from
-//     a parent), or LISTEN_FDS is 0.
-//   - (nil, err): LISTEN_PID or LISTEN_FDS is not a number (err wraps
+//     a parent), LISTEN_PIDFDID names another process (a process that got
+//     the pid of the one systemd started, after it died), or LISTEN_FDS is
+//     0.
+//   - (nil, err): LISTEN_PID, LISTEN_PIDFDID or LISTEN_FDS is not a number (err wraps
 //     ErrBadEnvironment), or one of the LISTEN_FDS descriptors is not open;
 //     err says which.
 func Sockets() ([]Socket, error) {
@@ -106,8 +114,9 @@ func SocketsNamed(name string) ([]Socket, error) {
 // readSockets does the work of Sockets through o.
 func readSockets(o activationOS) ([]Socket, error) {
 	pidStr, fdsStr, namesStr := o.getenv("LISTEN_PID"), o.getenv("LISTEN_FDS"), o.getenv("LISTEN_FDNAMES")
+	pidfdStr := o.getenv("LISTEN_PIDFDID")
 	var errs []error
-	for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+	for _, k := range []string{"LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
 		if err := o.unsetenv(k); err != nil {
 			errs = append(errs, fmt.Errorf("unset %s: %w", k, err))
 		}
@@ -124,6 +133,17 @@ func readSockets(o activationOS) ([]Socket, error) {
 	}
 	if pid != o.getpid() {
 		return nil, nil
+	}
+	if pidfdStr != "" {
+		want, err := strconv.ParseUint(pidfdStr, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("socket activation: LISTEN_PIDFDID=%q is not a pidfd id: %w", pidfdStr, ErrBadEnvironment)
+		}
+		// Without pidfd ids (a kernel before 6.9, or seccomp refusing
+		// pidfd_open) LISTEN_PID alone decides, as in sd_listen_fds.
+		if id, ok := o.pidfdID(); ok && id != want {
+			return nil, nil
+		}
 	}
 	n, err := strconv.Atoi(fdsStr)
 	if err != nil || n < 0 {

@@ -17,6 +17,7 @@ func activationOSEnv() activationOS {
 		getenv:   os.Getenv,
 		unsetenv: os.Unsetenv,
 		getpid:   os.Getpid,
+		pidfdID:  func() (uint64, bool) { return 0, false },
 		prepare: func(int) (int, int, bool, error) {
 			return 0, 0, false, fmt.Errorf("socket activation is not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
 		},

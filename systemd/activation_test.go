@@ -26,6 +26,8 @@ type fakeActivationOS struct {
 	fds      map[int]activationFakeFD
 	unsetErr error
 	files    []string // names newFile was given
+	pidfd    uint64   // this process's pidfd id, when pidfdOK
+	pidfdOK  bool
 }
 
 type activationFakeFD struct {
@@ -44,7 +46,8 @@ func (f *fakeActivationOS) os() activationOS {
 			delete(f.env, k)
 			return nil
 		},
-		getpid: func() int { return f.pid },
+		getpid:  func() int { return f.pid },
+		pidfdID: func() (uint64, bool) { return f.pidfd, f.pidfdOK },
 		prepare: func(fd int) (int, int, bool, error) {
 			d, ok := f.fds[fd]
 			if !ok {
@@ -78,6 +81,7 @@ func TestActivationRead(t *testing.T) {
 		want    []Socket
 		wantErr string
 		files   []string
+		noPidfd bool // the kernel has no pidfd ids
 	}{
 		{name: "not activated", env: map[string]string{}},
 		{name: "LISTEN_FDS without LISTEN_PID", env: map[string]string{"LISTEN_FDS": "1"}, fds: three},
@@ -111,18 +115,26 @@ func TestActivationRead(t *testing.T) {
 				{FD: 3, Name: "connection", Family: unix.AF_INET, Type: unix.SOCK_STREAM},
 				{FD: 4, Name: "stored"},
 			}, files: []string{"connection", "stored"}},
+		{name: "LISTEN_PIDFDID is this process", env: map[string]string{"LISTEN_PID": "42", "LISTEN_PIDFDID": "4242", "LISTEN_FDS": "1"}, fds: three,
+			want: []Socket{{FD: 3, Family: unix.AF_INET, Type: unix.SOCK_STREAM, Listening: true}}, files: []string{"LISTEN_FD_3"}},
+		{name: "LISTEN_PIDFDID of another process with our pid", env: map[string]string{"LISTEN_PID": "42", "LISTEN_PIDFDID": "1000", "LISTEN_FDS": "1"}, fds: three},
+		{name: "LISTEN_PIDFDID on a kernel without pidfd ids", env: map[string]string{"LISTEN_PID": "42", "LISTEN_PIDFDID": "1000", "LISTEN_FDS": "1"}, fds: three,
+			noPidfd: true,
+			want:    []Socket{{FD: 3, Family: unix.AF_INET, Type: unix.SOCK_STREAM, Listening: true}}, files: []string{"LISTEN_FD_3"}},
+		{name: "bad LISTEN_PIDFDID", env: map[string]string{"LISTEN_PID": "42", "LISTEN_PIDFDID": "-3", "LISTEN_FDS": "1"}, fds: three,
+			wantErr: `socket activation: LISTEN_PIDFDID="-3" is not a pidfd id: malformed systemd environment variable`},
 		{name: "descriptor not open", env: map[string]string{"LISTEN_PID": "42", "LISTEN_FDS": "4"}, fds: three,
 			wantErr: "socket activation: LISTEN_FDS=4 but fd 6 is not usable: bad file descriptor"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeActivationOS{env: tt.env, pid: 42, fds: tt.fds}
+			f := &fakeActivationOS{env: tt.env, pid: 42, fds: tt.fds, pidfd: 4242, pidfdOK: !tt.noPidfd}
 			got, err := readSockets(f.os())
 			if tt.wantErr != "" {
 				if err == nil || err.Error() != tt.wantErr {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
 				}
-				if strings.Contains(tt.wantErr, "LISTEN_PID=") || strings.Contains(tt.wantErr, "LISTEN_FDS=\"") {
+				if strings.Contains(tt.wantErr, "LISTEN_PID=") || strings.Contains(tt.wantErr, "LISTEN_PIDFDID=") || strings.Contains(tt.wantErr, "LISTEN_FDS=\"") {
 					if !errors.Is(err, ErrBadEnvironment) {
 						t.Errorf("error does not wrap ErrBadEnvironment")
 					}
@@ -139,7 +151,7 @@ func TestActivationRead(t *testing.T) {
 			if !reflect.DeepEqual(f.files, tt.files) {
 				t.Errorf("file names %q, want %q", f.files, tt.files)
 			}
-			for _, k := range []string{"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
+			for _, k := range []string{"LISTEN_PID", "LISTEN_PIDFDID", "LISTEN_FDS", "LISTEN_FDNAMES"} {
 				if v, ok := f.env[k]; ok {
 					t.Errorf("%s=%q is still set", k, v)
 				}

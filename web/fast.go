@@ -37,9 +37,15 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	if s.ops != nil && (bytes.IndexByte(path, '%') >= 0 || s.ops.match(bytesString(path))) {
+		return false // --health or --metrics may answer: the full path decides
+	}
 	header, body, ok := s.static.Cached(bytesString(path), r.Watched)
 	if !ok {
 		return false
+	}
+	if s.metrics != nil {
+		s.metrics.cached(protoHTTP1, fastSize(r.IsHEAD(), len(body)))
 	}
 	resp.Header, resp.Body = header, body
 	if s.access != nil {
@@ -59,9 +65,15 @@ func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
+	if s.ops != nil && (strings.IndexByte(path, '%') >= 0 || s.ops.match(path)) {
+		return nil, nil, false
+	}
 	header, body, ok = s.static.Cached(path, r.Watched)
 	if !ok {
 		return nil, nil, false
+	}
+	if s.metrics != nil {
+		s.metrics.cached(protoHTTP2, fastSize(r.IsHEAD(), len(body)))
 	}
 	if s.access != nil {
 		s.logCached(r.RemoteAddr, r.Method, r.Path, "HTTP/2.0", r.Referer, r.UserAgent, r.IsHEAD(), len(body))
@@ -87,6 +99,14 @@ func (s *site) logIP(remote string) string {
 	return clientIP(remote)
 }
 
+// fastSize is the body size a fast path sent: 0 for HEAD.
+func fastSize(head bool, n int) int {
+	if head {
+		return 0
+	}
+	return n
+}
+
 // orDash is a header value for the access log: "-" when absent or empty.
 func orDash(v string) string {
 	if v == "" {
@@ -102,6 +122,9 @@ func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 // refused logs a request gotwistd's engine refused (431, 414, 400...)
 // once its request line was understood, as the handler's refusals are.
 func (s *site) refused(r *h1.Request, code, size int) {
+	if s.metrics != nil {
+		s.metrics.request(protoHTTP1, code, int64(size))
+	}
 	if s.access == nil {
 		return
 	}

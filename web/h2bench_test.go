@@ -42,6 +42,7 @@ func BenchmarkH2Cached(b *testing.B) {
 	}{
 		{"log=off", []string{"--no-access-log"}},
 		{"log=file", []string{"--logfile", filepath.Join(dir, "access.log")}},
+		{"log=off,metrics", []string{"--no-access-log", "--metrics", "/metrics"}},
 	} {
 		ts := startServer(b, append([]string{"--listen", sslEndpoint("ssl", dir), "--path", www}, tc.args...))
 		nc, err := tls.Dial("tcp", ts.addr(0), &tls.Config{RootCAs: pool, NextProtos: []string{"h2"}})

@@ -22,6 +22,9 @@ type site struct {
 	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
 	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
 	pages  errorPager      // the error pages configured (--error-page), or nil
+
+	ops     *ops     // --health and --metrics paths, or nil
+	metrics *metrics // request counters, or nil
 }
 
 // processingFailed is twistd's 500 page when tracebacks are not shown.
@@ -37,6 +40,9 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
 	if !guard(rw, r, s.pages) {
+		return
+	}
+	if s.ops != nil && s.ops.serve(rw, r) {
 		return
 	}
 	s.h.ServeHTTP(rw, r)
@@ -76,6 +82,9 @@ func (s *site) finish(rw *responseWriter, r *http.Request) {
 	}
 	if s.access != nil {
 		s.access.log(r, s.logIP(r.RemoteAddr), status, rw.size)
+	}
+	if s.metrics != nil {
+		s.metrics.request(protoIndex(r.ProtoMajor), status, rw.size)
 	}
 	rw.ResponseWriter = nil
 	writerPool.Put(rw)

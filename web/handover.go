@@ -58,6 +58,9 @@ func (s *Server) adopt() {
 	for i := range s.listeners {
 		if s.adoptable(i) {
 			s.adopted[i] = socks
+			if s.metrics != nil {
+				s.metrics.adopted.Add(uint64(len(socks)))
+			}
 			s.log.Info(fmt.Sprintf("Adopted %d connections from the previous instance", len(socks)))
 			return
 		}
@@ -102,6 +105,9 @@ func (s *Server) handOver(ctx context.Context, i int) error {
 	s.listeners[i].Stream.Close() // stop accepting; systemd keeps the socket
 	left, err := t.Handover(ctx)
 	parked, failed := t.Parked()
+	if s.metrics != nil && parked > 0 {
+		s.metrics.parked.Add(uint64(parked))
+	}
 	if parked > 0 || failed > 0 || left > 0 {
 		s.log.Info(fmt.Sprintf("Handed %d idle connections to systemd's file descriptor store (%d failed, %d still busy)", parked, failed, left))
 	}

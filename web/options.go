@@ -36,6 +36,9 @@ const (
 	// Config.HTTP1Engine.
 	EngineGotwistd = "gotwistd"
 	EngineNetHTTP  = "net/http"
+	// DefaultMetricsPath is where --metrics-listen serves the metrics
+	// when --metrics gives no path.
+	DefaultMetricsPath = "/metrics"
 	// DefaultMaxHeaderBytes bounds the size of a request's headers,
 	// request line included; larger requests get 431.
 	DefaultMaxHeaderBytes = 64 << 10
@@ -123,6 +126,27 @@ type Config struct {
 	// at once. HTTP/3 (QUIC) connections are not counted. Default 0: no
 	// cap.
 	MaxConnections int
+	// HealthPath is the path that answers 200 "ok" while the server
+	// serves and passes the self-check systemd's watchdog uses, and 503
+	// once it is stopping (--health). Empty: none.
+	HealthPath string
+	// DrainTime is how long the server goes on serving after SIGTERM with
+	// HealthPath answering 503, before it stops accepting (--drain-time);
+	// it counts against the runner's --shutdown-timeout. Default 0.
+	DrainTime time.Duration
+	// MetricsPath is the path of the Prometheus metrics (--metrics): on
+	// every listener, or only on MetricsListen when that is set. Empty:
+	// DefaultMetricsPath on MetricsListen, nowhere without it.
+	MetricsPath string
+	// MetricsListen is an endpoint serving only the metrics and the health
+	// path (--metrics-listen), such as tcp:9100:interface=127.0.0.1.
+	// Empty: none.
+	MetricsListen string
+	// ExitIdleTime makes the server exit (status 0) once no connection
+	// has been open for this long (--exit-idle-time), so that systemd,
+	// which holds the sockets, starts it again on the next one. Every
+	// endpoint must then come from systemd. Default 0: never.
+	ExitIdleTime time.Duration
 	// Handover says when Shutdown parks idle HTTP/1.1 keep-alive
 	// connections in systemd's file descriptor store for the next instance
 	// (--handover): HandoverAuto (default) when systemd says the store is
@@ -222,6 +246,11 @@ var options = &getopt.Parser{
 		{Long: "send-timeout", Arg: true, Meta: "DURATION", Help: "Close a TCP connection whose client accepts no byte of its response for this long (it stopped reading, or vanished); 0 for never.", Default: "1m0s"},
 		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
+		{Long: "health", Arg: true, Meta: "/PATH", Help: "Answer PATH with 200 \"ok\" while the server serves (the self-check systemd's watchdog uses), and 503 once it is stopping, for load balancers, e.g. --health /healthz."},
+		{Long: "drain-time", Arg: true, Meta: "DURATION", Help: "On SIGTERM, go on serving this long with --health answering 503 before stopping, so load balancers take the server out first; counts against --shutdown-timeout.", Default: "0"},
+		{Long: "metrics", Arg: true, Meta: "/PATH", Help: "Serve Prometheus metrics at PATH on every listener (or, with --metrics-listen, only there), e.g. --metrics /metrics."},
+		{Long: "metrics-listen", Arg: true, Meta: "ENDPOINT", Help: "Serve the metrics (at /metrics or --metrics PATH) and --health on this endpoint only, e.g. tcp:9100:interface=127.0.0.1."},
+		{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Exit once no connection has been open this long; systemd, which holds the sockets, starts gotwistd again on the next one. Every endpoint must be systemd:; 0 for never.", Default: "0"},
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
 		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
 		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
@@ -357,6 +386,27 @@ func ParseArgs(args []string) (Config, error) {
 				return cfg, getopt.Usagef(hint, "--max-connections %q: give a number of connections, or 0 for no limit", v)
 			}
 			cfg.MaxConnections = n
+		case "health", "metrics":
+			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "?#") {
+				return cfg, getopt.Usagef(hint, "--%s %q: give a path starting with /, such as /%s", r.Name, v, map[string]string{"health": "healthz", "metrics": "metrics"}[r.Name])
+			}
+			if r.Name == "health" {
+				cfg.HealthPath = v
+			} else {
+				cfg.MetricsPath = v
+			}
+		case "metrics-listen":
+			cfg.MetricsListen = v
+		case "drain-time", "exit-idle-time":
+			d, err := parseDuration(r.Name, v)
+			if err != nil {
+				return cfg, err
+			}
+			if r.Name == "drain-time" {
+				cfg.DrainTime = d
+			} else {
+				cfg.ExitIdleTime = d
+			}
 		case "handover":
 			switch v {
 			case HandoverAuto, HandoverOn, HandoverOff:
@@ -405,6 +455,12 @@ func ParseArgs(args []string) (Config, error) {
 	}
 	if cfg.CGI && cfg.Root == "" {
 		return cfg, getopt.Usagef(hint, "--cgi needs --path: give the directory holding the scripts, such as --path /srv/www")
+	}
+	if cfg.HealthPath != "" && cfg.HealthPath == cfg.MetricsPath {
+		return cfg, getopt.Usagef(hint, "--health and --metrics both give %s: give them different paths", cfg.HealthPath)
+	}
+	if cfg.DrainTime > 0 && cfg.HealthPath == "" {
+		return cfg, getopt.Usagef(hint, "--drain-time without --health: nothing would tell load balancers to stop sending; add --health /healthz")
 	}
 	if port != "" {
 		cfg.Listen = append(cfg.Listen, port)

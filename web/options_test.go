@@ -167,9 +167,9 @@ func TestNewErrors(t *testing.T) {
 
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
-	_, err := NewPlugin().New([]string{"--path", ".", "--he"}, service.Env{Stdout: &out})
+	_, err := NewPlugin().New([]string{"--path", ".", "--hel"}, service.Env{Stdout: &out}) // --he: --health too
 	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("New(--he) error = %v, want flag.ErrHelp", err)
+		t.Fatalf("New(--hel) error = %v, want flag.ErrHelp", err)
 	}
 	help := out.String()
 	if !strings.HasPrefix(help, "Usage: gotwistd [options] web [web options]\n") {

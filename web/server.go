@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quic-go/quic-go/http3"
@@ -83,6 +84,14 @@ type Server struct {
 	stopping       chan struct{}       // closed when Shutdown starts
 	stopped        chan struct{}       // closed when Shutdown is done
 	shutdownErr    error
+
+	// The operator's side (ops.go): --health, --metrics, --exit-idle-time.
+	metrics    *metrics           // nil without --metrics/--metrics-listen
+	metricsEP  *endpoint.Endpoint // --metrics-listen, or nil
+	metricsLn  *endpoint.Listener // bound --metrics-listen
+	metricsSrv *http.Server       // serves metricsLn
+	idle       *idleTimer         // nil without --exit-idle-time
+	draining   atomic.Bool        // Shutdown has begun: --health answers 503
 }
 
 var _ service.Service = (*Server)(nil)
@@ -163,6 +172,9 @@ func New(cfg Config, env service.Env) (*Server, error) {
 		}
 		s.handler = h
 	}
+	if err := s.newOpsConfig(); err != nil {
+		return nil, err
+	}
 	if cfg.MaxConnections > 0 {
 		s.limit = &connLimit{max: int64(cfg.MaxConnections), onLimit: func(n int64) {
 			s.log.Warn(fmt.Sprintf("Refusing connections: %d open, the --max-connections limit (%d refused so far)", cfg.MaxConnections, n))
@@ -205,6 +217,14 @@ func (s *Server) Listen(ctx context.Context) error {
 			s.siteLog.Info("Starting factory " + s.factory())
 		}
 	}
+	if err := s.listenMetrics(ctx); err != nil {
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.listeners = nil
+		s.access.close()
+		return err
+	}
 	s.setupACME()
 	s.build()
 	s.adopted = make([][]systemd.Socket, len(s.listeners))
@@ -240,8 +260,9 @@ func (s *Server) build() {
 	s.h1s = make([]*h1.Server, len(s.listeners))
 	s.h3 = make([]*http3.Server, len(s.listeners))
 	sh, _ := s.handler.(*static.Handler)
+	ops := s.newOps()
 	for i, l := range s.listeners {
-		h := &site{h: s.handler, errLog: s.errLog}
+		h := &site{h: s.handler, errLog: s.errLog, ops: ops, metrics: s.metrics}
 		if sh != nil && sh.HasErrorPages() {
 			h.pages = sh
 		}
@@ -249,8 +270,12 @@ func (s *Server) build() {
 			h.access = s.access
 		}
 		if l.Packet != nil {
+			var h3h http.Handler = h
+			if s.idle != nil {
+				h3h = idleHandler{h: h, idle: s.idle}
+			}
 			s.h3[i] = &http3.Server{
-				Handler:        h,
+				Handler:        h3h,
 				TLSConfig:      l.TLS,
 				MaxHeaderBytes: s.cfg.MaxHeaderBytes,
 				IdleTimeout:    s.cfg.IdleTimeout,
@@ -386,6 +411,10 @@ func (s *Server) Serve() error {
 		go func() { errs <- s.serveOne(i) }()
 	}
 	s.startACME()
+	go s.serveMetricsListener()
+	if s.idle != nil {
+		s.idle.start()
+	}
 	s.mu.Unlock()
 	for range s.listeners {
 		err := <-errs
@@ -430,6 +459,9 @@ func (s *Server) serveOne(i int) error {
 	if s.limit != nil {
 		ln = &limitListener{Listener: ln, limit: s.limit}
 	}
+	if s.metrics != nil || s.idle != nil {
+		ln = &countListener{Listener: ln, m: s.metrics, idle: s.idle}
+	}
 	if srv.TLSConfig != nil {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
@@ -452,6 +484,7 @@ func (s *Server) serveOne(i int) error {
 // the access log. Calling it again waits for the first call and returns its
 // result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.drain(ctx)
 	s.mu.Lock()
 	select {
 	case <-s.stopping:
@@ -469,10 +502,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.state = stateStopping
 	s.mu.Unlock()
 
+	if s.idle != nil {
+		s.idle.stop()
+	}
 	if !wasListening {
 		close(s.stopped)
 		return nil
 	}
+	s.shutdownMetricsListener()
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.listeners))
 	for i := range s.listeners {
@@ -550,7 +587,15 @@ func (s *Server) Reload() error {
 	if err := s.ReopenLogs(); err != nil {
 		errs = append(errs, err)
 	}
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if m := s.metrics; m != nil {
+		if err != nil {
+			m.reloadFailures.Add(1)
+		} else {
+			m.reloads.Add(1)
+		}
+	}
+	return err
 }
 
 // ReopenLogs writes out buffered access lines and reopens the access log
