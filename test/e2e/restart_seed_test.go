@@ -95,6 +95,9 @@ func seedSuite(t *testing.T, u seedUnit) {
 				t.Errorf("%s: %d of %d requests failed, want none", sc, f.res.Failures(), f.res.Requests)
 			}
 			if sc.mode == loadgen.KeepAlive {
+				if u.store && !strings.Contains(f.journal, "File descriptor store: FileDescriptorStoreMax=4096") {
+					t.Errorf("%s: no instance said it learnt the store's size over D-Bus", sc)
+				}
 				if u.store && (f.handed == 0 || f.adopted == 0) {
 					t.Errorf("%s: %d connections handed over, %d adopted; want FileDescriptorStoreMax= alone to hand them over", sc, f.handed, f.adopted)
 				}
