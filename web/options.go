@@ -107,9 +107,10 @@ type Config struct {
 	// Handover says when Shutdown parks idle HTTP/1.1 keep-alive
 	// connections in systemd's file descriptor store for the next instance
 	// (--handover): HandoverAuto (default) when systemd says the store is
-	// enabled ($FDSTORE > 0, set by systemd >= 254, or by the unit's
-	// Environment= on older versions), HandoverOn whenever NOTIFY_SOCKET is
-	// set, HandoverOff never.
+	// enabled ($FDSTORE > 0, set by systemd >= 254 or by the unit's
+	// Environment=; else FileDescriptorStoreMax= > 0 as systemd tells it
+	// over D-Bus), HandoverOn whenever NOTIFY_SOCKET is set, HandoverOff
+	// never.
 	Handover string
 	// HTTP1Engine chooses what serves HTTP/1.x on plain (non-TLS) stream
 	// endpoints (--http1-engine): EngineGotwistd (default), gotwistd's own
@@ -169,7 +170,7 @@ var options = &getopt.Parser{
 		{Long: "send-timeout", Arg: true, Meta: "DURATION", Help: "Close a TCP connection whose client accepts no byte of its response for this long (it stopped reading, or vanished); 0 for never.", Default: "1m0s"},
 		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
 		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
-		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
+		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set, or systemd reports the unit's FileDescriptorStoreMax= over D-Bus (systemd 252-253).", Default: HandoverAuto},
 		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
 		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
 		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
