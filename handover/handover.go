@@ -99,17 +99,62 @@ type Tracker struct {
 	accepting atomic.Int64
 	parked    atomic.Int64
 	failed    atomic.Int64
+	refused   atomic.Int64
+	// room is how many more connections the store takes; -1: no limit.
+	room atomic.Int64
 }
 
 // New returns a Tracker that parks connections under name.
 func New(name string) *Tracker {
-	return &Tracker{
+	t := &Tracker{
 		Name:    name,
 		Store:   systemd.StoreFiles,
 		conns:   make(map[*conn]struct{}),
 		changed: make(chan struct{}, 1),
 	}
+	t.room.Store(-1)
+	return t
 }
+
+// SetRoom bounds how many connections Handover parks: the room left in
+// the store (FileDescriptorStoreMax= less the descriptors it holds).
+// systemd closes what it is sent beyond its FileDescriptorStoreMax=, which
+// would lose those connections; once the room is used up, Handover leaves
+// the rest to the server's own Shutdown, which closes them at a request
+// boundary. n < 0: no limit (the default). Call it before Handover.
+func (t *Tracker) SetRoom(n int) {
+	t.room.Store(int64(max(n, -1)))
+}
+
+// reserve takes one place in the store; false if none is left.
+func (t *Tracker) reserve() bool {
+	for {
+		r := t.room.Load()
+		if r < 0 {
+			return true
+		}
+		if r == 0 {
+			return false
+		}
+		if t.room.CompareAndSwap(r, r-1) {
+			return true
+		}
+	}
+}
+
+// unreserve gives back a place reserve took.
+func (t *Tracker) unreserve() {
+	for {
+		r := t.room.Load()
+		if r < 0 || t.room.CompareAndSwap(r, r+1) {
+			return
+		}
+	}
+}
+
+// Refused reports how many connections Handover left to the server
+// because the store had no room for them.
+func (t *Tracker) Refused() int64 { return t.refused.Load() }
 
 // Listener wraps l so the connections it accepts can be handed over. Only
 // connections that are *net.TCPConn or *net.UnixConn can be; others pass
@@ -262,6 +307,13 @@ func (t *Tracker) wrap(c net.Conn) net.Conn {
 	leaving := t.leaving.Load()
 	t.mu.Unlock()
 	if leaving {
+		if !t.reserve() {
+			// The store is full: the server serves it, and its
+			// Shutdown closes it at a request boundary.
+			t.refused.Add(1)
+			t.remove(tc)
+			return tc
+		}
 		tc.state.Store(stLeaving)
 		tc.Close()
 		return nil
@@ -296,6 +348,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		if c.state.CompareAndSwap(stLeaving, stActive) {
 			c.fileConn.SetReadDeadline(c.deadline)
+			c.t.unreserve()
 		}
 		c.mu.Unlock()
 		var ne net.Error
@@ -343,12 +396,24 @@ func (c *conn) CloseWrite() error {
 // Unwrap returns the connection underneath.
 func (c *conn) Unwrap() net.Conn { return c.fileConn }
 
-// leave interrupts the Read of a connection waiting for its next request.
+// leave interrupts the Read of a connection waiting for its next request,
+// if the store has room for it; if not, the connection is no longer
+// tracked, and left to the server.
 func (c *conn) leave() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.state.Load() != stWaiting {
+		return
+	}
+	if !c.t.reserve() {
+		c.t.refused.Add(1)
+		c.t.remove(c)
+		return
+	}
 	if c.state.CompareAndSwap(stWaiting, stLeaving) {
 		c.fileConn.SetReadDeadline(past)
+	} else {
+		c.t.unreserve()
 	}
 }
 

@@ -254,3 +254,42 @@ func TestNoRequestLostUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests over 10 restarts, 0 failed", ok.Load())
 }
+
+// TestFullStoreParksNoMore: with room for 2 in the store, Handover parks 2
+// of 4 idle connections and leaves the other 2 to the server, which
+// closes them at a request boundary; it never sends the store more than it
+// takes (systemd would close those, and lose them).
+func TestFullStoreParksNoMore(t *testing.T) {
+	l := listen(t)
+	st := &store{}
+	a := start(t, "a", l, st, nil)
+	a.t.SetRoom(2)
+	var clients []*client
+	for i := 0; i < 4; i++ {
+		c := dial(t, l.Addr().String())
+		if got, err := c.get("/"); err != nil || got != "a" {
+			t.Fatalf("first request: %q, %v", got, err)
+		}
+		clients = append(clients, c)
+	}
+	a.stop(t)
+	parked, failed := a.t.Parked()
+	if parked != 2 || failed != 0 || a.t.Refused() != 2 {
+		t.Fatalf("parked %d, failed %d, refused %d; want 2, 0, 2", parked, failed, a.t.Refused())
+	}
+	socks := st.sockets(t)
+	if len(socks) != 2 {
+		t.Fatalf("the store got %d connections, want 2", len(socks))
+	}
+	b := start(t, "b", l, st, socks)
+	defer b.stop(t)
+	moved := 0
+	for _, c := range clients {
+		if got, err := c.get("/"); err == nil && got == "b" {
+			moved++
+		}
+	}
+	if moved != 2 {
+		t.Errorf("%d connections served by the next instance, want the 2 parked", moved)
+	}
+}

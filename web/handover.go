@@ -16,8 +16,10 @@ import (
 // Values of Config.Handover (--handover).
 const (
 	// HandoverAuto parks connections when systemd says the unit has a file
-	// descriptor store: $FDSTORE > 0 (systemd >= 254 sets it; on older
-	// versions the unit can set it with Environment=FDSTORE=N).
+	// descriptor store: $FDSTORE > 0 (systemd >= 254 sets it; a unit can
+	// set it with Environment=FDSTORE=N), or, with $FDSTORE unset and
+	// $NOTIFY_SOCKET set, the unit's FileDescriptorStoreMax= as systemd
+	// tells it over D-Bus (systemd 252-253 set no $FDSTORE).
 	HandoverAuto = "auto"
 	// HandoverOn parks connections whenever NOTIFY_SOCKET is set.
 	HandoverOn = "on"
@@ -25,20 +27,54 @@ const (
 	HandoverOff = "off"
 )
 
-// handoverEnabled decides Config.Handover against the environment.
-func handoverEnabled(mode string, getenv func(string) string) bool {
-	if getenv("NOTIFY_SOCKET") == "" {
-		return false
-	}
-	switch mode {
-	case HandoverOn:
-		return true
-	case HandoverOff:
-		return false
-	}
-	n, err := strconv.Atoi(getenv("FDSTORE"))
-	return err == nil && n > 0
+// handoverPlan is what Shutdown does with idle connections.
+type handoverPlan struct {
+	on bool
+	// room is how many connections the store takes; -1: no limit known.
+	room int
+	// stored is how many descriptors the store held when asked (over
+	// D-Bus): those of ours among them, which the previous instance
+	// parked, leave it when adopted, and make room.
+	stored bool
+	// note is a line for the log, or "".
+	note string
 }
+
+// planHandover decides Config.Handover against the environment and, for
+// auto without $FDSTORE, systemd's answer over D-Bus (query).
+func planHandover(mode string, getenv func(string) string, query func(context.Context) (systemd.FDStore, error)) handoverPlan {
+	if getenv("NOTIFY_SOCKET") == "" || mode == HandoverOff {
+		return handoverPlan{room: -1}
+	}
+	if v := getenv("FDSTORE"); v != "" {
+		// The environment wins: systemd >= 254 sets it, or the unit.
+		n, err := strconv.Atoi(v)
+		switch {
+		case err == nil && n > 0:
+			return handoverPlan{on: true, room: n}
+		case mode == HandoverOn:
+			return handoverPlan{on: true, room: -1}
+		}
+		return handoverPlan{room: -1}
+	}
+	if mode == HandoverOn {
+		return handoverPlan{on: true, room: -1}
+	}
+	st, err := query(context.Background())
+	switch {
+	case errors.Is(err, systemd.ErrNoUnit):
+		return handoverPlan{room: -1}
+	case err != nil:
+		return handoverPlan{room: -1, note: fmt.Sprintf("No connection handover on stop: $FDSTORE is unset and systemd could not be asked for FileDescriptorStoreMax= (%v); if the unit has a store, add Environment=FDSTORE=N with its size", err)}
+	case st.Max == 0:
+		return handoverPlan{room: -1}
+	}
+	return handoverPlan{on: true, room: st.Free(), stored: true,
+		note: fmt.Sprintf("File descriptor store: FileDescriptorStoreMax=%d, %d held (systemd over D-Bus): idle keep-alive connections go to the next instance on a restart", st.Max, st.Stored)}
+}
+
+// queryFDStore asks systemd; a seam for tests.
+var queryFDStore = systemd.QueryFDStore
 
 // adoptable reports whether listener i serves plain HTTP/1.1 on a stream
 // socket, the only kind whose connections can be parked and adopted.
@@ -54,6 +90,10 @@ func (s *Server) adopt() {
 	socks, err := systemd.SocketsNamed(handover.DefaultName)
 	if err != nil || len(socks) == 0 {
 		return
+	}
+	if s.plan.stored && s.plan.room >= 0 {
+		// They leave the store now (handover.Adopt removes them).
+		s.plan.room += len(socks)
 	}
 	for i := range s.listeners {
 		if s.adoptable(i) {
@@ -86,6 +126,7 @@ func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listene
 		return ln
 	}
 	t := handover.New(handover.DefaultName)
+	t.SetRoom(s.plan.room)
 	s.trackers[i] = t
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
@@ -110,6 +151,9 @@ func (s *Server) handOver(ctx context.Context, i int) error {
 	}
 	if parked > 0 || failed > 0 || left > 0 {
 		s.log.Info(fmt.Sprintf("Handed %d idle connections to systemd's file descriptor store (%d failed, %d still busy)", parked, failed, left))
+	}
+	if n := t.Refused(); n > 0 {
+		s.log.Warn(fmt.Sprintf("The file descriptor store is full: %d connections closed at a request boundary instead of handed over (raise FileDescriptorStoreMax=)", n))
 	}
 	if err != nil {
 		return err

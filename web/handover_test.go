@@ -21,24 +21,50 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func TestHandoverEnabled(t *testing.T) {
+func TestPlanHandover(t *testing.T) {
+	store := func(max, stored uint32) func(context.Context) (systemd.FDStore, error) {
+		return func(context.Context) (systemd.FDStore, error) {
+			return systemd.FDStore{Unit: "/org/freedesktop/systemd1/unit/x_2eservice", Max: max, Stored: stored}, nil
+		}
+	}
+	fail := func(err error) func(context.Context) (systemd.FDStore, error) {
+		return func(context.Context) (systemd.FDStore, error) { return systemd.FDStore{}, err }
+	}
+	asked := func(context.Context) (systemd.FDStore, error) {
+		t.Error("asked systemd over D-Bus, but the environment decides")
+		return systemd.FDStore{}, nil
+	}
 	tests := []struct {
 		name, mode, notify, fdstore string
-		want                        bool
+		query                       func(context.Context) (systemd.FDStore, error)
+		on                          bool
+		room                        int
+		note                        string // in the log line, "" for none
 	}{
-		{"auto with store", HandoverAuto, "/run/notify", "4096", true},
-		{"auto without store", HandoverAuto, "/run/notify", "", false},
-		{"auto store zero", HandoverAuto, "/run/notify", "0", false},
-		{"auto garbage", HandoverAuto, "/run/notify", "lots", false},
-		{"on", HandoverOn, "/run/notify", "", true},
-		{"off", HandoverOff, "/run/notify", "4096", false},
-		{"no systemd", HandoverOn, "", "4096", false},
+		{"auto with $FDSTORE", HandoverAuto, "/run/notify", "4096", asked, true, 4096, ""},
+		{"auto, $FDSTORE zero", HandoverAuto, "/run/notify", "0", asked, false, -1, ""},
+		{"auto, $FDSTORE garbage", HandoverAuto, "/run/notify", "lots", asked, false, -1, ""},
+		{"auto, store from D-Bus (systemd 252)", HandoverAuto, "/run/notify", "", store(4096, 0), true, 4096, "FileDescriptorStoreMax=4096, 0 held"},
+		{"auto, D-Bus: partly full", HandoverAuto, "/run/notify", "", store(10, 4), true, 6, "FileDescriptorStoreMax=10, 4 held"},
+		{"auto, D-Bus: full", HandoverAuto, "/run/notify", "", store(4, 4), true, 0, "FileDescriptorStoreMax=4"},
+		{"auto, D-Bus: no store", HandoverAuto, "/run/notify", "", store(0, 0), false, -1, ""},
+		{"auto, D-Bus: not a service", HandoverAuto, "/run/notify", "", fail(fmt.Errorf("x: %w", systemd.ErrNoUnit)), false, -1, ""},
+		{"auto, no D-Bus", HandoverAuto, "/run/notify", "", fail(os.ErrNotExist), false, -1, "No connection handover on stop"},
+		{"on", HandoverOn, "/run/notify", "", asked, true, -1, ""},
+		{"on with $FDSTORE", HandoverOn, "/run/notify", "8", asked, true, 8, ""},
+		{"off", HandoverOff, "/run/notify", "4096", asked, false, -1, ""},
+		{"no systemd", HandoverOn, "", "4096", asked, false, -1, ""},
+		{"auto, no systemd", HandoverAuto, "", "", asked, false, -1, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := map[string]string{"NOTIFY_SOCKET": tt.notify, "FDSTORE": tt.fdstore}
-			if got := handoverEnabled(tt.mode, func(k string) string { return env[k] }); got != tt.want {
-				t.Errorf("handoverEnabled = %v, want %v", got, tt.want)
+			p := planHandover(tt.mode, func(k string) string { return env[k] }, tt.query)
+			if p.on != tt.on || p.room != tt.room {
+				t.Errorf("planHandover: on %v, room %d; want %v, %d", p.on, p.room, tt.on, tt.room)
+			}
+			if tt.note == "" && p.note != "" || !strings.Contains(p.note, tt.note) {
+				t.Errorf("log line %q, want one with %q", p.note, tt.note)
 			}
 		})
 	}

@@ -150,9 +150,10 @@ type Config struct {
 	// Handover says when Shutdown parks idle HTTP/1.1 keep-alive
 	// connections in systemd's file descriptor store for the next instance
 	// (--handover): HandoverAuto (default) when systemd says the store is
-	// enabled ($FDSTORE > 0, set by systemd >= 254, or by the unit's
-	// Environment= on older versions), HandoverOn whenever NOTIFY_SOCKET is
-	// set, HandoverOff never.
+	// enabled ($FDSTORE > 0, set by systemd >= 254 or by the unit's
+	// Environment=; else FileDescriptorStoreMax= > 0 as systemd tells it
+	// over D-Bus), HandoverOn whenever NOTIFY_SOCKET is set, HandoverOff
+	// never.
 	Handover string
 	// HTTP1Engine chooses what serves HTTP/1.x on plain (non-TLS) stream
 	// endpoints (--http1-engine): EngineGotwistd (default), gotwistd's own
@@ -251,7 +252,7 @@ var options = &getopt.Parser{
 		{Long: "metrics", Arg: true, Meta: "/PATH", Help: "Serve Prometheus metrics at PATH on every listener (or, with --metrics-listen, only there), e.g. --metrics /metrics."},
 		{Long: "metrics-listen", Arg: true, Meta: "ENDPOINT", Help: "Serve the metrics (at /metrics or --metrics PATH) and --health on this endpoint only, e.g. tcp:9100:interface=127.0.0.1."},
 		{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Exit once no connection has been open this long; systemd, which holds the sockets, starts gotwistd again on the next one. Every endpoint must be systemd:; 0 for never.", Default: "0"},
-		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set.", Default: HandoverAuto},
+		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set, or systemd reports the unit's FileDescriptorStoreMax= over D-Bus (systemd 252-253).", Default: HandoverAuto},
 		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
 		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
 		{Long: "acme-ca", Arg: true, Meta: "URL", Help: "ACME directory of le: endpoints without ca= (lets: endpoints: Let's Encrypt's staging directory, https://acme-staging-v02.api.letsencrypt.org/directory).", Default: "https://acme-v02.api.letsencrypt.org/directory"},

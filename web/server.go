@@ -78,6 +78,7 @@ type Server struct {
 	h3             []*http3.Server     // parallel to listeners; nil for streams
 	acceptOnceLeft int                 // accept-once connections still open
 	handover       bool                // park connections on Shutdown
+	plan           handoverPlan        // what decided handover, and the store's room
 	adopted        [][]systemd.Socket  // parallel to listeners: connections to adopt
 	trackers       []*handover.Tracker // parallel to listeners; nil unless parking
 	acme           *acmeSite           // le: endpoints; nil without them
@@ -229,7 +230,11 @@ func (s *Server) Listen(ctx context.Context) error {
 	s.build()
 	s.adopted = make([][]systemd.Socket, len(s.listeners))
 	s.trackers = make([]*handover.Tracker, len(s.listeners))
-	s.handover = handoverEnabled(s.cfg.Handover, getenv)
+	s.plan = planHandover(s.cfg.Handover, getenv, queryFDStore)
+	s.handover = s.plan.on
+	if s.plan.note != "" {
+		s.log.Info(s.plan.note)
+	}
 	s.adopt()
 	s.state = stateListening
 	return nil

@@ -74,6 +74,7 @@ type conn struct {
 	lim    limits
 	born   int64 // unix nanoseconds of accept
 	state  atomic.Int32
+	idleAt atomic.Int64 // unix nanoseconds of the last move to stIdle, for Shutdown
 
 	rbuf     []byte // read buffer (nil while idle on a bare socket)
 	r0, r1   int    // unread bytes: rbuf[r0:r1]
@@ -221,10 +222,12 @@ func (c *conn) run() {
 			return
 		}
 		if c.r0 == c.r1 {
-			if c.srv.inShutdown.Load() {
-				c.end()
-				return
-			}
+			// Also in a shutdown: a response written before it started
+			// left the connection open, or none was (a new connection
+			// whose request has not been read yet). Shutdown closes it
+			// once it has waited long enough for a request (idleGrace,
+			// newConnGrace); one that comes is answered, with
+			// "Connection: close".
 			c.idle()
 			parked, ok := c.waitIdle()
 			if parked {
@@ -312,6 +315,7 @@ func (c *conn) idle() {
 	if len(c.rbuf) > readBufSize {
 		c.rbuf = nil // grown for a large head: do not keep it
 	}
+	c.idleAt.Store(c.now.UnixNano()) // the last read: as good as the response's end
 	if c.state.CompareAndSwap(stActive, stIdle) && c.srv.ConnState != nil {
 		c.srv.ConnState(c.nc, http.StateIdle)
 	}

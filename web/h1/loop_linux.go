@@ -247,8 +247,8 @@ func (lp *loop) run() {
 	}
 }
 
-// housekeep closes connections idle too long, and those Shutdown or Close
-// asked to; it reports whether the loop is done (the server is shut down
+// housekeep closes connections idle too long (in a shutdown: idleGrace),
+// and those Close asked to; it reports whether the loop is done (the server is shut down
 // and the loop has no connection left).
 func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
 	shutdown := lp.srv.inShutdown.Load()
@@ -259,7 +259,7 @@ func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
 		switch {
 		case st == stClosing:
 			done = append(done, c)
-		case st == stLoopIdle && (shutdown || idle > 0 && now.UnixNano()-c.lastActive > int64(idle)):
+		case st == stLoopIdle && (shutdown && now.UnixNano()-c.lastActive > int64(lp.srv.idleGrace()) || idle > 0 && now.UnixNano()-c.lastActive > int64(idle)):
 			if c.state.CompareAndSwap(stLoopIdle, stClosing) {
 				done = append(done, c)
 			}

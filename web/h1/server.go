@@ -24,9 +24,20 @@ const (
 )
 
 // newConnGrace is how long Shutdown lets a new connection that has not
-// sent a byte yet be, before it counts as idle and is closed (as
-// net/http does).
-const newConnGrace = 5 * time.Second
+// sent a byte yet be, from its accept, before it counts as idle and is
+// closed (net/http: 5 s). Every connection the server accepted is owed an
+// answer: its client sent its request with the connect, so the bytes are
+// on their way; only one that keeps silent this long is given up.
+const newConnGrace = 2 * time.Second
+
+// idleGrace is how long Shutdown lets a kept-alive connection that is
+// idle, from the end of its last response, wait for a next request
+// before it closes it. A client that reuses its connection at once (a
+// load generator, a browser fetching a page's parts) has its next request
+// answered, with "Connection: close", instead of seeing the connection
+// close under a request already sent; a connection idle longer than this
+// is closed at once.
+const idleGrace = time.Second
 
 // A FastHandler answers some requests from ready-made responses, without
 // the cost of an *http.Request. The Server offers it every request first;
@@ -122,7 +133,12 @@ type Server struct {
 	// while idle (see the package documentation).
 	NoEventLoop bool
 
+	// graceNew and graceIdle replace newConnGrace and idleGrace when
+	// set (tests).
+	graceNew, graceIdle time.Duration
+
 	inShutdown atomic.Bool
+	closed     atomic.Bool // Close was called: connections accepted now are closed
 	loops      loops
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
@@ -190,6 +206,9 @@ func (s *Server) Serve(l net.Listener) error {
 		delay = 0
 		c := s.newConn(nc, lim)
 		if !s.trackConn(c, true) {
+			// Close, not Shutdown: nothing is served any more. (A
+			// connection accepted during Shutdown is served: its
+			// client is owed an answer.)
 			nc.Close()
 			return ErrServerClosed
 		}
@@ -227,15 +246,25 @@ func (s *Server) trackListener(l *net.Listener, add bool) bool {
 		s.listeners[l] = struct{}{}
 	} else {
 		delete(s.listeners, l)
+		s.signalDone()
 	}
 	return true
+}
+
+// signalDone tells Shutdown that the last connection ended and no Serve
+// is left to accept another one. Call it with mu held.
+func (s *Server) signalDone() {
+	if len(s.conns) == 0 && len(s.listeners) == 0 && s.connsDone != nil {
+		close(s.connsDone)
+		s.connsDone = nil
+	}
 }
 
 func (s *Server) trackConn(c *conn, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		if s.inShutdown.Load() {
+		if s.closed.Load() {
 			return false
 		}
 		if s.conns == nil {
@@ -244,10 +273,7 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 		s.conns[c] = struct{}{}
 	} else {
 		delete(s.conns, c)
-		if len(s.conns) == 0 && s.connsDone != nil {
-			close(s.connsDone)
-			s.connsDone = nil
-		}
+		s.signalDone()
 	}
 	return true
 }
@@ -265,11 +291,24 @@ func (s *Server) closeListeners() error {
 	return err
 }
 
-// Shutdown stops the server gracefully: it closes the listeners, closes
-// idle connections (and new ones that sent nothing for 5 seconds), lets
-// requests in progress finish (their responses say "Connection: close"),
-// and returns nil once every connection is closed, or ctx's error if ctx
-// ends first; the connections left are then still open (call Close).
+// Shutdown stops the server gracefully, losing no request a client sent:
+//
+//   - it closes the listeners, which only closes this process's
+//     descriptor: connections still queued in a listening socket that
+//     systemd (or another process) also holds stay queued, for the next
+//     instance. A connection an Accept returned meanwhile is served.
+//   - every connection accepted is answered: a new one that has not sent
+//     its request yet gets up to 2 s from its accept for it;
+//   - requests in progress finish, their responses saying
+//     "Connection: close";
+//   - a kept-alive connection is closed at a request boundary: one that
+//     went idle less than a second ago gets the rest of that second for a
+//     next request, answered with "Connection: close"; one idle longer is
+//     closed at once.
+//
+// It returns nil once every connection is closed and every Serve has
+// returned, or ctx's error if ctx ends first; the connections left are
+// then still open (call Close).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.inShutdown.Store(true)
 	lerr := s.closeListeners()
@@ -294,6 +333,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+func (s *Server) newConnGrace() time.Duration {
+	if s.graceNew > 0 {
+		return s.graceNew
+	}
+	return newConnGrace
+}
+
+func (s *Server) idleGrace() time.Duration {
+	if s.graceIdle > 0 {
+		return s.graceIdle
+	}
+	return idleGrace
+}
+
 // closeIdle closes the idle connections; it returns nil if none is left,
 // or a channel closed when the last one ends.
 func (s *Server) closeIdle() <-chan struct{} {
@@ -305,9 +358,9 @@ func (s *Server) closeIdle() <-chan struct{} {
 		st := c.state.Load()
 		switch {
 		case st == stLoopIdle:
-			// Its loop closes it.
-			poke = c.state.CompareAndSwap(st, stClosing) || poke
-		case st == stIdle || st == stNew && now-c.born > int64(newConnGrace):
+			// Its loop closes it once idle for idleGrace.
+			poke = true
+		case st == stIdle && now-c.idleAt.Load() > int64(s.idleGrace()) || st == stNew && now-c.born > int64(s.newConnGrace()):
 			if c.state.CompareAndSwap(st, stClosing) {
 				c.nc.Close()
 			}
@@ -316,7 +369,7 @@ func (s *Server) closeIdle() <-chan struct{} {
 	if poke {
 		s.wakeLoops()
 	}
-	if len(s.conns) == 0 {
+	if len(s.conns) == 0 && len(s.listeners) == 0 {
 		return nil
 	}
 	if s.connsDone == nil {
@@ -328,6 +381,7 @@ func (s *Server) closeIdle() <-chan struct{} {
 // Close closes the listeners and every connection at once, requests in
 // progress included.
 func (s *Server) Close() error {
+	s.closed.Store(true)
 	s.inShutdown.Store(true)
 	err := s.closeListeners()
 	s.mu.Lock()
