@@ -141,6 +141,24 @@ func scrape(t *testing.T, c *http.Client, url string) (map[string]string, string
 	return samples, body
 }
 
+// scrapeUntil scrapes until the sample name has the value want, for up to
+// 10 s, and returns the last scrape. A request is counted once its handler
+// has returned, which may be just after the client read the answer: a
+// scrape on the same keep-alive connection comes after that, one on
+// another connection (--metrics-listen) may not. Only for scrapes that
+// do not count themselves.
+func scrapeUntil(t *testing.T, c *http.Client, url, name, want string) (map[string]string, string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		samples, text := scrape(t, c, url)
+		if samples[name] == want || time.Now().After(deadline) {
+			return samples, text
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // promtool runs `promtool check metrics` on a scrape.
 func promtool(t *testing.T, text string) {
 	t.Helper()
@@ -234,7 +252,7 @@ func TestMetricsListen(t *testing.T) {
 	}
 	get(t, c, "GET", "http://"+ts.addr(0)+"/", nil)
 	m := "http://" + ts.metricsLn.Stream.Addr().String()
-	samples, text := scrape(t, c, m+"/metrics")
+	samples, text := scrapeUntil(t, c, m+"/metrics", `gotwistd_http_requests_total{protocol="http1",code="2xx"}`, "1")
 	if got := samples[`gotwistd_http_requests_total{protocol="http1",code="2xx"}`]; got != "1" {
 		t.Errorf("2xx = %q, want 1 (the site's /)", got)
 		t.Log(text)
