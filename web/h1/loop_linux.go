@@ -117,7 +117,10 @@ func (s *Server) startLoops() {
 			s.logf("h1: no event loop (%v); idle connections keep a goroutine each", err)
 			break
 		}
+		// Under mu: Close's wakeLoops may be reading the list meanwhile.
+		s.loops.mu.Lock()
 		s.loops.all = append(s.loops.all, lp)
+		s.loops.mu.Unlock()
 		go lp.run()
 	}
 }

@@ -585,6 +585,7 @@ func (f *countingFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
 	f.last = *r
 	f.last.Method, f.last.Path = strings.Clone(r.Method), strings.Clone(r.Path) // valid only during the call
 	f.last.Referer, f.last.UserAgent = strings.Clone(r.Referer), strings.Clone(r.UserAgent)
+	f.last.Origin = strings.Clone(r.Origin)
 	f.mu.Unlock()
 	return fastFiles{}.ServeFastH2(r)
 }
@@ -700,6 +701,8 @@ func TestFastRequest(t *testing.T) {
 		{"referer and agent, first values", append(base[:8:8],
 			"referer", "https://r/", "user-agent", "ua/1", "referer", "second", "user-agent", "ua/2"), true,
 			Request{Method: "GET", Path: "/fast?q=1", Referer: "https://r/", UserAgent: "ua/1", Simple: true}},
+		{"origin, first non-empty value", append(base[:8:8], "origin", "", "origin", "https://a.example", "origin", "https://b.example"), true,
+			Request{Method: "GET", Path: "/fast?q=1", Origin: "https://a.example", Simple: true}},
 		{"HEAD", []string{":method", "HEAD", ":scheme", "https", ":path", "/fast"}, true,
 			Request{Method: "HEAD", Path: "/fast", Simple: true}},
 		{"POST", []string{":method", "POST", ":scheme", "https", ":path", "/fast"}, false, Request{}},

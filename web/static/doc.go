@@ -21,7 +21,8 @@
 // "Directory listing for <uri>", columns Filename, Size, Content type,
 // Content encoding, directories first then files, each sorted, sizes as
 // %iB/%iK/%iM/%iG, names HTML-escaped and percent-encoded in links,
-// "text/html; charset=utf-8". "/file/" is 404. Byte ranges: one range gives
+// "text/html; charset=utf-8" (Config.Listing = ListingTwistd; the default
+// is gotwistd's page, below). "/file/" is 404. Byte ranges: one range gives
 // 206 with Content-Range, several give multipart/byteranges, none
 // satisfiable gives 416 with "Content-Range: bytes */size", a malformed
 // Range header is ignored (200); HEAD ignores Range. Last-Modified is the
@@ -33,6 +34,18 @@
 //
 // # What it adds
 //
+//   - Site rules: Cache-Control by file name or URL path
+//     (Config.CacheControl, rendered once per cached file), CORS
+//     (Config.CORS: "*" or a list of origins, preflights answered), files
+//     answering error statuses in place of twistd's pages
+//     (Config.ErrorPages), and a fallback file for the routes of a
+//     single-page app (Config.SPAFallback).
+//   - A directory listing people read (Config.Listing, the default
+//     ListingGotwistd): name, size in binary units and bytes, modification
+//     time, type; directories first; sorted by ?sort=name|size|mtime|type
+//     and ?order=asc|desc without JavaScript; fits a phone; no external
+//     asset; hostile names shown safely; JSON for ?format=json or an
+//     Accept header preferring application/json. ListingOff makes it 404.
 //   - A strong ETag from inode, size and mtime, with If-None-Match (304),
 //     If-Match and If-Unmodified-Since (412) and If-Range, evaluated in
 //     RFC 9110's order.

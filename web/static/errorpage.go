@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,21 +83,63 @@ func (h *Handler) ErrorPageBody(code int) (contentType string, body []byte, ok b
 	if p == nil || p.enc != nil {
 		return "", nil, false
 	}
-	f, fi, err := h.open(p.rel)
+	data, f, size, ok := h.pageContent(p)
+	if !ok {
+		return "", nil, false
+	}
+	if f != nil {
+		defer f.Close()
+		if size > maxPageFile {
+			return "", nil, false
+		}
+		data = make([]byte, size)
+		if _, err := io.ReadFull(f, data); err != nil {
+			h.logPageError(p, err)
+			return "", nil, false
+		}
+	}
+	return p.ctype, data, true
+}
+
+// pageContent returns p's content from the memory cache (data), or its
+// file opened (f, which the caller closes) and size; it caches a small
+// file's content on the way, as serveFile does, so that a flood of 404s
+// costs one stat(2) each. ok is false, with the error logged, when p
+// cannot be read.
+func (h *Handler) pageContent(p *pageFile) (data []byte, f *os.File, size int64, ok bool) {
+	fi, err := h.statJoin(p.rel, "", "")
+	if err == nil && fi.kind != kindRegular {
+		err = errNotServable
+	}
 	if err != nil {
 		h.logPageError(p, err)
-		return "", nil, false
+		return nil, nil, 0, false
 	}
-	defer f.Close()
-	if fi.kind != kindRegular || fi.id.size > maxPageFile {
-		return "", nil, false
+	if e := h.cache.get(p.rel); e != nil && e.id == fi.id && e.data != nil {
+		return e.data, nil, int64(len(e.data)), true
 	}
-	body = make([]byte, fi.id.size)
-	if _, err := io.ReadFull(f, body); err != nil {
+	f, ofi, err := h.open(p.rel)
+	if err == nil && ofi.kind != kindRegular {
+		f.Close()
+		err = errNotServable
+	}
+	if err != nil {
 		h.logPageError(p, err)
-		return "", nil, false
+		return nil, nil, 0, false
 	}
-	return p.ctype, body, true
+	if h.cacheable(ofi) {
+		if d := loadData(f, ofi); d != nil {
+			ctype, enc := h.typeAndEncoding(baseName(p.rel))
+			e := h.newEntry(ofi, ctype, enc)
+			e.hdrCC = h.cacheControl(p.rel)
+			e.data = d
+			e.fast = h.renderFast(e)
+			h.cache.put(p.rel, e)
+			f.Close()
+			return d, nil, int64(len(d)), true
+		}
+	}
+	return nil, f, ofi.id.size, true
 }
 
 // writePageFile answers r with status code and the content of p, without
@@ -104,31 +147,12 @@ func (h *Handler) ErrorPageBody(code int) (contentType string, body []byte, ok b
 // file). It reports false, having written nothing, when p cannot be read:
 // the caller then answers with its built-in page.
 func (h *Handler) writePageFile(w http.ResponseWriter, r *http.Request, code int, p *pageFile) bool {
-	var data []byte
-	var size int64
-	e := h.cache.get(p.rel)
-	fi, err := h.statJoin(p.rel, "", "")
-	if err != nil || fi.kind != kindRegular {
-		if err == nil {
-			err = errNotServable
-		}
-		h.logPageError(p, err)
+	data, f, size, ok := h.pageContent(p)
+	if !ok {
 		return false
 	}
-	var f interface {
-		io.Reader
-		io.Closer
-	}
-	if e != nil && e.id == fi.id && e.data != nil {
-		data, size = e.data, int64(len(e.data))
-	} else {
-		of, ofi, err := h.open(p.rel)
-		if err != nil {
-			h.logPageError(p, err)
-			return false
-		}
-		defer of.Close()
-		f, size = of, ofi.id.size
+	if f != nil {
+		defer f.Close()
 	}
 	hdr := w.Header()
 	for _, k := range []string{"Etag", "Last-Modified", "Accept-Ranges", "Content-Encoding"} {
@@ -144,7 +168,7 @@ func (h *Handler) writePageFile(w http.ResponseWriter, r *http.Request, code int
 	if r.Method == http.MethodHead {
 		return true
 	}
-	if data != nil {
+	if f == nil {
 		_, _ = w.Write(data)
 	} else {
 		_, _ = io.CopyN(w, f, size)

@@ -287,7 +287,7 @@ func (h *Handler) initRules(cfg Config) error {
 		h.cacheValues = append(h.cacheValues, v)
 	}
 	if i := h.extraIndex("Cache-Control"); i >= 0 {
-		h.extraCC = h.extra[i].vals
+		h.extraCC = slices.Clip(h.extra[i].vals)
 	}
 	if len(cfg.CORS) == 0 {
 		return nil
