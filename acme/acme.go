@@ -77,6 +77,8 @@ type Manager struct {
 	cert  atomic.Pointer[tls.Certificate]
 	http1 atomic.Bool // a plain HTTP listener answers http-01
 	log   atomic.Pointer[slog.Logger]
+	first chan struct{} // closed once there is a certificate
+	once  sync.Once
 
 	mu       sync.Mutex
 	tokens   map[string]string           // http-01: token -> key authorization
@@ -109,16 +111,27 @@ func New(cfg Config) (*Manager, error) {
 		dir:    filepath.Join(dir, caDirName(cfg.CA)),
 		tokens: map[string]string{},
 		alpn:   map[string]*tls.Certificate{},
+		first:  make(chan struct{}),
 	}
 	c, err := m.loadCached()
 	if err != nil {
 		return nil, err
 	}
 	if c != nil {
-		m.cert.Store(c)
+		m.store(c)
 	}
 	return m, nil
 }
+
+// store serves c from now on.
+func (m *Manager) store(c *tls.Certificate) {
+	m.cert.Store(c)
+	m.once.Do(func() { close(m.first) })
+}
+
+// firstWait bounds how long a handshake waits for the first certificate;
+// a variable for tests.
+var firstWait = 2 * time.Minute
 
 // caDirName turns a directory URL into a file name:
 // https://acme-v02.api.letsencrypt.org/directory gives
@@ -233,6 +246,22 @@ func (m *Manager) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 	}
 	c := m.cert.Load()
 	if c == nil {
+		// A client that came before the first certificate (the one whose
+		// connection started a socket-activated service) waits for it.
+		t := time.NewTimer(firstWait)
+		defer t.Stop()
+		var gone <-chan struct{}
+		if ctx := hello.Context(); ctx != nil {
+			gone = ctx.Done()
+		}
+		select {
+		case <-m.first:
+			c = m.cert.Load()
+		case <-gone:
+		case <-t.C:
+		}
+	}
+	if c == nil {
 		return nil, fmt.Errorf("acme: no certificate for %s yet", strings.Join(m.cfg.Hosts, ", "))
 	}
 	return c, nil
@@ -286,7 +315,7 @@ func (m *Manager) Obtain(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("get a certificate for %s from %s: %w", strings.Join(m.cfg.Hosts, ","), m.cfg.CA, explain(err))
 	}
-	m.cert.Store(c)
+	m.store(c)
 	return nil
 }
 

@@ -58,6 +58,8 @@ func selfSigned(t *testing.T, names []string, notBefore, notAfter time.Time) []b
 const testCA = "https://127.0.0.1:1/dir"
 
 func TestLoadCached(t *testing.T) {
+	defer func(d time.Duration) { firstWait = d }(firstWait)
+	firstWait = time.Millisecond
 	now := time.Now()
 	hosts := []string{"a.example", "b.example"}
 	tests := []struct {
@@ -116,6 +118,8 @@ func TestNewErrors(t *testing.T) {
 }
 
 func TestChallenges(t *testing.T) {
+	defer func(d time.Duration) { firstWait = d }(firstWait)
+	firstWait = time.Millisecond
 	m, err := New(Config{Dir: t.TempDir(), Hosts: []string{"a.example"}, CA: testCA})
 	if err != nil {
 		t.Fatal(err)
@@ -213,5 +217,32 @@ func TestWrite(t *testing.T) {
 	di, _ := os.Stat(dir)
 	if fi.Mode().Perm() != 0o600 || di.Mode().Perm() != 0o700 {
 		t.Errorf("modes %v and %v, want 0600 and 0700", fi.Mode().Perm(), di.Mode().Perm())
+	}
+}
+
+// TestFirstCertificateWait: a handshake that comes before the first
+// certificate (the connection that started a socket-activated service)
+// waits for it instead of failing.
+func TestFirstCertificateWait(t *testing.T) {
+	m, err := New(Config{Dir: t.TempDir(), Hosts: []string{"a.example"}, CA: testCA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *tls.Certificate)
+	go func() {
+		c, err := m.GetCertificate(&tls.ClientHelloInfo{ServerName: "a.example"})
+		if err != nil {
+			t.Error(err)
+		}
+		got <- c
+	}()
+	b := selfSigned(t, []string{"a.example"}, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	c, err := tls.X509KeyPair(b, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.store(&c)
+	if g := <-got; g != &c {
+		t.Errorf("the waiting handshake got %p, want the stored certificate %p", g, &c)
 	}
 }

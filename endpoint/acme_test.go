@@ -1,9 +1,20 @@
 package endpoint
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func leEP(typ, dir string, inner *Endpoint, hosts ...string) *Endpoint {
@@ -98,5 +109,64 @@ func TestParseACMEErrors(t *testing.T) {
 				t.Errorf("Parse(%q) reason\n got %s\nwant %s", tt.in, pe.Reason, tt.want)
 			}
 		})
+	}
+}
+
+// TestListenACME binds an le: endpoint whose certificate is cached: the
+// listener serves it at once, offers h2, http/1.1 and acme-tls/1, and
+// carries the manager.
+func TestListenACME(t *testing.T) {
+	dir := t.TempDir()
+	ca := "https://127.0.0.1:1/dir"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), DNSNames: []string{"a.example"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	sub := filepath.Join(dir, "127.0.0.1_1-dir")
+	os.MkdirAll(sub, 0o700)
+	file := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})...)
+	if err := os.WriteFile(filepath.Join(sub, "a.example.pem"), file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Parse("le:" + escape(dir) + ":tcp:0:interface=127.0.0.1:hosts=a.example:ca=" + escape(ca))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := e.Listen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.ACME == nil || !l.ACME.HasValidCertificate() || l.ACME.CA() != ca {
+		t.Fatalf("listener's manager %v: no cached certificate or wrong CA", l.ACME)
+	}
+	if want := []string{"h2", "http/1.1", "acme-tls/1"}; !reflect.DeepEqual(l.TLS.NextProtos, want) {
+		t.Errorf("ALPN %q, want %q", l.TLS.NextProtos, want)
+	}
+	go func() {
+		c, err := l.Stream.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tls.Server(c, l.TLS).Handshake()
+	}()
+	pool := x509.NewCertPool()
+	leaf, _ := x509.ParseCertificate(der)
+	pool.AddCert(leaf)
+	c, err := tls.Dial("tcp", l.Stream.Addr().String(), &tls.Config{ServerName: "a.example", RootCAs: pool, NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	defer c.Close()
+	if st := c.ConnectionState(); st.NegotiatedProtocol != "h2" || st.PeerCertificates[0].SerialNumber.Int64() != 7 {
+		t.Errorf("negotiated %q, serial %v", st.NegotiatedProtocol, st.PeerCertificates[0].SerialNumber)
 	}
 }

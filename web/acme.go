@@ -52,8 +52,18 @@ func hstsHeader(d time.Duration) [2]string {
 func (s *Server) setupACME() {
 	a := &acmeSite{redirect: !s.cfg.NoHTTPSRedirect}
 	plain := false
+	seen := map[string]*acme.Manager{} // certificate file and names -> manager
 	for _, l := range s.listeners {
 		if l.ACME != nil {
+			// Two le: endpoints for the same certificate (say tcp and
+			// tcp6) share one manager: one order, one renewal.
+			key := l.ACME.CertFile() + " " + strings.Join(l.ACME.Hosts(), ",")
+			if m, ok := seen[key]; ok {
+				l.ACME = m
+				l.TLS.GetCertificate = m.GetCertificate
+				continue
+			}
+			seen[key] = l.ACME
 			if len(a.managers) == 0 {
 				if p := l.Description(); p != "443" {
 					if _, err := strconv.Atoi(p); err == nil {

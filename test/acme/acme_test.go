@@ -161,6 +161,21 @@ func TestRenew(t *testing.T) {
 	// 15 s certificates: due for renewal after 10 s.
 	p := startPebble(t, pebbleOptions{httpPort: freePort(t), tlsPort: httpsPort, validity: 15})
 	dir := filepath.Join(t.TempDir(), "certs")
+	// A client connects while the server starts, before it has a
+	// certificate, as the one whose connection starts a socket-activated
+	// service: its handshake waits for the first certificate.
+	early := make(chan string, 1)
+	pool := rootPool(t, p)
+	go func() {
+		d := &net.Dialer{Timeout: 60 * time.Second}
+		c, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(httpsPort)), &tls.Config{ServerName: "localhost", RootCAs: pool})
+		if err != nil {
+			early <- "error: " + err.Error()
+			return
+		}
+		defer c.Close()
+		early <- fmt.Sprintf("%x", c.ConnectionState().PeerCertificates[0].SerialNumber)
+	}()
 	s := startServer(t, socks, "--listen", leEndpoint(dir), "--acme-ca", p.dir)
 	s.waitReady()
 	for _, want := range []string{"Answering the tls-alpn-01 challenge for localhost.", "Answering a tls-alpn-01 validation handshake for localhost from 127.0.0.1:"} {
@@ -169,6 +184,9 @@ func TestRenew(t *testing.T) {
 		}
 	}
 	first := servedSerial(t, p, httpsPort)
+	if got := <-early; got != first {
+		t.Errorf("the client that came first got %s, want the first certificate %s", got, first)
+	}
 
 	// A keep-alive HTTP/2 connection opened on the first certificate.
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: rootPool(t, p)}, ForceAttemptHTTP2: true,
