@@ -170,8 +170,8 @@ func TestRestartsWrk(t *testing.T) {
 type wrkRow struct {
 	server string
 	unit   seedUnit
-	mode string
-	run  wrkRun
+	mode   string
+	run    wrkRun
 }
 
 // The markers around TestRestartsWrk's figures in docs/reliability.md.
