@@ -25,6 +25,10 @@
 // listening socket's queue when the listener closed, or a previous
 // instance parked it and this one had not taken it yet) is parked at once,
 // unread: the server never sees it.
+// The store holds at most FileDescriptorStoreMax= descriptors, and systemd
+// closes what it is sent beyond that: with Tracker.SetRoom, Handover parks
+// no more than the room left, and leaves the rest to the server's
+// Shutdown, which closes them at a request boundary.
 // Connections that cannot be parked (TLS state lives in the process) are
 // left to http.Server.Shutdown, which closes them at a request boundary with
 // "Connection: close".

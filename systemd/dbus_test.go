@@ -318,3 +318,16 @@ func TestDBusDaemon(t *testing.T) {
 		t.Errorf("queryFDStore with no socket: %v", err)
 	}
 }
+
+// FuzzUnixPath: any D-Bus address list parses without a panic, and a path
+// found is never empty.
+func FuzzUnixPath(f *testing.F) {
+	for _, s := range []string{"unix:path=/run/dbus/system_bus_socket", "unix:path=/a%2cb", "tcp:host=x;unix:guid=0,path=/b", "unix:path=%", "unix:path=%zz", "unix:abstract=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if p, ok := unixPath(s); ok && p == "" {
+			t.Fatalf("unixPath(%q) = empty path", s)
+		}
+	})
+}

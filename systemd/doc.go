@@ -76,7 +76,10 @@
 // the manager has read it. To survive a plain systemctl restart without
 // dropping its own listeners, a daemon that opened them itself can push
 // them into the store with StoreFiles before exiting and find them again
-// with SocketsNamed.
+// with SocketsNamed. How much the store takes is $FDSTORE on systemd >=
+// 254; on 252-253, [QueryFDStore] asks systemd over D-Bus for the unit's
+// FileDescriptorStoreMax= and how many descriptors it holds (systemd
+// closes what it is sent beyond that).
 //
 // [Notify] and [NotifyWithFiles] send any other assignment (MAINPID=,
 // WATCHDOG=trigger, ...).

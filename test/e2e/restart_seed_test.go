@@ -26,6 +26,9 @@ type seedUnit struct {
 	// keep-alive client that sends just as an idle connection closes may
 	// lose that request, which the test reports but does not fail on.
 	store bool
+	// small: the store has room for 2 connections only, fewer than the
+	// load's clients.
+	small bool
 }
 
 // seedScenarios are the short runs CI makes on each unit.
@@ -48,6 +51,7 @@ func TestRestartsSeedUnit(t *testing.T) {
 	units := []seedUnit{
 		{name: "verbatim"},
 		{name: "FileDescriptorStoreMax", dropIn: "testdata/seed/fdstoremax.conf", store: true},
+		{name: "FileDescriptorStoreMax=2", dropIn: "testdata/seed/fdstoremax2.conf", small: true},
 	}
 	for _, u := range units {
 		t.Run(u.name, func(t *testing.T) {
@@ -78,6 +82,9 @@ func seedSuite(t *testing.T, u seedUnit) {
 		t.Fatalf("Environment=%s: the unit must not set FDSTORE", v)
 	}
 	for _, sc := range seedScenarios() {
+		if u.small && sc.mode != loadgen.KeepAlive {
+			continue
+		}
 		t.Run(sc.name(), func(t *testing.T) {
 			// The unit keeps systemd's start limit (5 starts in 10 s):
 			// each scenario starts from a clean count.
@@ -101,8 +108,21 @@ func seedSuite(t *testing.T, u seedUnit) {
 				if u.store && (f.handed == 0 || f.adopted == 0) {
 					t.Errorf("%s: %d connections handed over, %d adopted; want FileDescriptorStoreMax= alone to hand them over", sc, f.handed, f.adopted)
 				}
-				if !u.store && f.handed != 0 {
+				if !u.store && !u.small && f.handed != 0 {
 					t.Errorf("%s: %d connections handed over without an FD store", sc, f.handed)
+				}
+				if u.small {
+					// At most 2 a restart, and never one systemd had
+					// to close for want of room.
+					if f.handed == 0 || f.handed > 2*sc.count {
+						t.Errorf("%s: %d connections handed over to a store of 2, want 1 to %d", sc, f.handed, 2*sc.count)
+					}
+					if strings.Contains(f.journal, "Cannot store more fds") {
+						t.Errorf("%s: systemd closed connections sent to a full store", sc)
+					}
+					if !strings.Contains(f.journal, "The file descriptor store is full") {
+						t.Errorf("%s: no instance said the store was full", sc)
+					}
 				}
 			}
 			if t.Failed() {

@@ -250,9 +250,9 @@ func (lp *loop) run() {
 	}
 }
 
-// housekeep closes connections idle too long (in a shutdown: idleGrace),
-// and those Close asked to; it reports whether the loop is done (the server is shut down
-// and the loop has no connection left).
+// housekeep closes connections idle too long (in a shutdown: longer than
+// idleGrace), and those Close asked to; it reports whether the loop is
+// done (the server is shut down and the loop has no connection left).
 func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
 	shutdown := lp.srv.inShutdown.Load()
 	lp.mu.Lock()
