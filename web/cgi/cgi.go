@@ -164,6 +164,9 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// Wait does not wait longer for the copy of an in-memory body to
+		// stdin than that, should a child that left the group hold it.
+		WaitDelay: exitGrace,
 	}
 	if stdin != nil {
 		cmd.Stdin = stdin

@@ -303,8 +303,27 @@ func TestScripts(t *testing.T) {
 		}
 	})
 
+	t.Run("a timeout after the headers cuts the response", func(t *testing.T) {
+		short := newSite(t, Config{Timeout: 300 * time.Millisecond})
+		resp, err := http.Get(short.url + "/stall.cgi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "partial\n" || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("= %d %q, %v; want the first line, then a cut", resp.StatusCode, body, err)
+		}
+		if short.log.count("CGI /stall.cgi: killed after 300ms (--cgi-timeout); response cut short") != 1 {
+			t.Errorf("log: %q", short.log.all())
+		}
+	})
+
 	t.Run("a client that leaves kills the script", func(t *testing.T) {
 		fifo := filepath.Join(s.root, "stream.fifo")
+		if err := syscall.Mkfifo(fifo, 0o666); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatal(err)
+		}
 		// stream.cgi waits on the fifo after its first line; the client
 		// reads that line and goes.
 		resp, err := http.Get(s.url + "/stream.cgi")
