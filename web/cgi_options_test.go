@@ -17,12 +17,15 @@ func TestCGIOptions(t *testing.T) {
 	if cfg.CGI || cfg.CGITimeout != cgi.DefaultTimeout || cfg.CGIMaxBody != cgi.DefaultMaxBody {
 		t.Errorf("defaults: CGI %v, timeout %v, max body %d", cfg.CGI, cfg.CGITimeout, cfg.CGIMaxBody)
 	}
-	cfg, err = ParseArgs([]string{"--cgi", "--cgi-timeout", "90", "--cgi-max-body", "4096", "--path", "."})
+	if cfg.CGIMaxProcs != cgi.DefaultMaxProcs {
+		t.Errorf("default max procs %d", cfg.CGIMaxProcs)
+	}
+	cfg, err = ParseArgs([]string{"--cgi", "--cgi-timeout", "90", "--cgi-max-body", "4096", "--cgi-max-procs", "3", "--path", "."})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cfg.CGI || cfg.CGITimeout != 90*time.Second || cfg.CGIMaxBody != 4096 {
-		t.Errorf("CGI %v, timeout %v, max body %d", cfg.CGI, cfg.CGITimeout, cfg.CGIMaxBody)
+	if !cfg.CGI || cfg.CGITimeout != 90*time.Second || cfg.CGIMaxBody != 4096 || cfg.CGIMaxProcs != 3 {
+		t.Errorf("CGI %v, timeout %v, max body %d, max procs %d", cfg.CGI, cfg.CGITimeout, cfg.CGIMaxBody, cfg.CGIMaxProcs)
 	}
 	for _, tc := range []struct {
 		name string
@@ -32,6 +35,7 @@ func TestCGIOptions(t *testing.T) {
 		{"cgi without path", []string{"--cgi"}, "--cgi needs --path: give the directory holding the scripts, such as --path /srv/www"},
 		{"bad cgi-timeout", []string{"--cgi-timeout", "forever"}, `--cgi-timeout "forever": give a duration such as 30s, 1m30s or 90 (seconds), or 0 for none`},
 		{"bad cgi-max-body", []string{"--cgi-max-body", "0"}, `--cgi-max-body "0": give a number of bytes, such as 10485760`},
+		{"bad cgi-max-procs", []string{"--cgi-max-procs", "none"}, `--cgi-max-procs "none": give a number of scripts, such as 100`},
 		{"cgi with a value", []string{"--cgi=yes"}, "option --cgi must not have an argument"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
