@@ -316,7 +316,8 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 	case p.signaled():
 		rn.log.Error(fmt.Sprintf("CGI %s: %s; response cut short", uri, p.status()))
 		panic(http.ErrAbortHandler)
-	case !p.success():
+	case !p.success() && !p.killed:
+		// (Killed: it closed its output and ran on; that is its end.)
 		rn.log.Error(fmt.Sprintf("CGI %s: %s", uri, p.status()))
 	}
 }
