@@ -191,6 +191,9 @@ type Config struct {
 	// HSTS, when positive, adds Strict-Transport-Security with this
 	// max-age to every response (--hsts). Default 0: none.
 	HSTS time.Duration
+	// CGIMaxProcs is how many CGI scripts may run at once
+	// (--cgi-max-procs); more get 503. Default cgi.DefaultMaxProcs.
+	CGIMaxProcs int
 	// DisplayTracebacks is accepted for twistd compatibility
 	// (--display-tracebacks) and ignored: gotwistd never shows internal
 	// errors to clients.
@@ -211,6 +214,7 @@ func DefaultConfig() Config {
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
 		CGITimeout:        cgi.DefaultTimeout,
 		CGIMaxBody:        cgi.DefaultMaxBody,
+		CGIMaxProcs:       cgi.DefaultMaxProcs,
 	}
 }
 
@@ -241,6 +245,7 @@ var options = &getopt.Parser{
 		{Long: "cgi", Help: "Run the *.cgi files under --path as CGI scripts, as twistd does; without it they are refused (403), never sent. Scripts never run as root: use -u/--uid."},
 		{Long: "cgi-timeout", Arg: true, Meta: "DURATION", Help: "Kill a CGI script (its whole process group) that runs this long; 0 for no limit.", Default: "1m0s"},
 		{Long: "cgi-max-body", Arg: true, Meta: "BYTES", Help: "Largest request body passed to a CGI script; larger ones get 413.", Default: "10485760"},
+		{Long: "cgi-max-procs", Arg: true, Meta: "N", Help: "Most CGI scripts running at once; requests for more get 503.", Default: "100"},
 		{Long: "read-header-timeout", Arg: true, Meta: "DURATION", Help: "Time a client may take to send a request's headers; 0 for none. A number is seconds; 1m30s also works.", Default: "10s"},
 		{Long: "idle-timeout", Arg: true, Meta: "DURATION", Help: "Close keep-alive connections idle this long; 0 for never.", Default: "2m0s"},
 		{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
@@ -360,6 +365,12 @@ func ParseArgs(args []string) (Config, error) {
 				return cfg, getopt.Usagef(hint, "--cgi-max-body %q: give a number of bytes, such as 10485760", v)
 			}
 			cfg.CGIMaxBody = n
+		case "cgi-max-procs":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return cfg, getopt.Usagef(hint, "--cgi-max-procs %q: give a number of scripts, such as 100", v)
+			}
+			cfg.CGIMaxProcs = n
 		case "read-header-timeout", "idle-timeout", "write-timeout", "send-timeout":
 			d, err := parseDuration(r.Name, v)
 			if err != nil {

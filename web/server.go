@@ -147,7 +147,7 @@ func New(cfg Config, env service.Env) (*Server, error) {
 	} else {
 		var scripts static.ScriptRunner
 		if cfg.CGI {
-			scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody,
+			scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody, MaxProcs: cfg.CGIMaxProcs,
 				ServerSoftware: "gotwistd/" + version, Log: logger.With("system", systemCGI)})
 		}
 		h, err := static.New(static.Config{
@@ -626,6 +626,9 @@ func (s *Server) Status() string {
 	what := "the welcome page"
 	if s.cfg.Root != "" {
 		what = s.cfg.Root + " (static)"
+		if s.cfg.CGI {
+			what = s.cfg.Root + " (static, CGI)"
+		}
 	}
 	var eps []string
 	for i, ep := range s.endpoints {

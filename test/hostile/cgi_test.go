@@ -64,6 +64,15 @@ func newCGITree(t *testing.T) *cgiTree {
 		return os.Chmod(to, info.Mode().Perm())
 	})
 	must(t, err)
+	// Old enough to be cached, so plain files take the engines' fast
+	// paths: a script must not, whatever the cache holds.
+	old := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	must(t, filepath.WalkDir(ct.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(p, old, old)
+	}))
 	must(t, os.MkdirAll(ct.outside, 0o755))
 	evil := "#!/bin/sh\ntouch \"$(dirname \"$0\")/ran\" 2>/dev/null\nprintf 'Content-Type: text/plain\\n\\n" + scriptMarker + "\\n'\n"
 	must(t, os.WriteFile(filepath.Join(ct.outside, "evil.cgi"), []byte(evil), 0o755))

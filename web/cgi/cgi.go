@@ -30,6 +30,8 @@ const (
 	DefaultTimeout = 60 * time.Second
 	// DefaultMaxBody is the largest request body passed to a script.
 	DefaultMaxBody = 10 << 20
+	// DefaultMaxProcs is how many scripts may run at once.
+	DefaultMaxProcs = 100
 )
 
 const (
@@ -59,6 +61,10 @@ type Config struct {
 	MaxBody int64
 	// ServerSoftware is SERVER_SOFTWARE. Default "gotwistd".
 	ServerSoftware string
+	// MaxProcs is how many scripts may run at once; a request for one
+	// more is answered 503 (with Retry-After) without running it. Default
+	// (0) DefaultMaxProcs.
+	MaxProcs int
 	// Log receives the scripts' stderr (line by line, bounded) and every
 	// failure. Default: discarded.
 	Log *slog.Logger
@@ -71,7 +77,9 @@ type Runner struct {
 	maxBody  int64
 	software string
 	log      *slog.Logger
-	rootLog  atomic.Bool // the refusal to run as root was logged
+	rootLog  atomic.Bool   // the refusal to run as root was logged
+	slots    chan struct{} // one per running script
+	busyLog  atomic.Int64  // when a 503 for MaxProcs was last logged (Unix seconds)
 }
 
 var _ static.ScriptRunner = (*Runner)(nil)
@@ -82,6 +90,10 @@ func New(cfg Config) *Runner {
 	if r.maxBody <= 0 {
 		r.maxBody = DefaultMaxBody
 	}
+	if cfg.MaxProcs <= 0 {
+		cfg.MaxProcs = DefaultMaxProcs
+	}
+	r.slots = make(chan struct{}, cfg.MaxProcs)
 	if r.software == "" {
 		r.software = "gotwistd"
 	}
@@ -103,6 +115,7 @@ var (
 	internalErrorPage  = page(http.StatusInternalServerError, "Internal Server Error", "The CGI script could not be run.")
 	tooLargePage       = page(http.StatusRequestEntityTooLarge, "Request Entity Too Large", "The request body is too large.")
 	badRequestPage     = page(http.StatusBadRequest, "Bad Request", "The request body could not be read.")
+	busyPage           = page(http.StatusServiceUnavailable, "Service Unavailable", "Too many CGI scripts are running; try again.")
 )
 
 // writePage writes an error page, replacing whatever headers a script set.
@@ -142,6 +155,17 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 		return
 	}
 
+	select {
+	case rn.slots <- struct{}{}:
+		defer func() { <-rn.slots }()
+	default:
+		if now := time.Now().Unix(); rn.busyLog.Swap(now) != now {
+			rn.log.Warn(fmt.Sprintf("CGI %s: %d scripts already running (--cgi-max-procs): 503", uri, cap(rn.slots)))
+		}
+		w.Header().Set("Retry-After", "1")
+		writePage(w, r, http.StatusServiceUnavailable, busyPage)
+		return
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		rn.log.Error(fmt.Sprintf("CGI %s: %v", uri, err))
@@ -164,6 +188,9 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 		Stdout:      outW,
 		Stderr:      errW,
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// Wait does not wait longer for the copy of an in-memory body to
+		// stdin than that, should a child that left the group hold it.
+		WaitDelay: exitGrace,
 	}
 	if stdin != nil {
 		cmd.Stdin = stdin
@@ -289,7 +316,8 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 	case p.signaled():
 		rn.log.Error(fmt.Sprintf("CGI %s: %s; response cut short", uri, p.status()))
 		panic(http.ErrAbortHandler)
-	case !p.success():
+	case !p.success() && !p.killed:
+		// (Killed: it closed its output and ran on; that is its end.)
 		rn.log.Error(fmt.Sprintf("CGI %s: %s", uri, p.status()))
 	}
 }

@@ -12,14 +12,16 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTimeout = 60 * time.Second
-	DefaultMaxBody = 10 << 20
+	DefaultTimeout  = 60 * time.Second
+	DefaultMaxBody  = 10 << 20
+	DefaultMaxProcs = 100
 )
 
 // Config describes how scripts run; see the Unix version.
 type Config struct {
 	Timeout        time.Duration
 	MaxBody        int64
+	MaxProcs       int
 	ServerSoftware string
 	Log            *slog.Logger
 }

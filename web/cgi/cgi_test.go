@@ -303,8 +303,62 @@ func TestScripts(t *testing.T) {
 		}
 	})
 
+	t.Run("a timeout after the headers cuts the response", func(t *testing.T) {
+		short := newSite(t, Config{Timeout: 300 * time.Millisecond})
+		resp, err := http.Get(short.url + "/stall.cgi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != "partial\n" || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("= %d %q, %v; want the first line, then a cut", resp.StatusCode, body, err)
+		}
+		if short.log.count("CGI /stall.cgi: killed after 300ms (--cgi-timeout); response cut short") != 1 {
+			t.Errorf("log: %q", short.log.all())
+		}
+	})
+
+	t.Run("more scripts than MaxProcs", func(t *testing.T) {
+		one := newSite(t, Config{MaxProcs: 1})
+		fifo := filepath.Join(one.root, "stream.fifo")
+		must(t, syscall.Mkfifo(fifo, 0o666))
+		resp, err := http.Get(one.url + "/stream.cgi")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		br := bufio.NewReader(resp.Body)
+		if l, _ := br.ReadString('\n'); l != "first\n" {
+			t.Fatalf("first line %q", l)
+		}
+		// stream.cgi runs (blocked on its fifo): no room for another.
+		busy, body := do(t, "GET", one.url+"/head.cgi", nil, nil)
+		if busy.StatusCode != 503 || busy.Header.Get("Retry-After") != "1" || strings.Contains(body, "body of") {
+			t.Errorf("second script: %d %q %q", busy.StatusCode, busy.Header, body)
+		}
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		must(t, err)
+		fmt.Fprintln(f, "go")
+		f.Close()
+		if rest, _ := io.ReadAll(br); string(rest) != "second go\n" {
+			t.Errorf("rest %q", rest)
+		}
+		resp.Body.Close()
+		// The slot is free once the first response has ended.
+		if again, body := do(t, "GET", one.url+"/head.cgi", nil, nil); again.StatusCode != 200 || body != "body of GET\n" {
+			t.Errorf("after: %d %q", again.StatusCode, body)
+		}
+		if one.log.count("1 scripts already running (--cgi-max-procs): 503") != 1 {
+			t.Errorf("log: %q", one.log.all())
+		}
+	})
+
 	t.Run("a client that leaves kills the script", func(t *testing.T) {
 		fifo := filepath.Join(s.root, "stream.fifo")
+		if err := syscall.Mkfifo(fifo, 0o666); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatal(err)
+		}
 		// stream.cgi waits on the fifo after its first line; the client
 		// reads that line and goes.
 		resp, err := http.Get(s.url + "/stream.cgi")

@@ -47,7 +47,8 @@ func asNobody(t *testing.T) bool {
 	}
 	cmd := exec.Command(bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
 	cmd.Dir = wd // testdata is read from here: world-readable in a checkout
-	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
+	// NOTIFY_SOCKET: the server's own environment must not reach scripts.
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir, "NOTIFY_SOCKET=/run/systemd/notify-cgi-test")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {

@@ -121,6 +121,19 @@ func TestScriptsRefused(t *testing.T) {
 			t.Errorf("%s is in the cache", p)
 		}
 	}
+	// Even an entry in the cache for a script (no code path makes one)
+	// is not answered from.
+	fi, err := s.h.stat("run.cgi")
+	must(t, err)
+	planted := *s.h.cache.get("plain.txt")
+	planted.id = fi.id
+	s.h.cache.put("run.cgi", &planted)
+	if _, _, ok := s.h.Cached("/run.cgi", false); ok {
+		t.Error("Cached answers a script from a planted cache entry")
+	}
+	if resp, body := s.do(t, "GET", "/run.cgi", nil); resp.StatusCode != 403 || strings.Contains(body, "SCRIPT-SOURCE") {
+		t.Errorf("with a planted cache entry: %d %q", resp.StatusCode, body)
+	}
 	// Not scripts: served as before.
 	for path, want := range map[string]string{"/run.cgi.gz": scriptTree["run.cgi.gz"], "/dir.cgi/inside.txt": scriptTree["dir.cgi/inside.txt"]} {
 		if resp, body := s.do(t, "GET", path, nil); resp.StatusCode != 200 || body != want {
