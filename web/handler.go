@@ -21,6 +21,7 @@ type site struct {
 	unix   bool            // a UNIX-socket listener: clients log as "-"
 	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
 	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
+	server []string        // the Server header of the answers guard gives
 }
 
 // processingFailed is twistd's 500 page when tracebacks are not shown.
@@ -35,7 +36,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := writerPool.Get().(*responseWriter)
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
-	if !guard(rw, r) {
+	if !guard(rw, r, s.server) {
 		return
 	}
 	s.h.ServeHTTP(rw, r)

@@ -221,7 +221,7 @@ func (s *Server) build() {
 	s.h3 = make([]*http3.Server, len(s.listeners))
 	sh, _ := s.handler.(*static.Handler)
 	for i, l := range s.listeners {
-		h := &site{h: s.handler, errLog: s.errLog}
+		h := &site{h: s.handler, errLog: s.errLog, server: []string{"gotwistd/" + s.version}}
 		if !s.cfg.NoAccessLog {
 			h.access = s.access
 		}
@@ -288,6 +288,7 @@ func (s *Server) build() {
 				MaxTargetBytes:    maxRequestTarget,
 				ErrorLog:          errorLog,
 				ErrorPage:         enginePage,
+				ServerHeader:      "gotwistd/" + s.version,
 				Refused:           h.refused,
 			}
 			if sh != nil {

@@ -591,6 +591,12 @@ func (c *conn) fail(e *parseError) {
 		}
 	}
 	b := appendStatusLine(w.wbuf, 1, e.code)
+	b = appendDate(b, time.Now())
+	if c.srv.ServerHeader != "" {
+		b = append(b, "Server: "...)
+		b = append(b, c.srv.ServerHeader...)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, "Content-Type: "...)
 	b = append(b, ctype...)
 	b = append(b, "\r\nContent-Length: "...)
