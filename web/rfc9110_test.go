@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -78,6 +80,41 @@ func TestHTTP12AnsweredAs11(t *testing.T) {
 		line, h := rawHead(t, ts.addr(0), "GET / HTTP/1.2\r\nHost: x\r\n\r\n")
 		if line != "HTTP/1.1 200 OK" || h.Get("Server") == "" {
 			t.Errorf("%s: %q %v, want HTTP/1.1 200 OK", engine, line, h)
+		}
+	}
+}
+
+// TestHTTP10AnsweredIn11: gotwistd's engine answers HTTP/1.0 requests
+// with an HTTP/1.1 status line (RFC 9110 section 2.5, as nginx does),
+// saying "Connection: close" when it closes, "keep-alive" when the client
+// asked to keep it; the cached-file fast path and the handler alike.
+// (--http1-engine net/http answers "HTTP/1.0", as net/http does.)
+func TestHTTP10AnsweredIn11(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f.txt"), []byte("f\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", root})
+	for _, path := range []string{"/f.txt", "/f.txt", "/missing"} {
+		for _, tc := range []struct{ conn, want string }{{"", "Connection: close"}, {"Connection: keep-alive\r\n", "Connection: keep-alive"}} {
+			c, err := net.Dial("tcp", ts.addr(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.WriteString(c, "GET "+path+" HTTP/1.0\r\n"+tc.conn+"\r\n")
+			if tc.conn == "" {
+				all, _ := io.ReadAll(c) // the server closes
+				head, _, _ := strings.Cut(string(all), "\r\n\r\n")
+				if !strings.HasPrefix(head, "HTTP/1.1 ") || !strings.Contains(head+"\r\n", "\r\n"+tc.want+"\r\n") {
+					t.Errorf("GET %s HTTP/1.0: %q", path, head)
+				}
+			} else {
+				line, h := rawHead(t, ts.addr(0), "GET "+path+" HTTP/1.0\r\n"+tc.conn+"\r\n")
+				if !strings.HasPrefix(line, "HTTP/1.1 ") || h.Get("Connection") != "keep-alive" {
+					t.Errorf("GET %s HTTP/1.0 keep-alive: %q %v", path, line, h)
+				}
+			}
+			c.Close()
 		}
 	}
 }

@@ -499,7 +499,7 @@ func (c *conn) writeFast(r *Request, f *FastResponse, closing bool) {
 	b = append(b, f.Header...)
 	b = appendDate(b, c.now)
 	switch {
-	case closing && r.Minor >= 1:
+	case closing:
 		b = append(b, "Connection: close\r\n"...)
 	case !closing && r.Minor == 0:
 		b = append(b, "Connection: keep-alive\r\n"...)
