@@ -324,6 +324,12 @@ func NewProxyListener(l net.Listener) *ProxyListener {
 	return &ProxyListener{Listener: l}
 }
 
+// Wrap makes c, a connection whose PROXY protocol header is still to be
+// read (one a previous instance parked unread), a connection of l.
+func (l *ProxyListener) Wrap(c net.Conn) *ProxyConn {
+	return &ProxyConn{Conn: c, l: l}
+}
+
 // Accept returns the next connection as a *ProxyConn, at once.
 func (l *ProxyListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -568,6 +574,38 @@ func (c *ProxyConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// File returns a duplicate of the socket underneath, for the handover
+// to park it (handover.Tracker), or an error when there is no socket.
+func (c *ProxyConn) File() (*os.File, error) {
+	if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
+		return fc.File()
+	}
+	return nil, fmt.Errorf("proxy protocol connection over %T: no file descriptor", c.Conn)
+}
+
+// ClientAddr tells the handover (handover.Addressed) the client address
+// to park the connection with, without waiting: pending when the header
+// is not read yet (nothing of it is consumed, so the next instance reads
+// it), the header's TCP source when it had one, an invalid address when
+// the socket's own peer stands (LOCAL, UNKNOWN, AF_UNSPEC, AF_UNIX), and
+// ok false while the header is being read or when it was bad.
+func (c *ProxyConn) ClientAddr() (addr netip.AddrPort, pending, ok bool) {
+	if !c.mu.TryLock() {
+		return addr, false, false
+	}
+	defer c.mu.Unlock()
+	switch {
+	case !c.ok:
+		return addr, true, true
+	case c.err != nil:
+		return addr, false, false
+	}
+	if t, isTCP := c.hdr.Source.(*net.TCPAddr); isTCP {
+		return t.AddrPort(), false, true
+	}
+	return addr, false, true
 }
 
 // Unwrap returns the connection underneath.
