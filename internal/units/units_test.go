@@ -39,6 +39,7 @@ var cases = []struct {
 		Watchdog: 30 * time.Second, AccessLog: true,
 	}},
 	{"no-socket", Options{Name: "site", Path: "/srv/site", Listen: []string{"tcp:80"}, NoSocket: true, NotifyReload: true, FDStoreMax: -1}},
+	{"haproxy", Options{Name: "lb", Path: "/srv/lb", Listen: []string{"haproxy:tcp:80", "ssl:haproxy:tcp:443:privateKey=" + key + ":certKey=" + cert}}},
 	{"quoting", Options{Name: "odd", Path: "/srv/100% $HOME", Listen: []string{"ssl:8443:privateKey=/k\\:1.pem"}}},
 }
 
@@ -90,6 +91,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"bad endpoint", Options{Name: "www", Path: "/srv", Listen: []string{"tcp:abc"}}, `port "abc" is not a number`},
 		{"systemd endpoint", Options{Name: "www", Path: "/srv", Listen: []string{"systemd:domain=INET:index=0"}}, "cannot be bound by a socket unit"},
 		{"wrapped", Options{Name: "www", Path: "/srv", Listen: []string{"ssl:systemd:domain=INET:index=0"}}, "already names an inner endpoint"},
+		{"haproxy systemd", Options{Name: "www", Path: "/srv", Listen: []string{"haproxy:systemd:domain=INET:index=0"}}, "cannot be bound by a socket unit"},
 		{"relative unix", Options{Name: "www", Path: "/srv", Listen: []string{"unix:www.sock"}}, "absolute path"},
 		{"group alone", Options{Name: "www", Path: "/srv", Group: "www"}, "needs --user"},
 		{"short watchdog", Options{Name: "www", Path: "/srv", Watchdog: time.Millisecond}, "under a second"},
