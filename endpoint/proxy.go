@@ -402,7 +402,9 @@ func (c *ProxyConn) Header() (ProxyHeader, error) {
 // readHeader reads exactly the header. silent reports a connection that
 // closed before sending anything.
 func (c *ProxyConn) readHeader() (h ProxyHeader, err error, silent bool) {
-	buf := make([]byte, MaxProxyV2Header)
+	bp := headerBufs.Get().(*[]byte)
+	defer headerBufs.Put(bp)
+	buf := *bp
 	if sc, ok := c.Conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			return c.peekHeader(rc, buf)
@@ -410,6 +412,10 @@ func (c *ProxyConn) readHeader() (h ProxyHeader, err error, silent bool) {
 	}
 	return c.exactHeader(buf)
 }
+
+// headerBufs are the buffers headers are read into; parsed headers keep
+// no reference to them.
+var headerBufs = sync.Pool{New: func() any { b := make([]byte, MaxProxyV2Header); return &b }}
 
 // peekHeader looks at the socket's input with MSG_PEEK until it holds a
 // whole header, then reads just that.
