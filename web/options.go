@@ -401,8 +401,9 @@ func WriteHelp(w io.Writer) error {
 	_, err := fmt.Fprint(w, `
 This starts a web server. With --path it serves the files under a
 directory; without it, a welcome page. Endpoints are Twisted's strings
-(tcp:, tcp6:, unix:, ssl:, systemd:) plus quic: for HTTP/3; an ssl
-endpoint speaks HTTP/2 and HTTP/1.1.
+(tcp:, tcp6:, unix:, ssl:, systemd:, haproxy: behind a load balancer
+sending the PROXY protocol) plus quic: for HTTP/3; an ssl endpoint speaks
+HTTP/2 and HTTP/1.1.
 `)
 	return err
 }
