@@ -324,6 +324,12 @@ func NewProxyListener(l net.Listener) *ProxyListener {
 	return &ProxyListener{Listener: l}
 }
 
+// Wrap makes c, a connection whose PROXY protocol header is still to be
+// read (one a previous instance parked unread), a connection of l.
+func (l *ProxyListener) Wrap(c net.Conn) *ProxyConn {
+	return &ProxyConn{Conn: c, l: l}
+}
+
 // Accept returns the next connection as a *ProxyConn, at once.
 func (l *ProxyListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
@@ -396,7 +402,9 @@ func (c *ProxyConn) Header() (ProxyHeader, error) {
 // readHeader reads exactly the header. silent reports a connection that
 // closed before sending anything.
 func (c *ProxyConn) readHeader() (h ProxyHeader, err error, silent bool) {
-	buf := make([]byte, MaxProxyV2Header)
+	bp := headerBufs.Get().(*[]byte)
+	defer headerBufs.Put(bp)
+	buf := *bp
 	if sc, ok := c.Conn.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			return c.peekHeader(rc, buf)
@@ -404,6 +412,10 @@ func (c *ProxyConn) readHeader() (h ProxyHeader, err error, silent bool) {
 	}
 	return c.exactHeader(buf)
 }
+
+// headerBufs are the buffers headers are read into; parsed headers keep
+// no reference to them.
+var headerBufs = sync.Pool{New: func() any { b := make([]byte, MaxProxyV2Header); return &b }}
 
 // peekHeader looks at the socket's input with MSG_PEEK until it holds a
 // whole header, then reads just that.
@@ -568,6 +580,38 @@ func (c *ProxyConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return nil
+}
+
+// File returns a duplicate of the socket underneath, for the handover
+// to park it (handover.Tracker), or an error when there is no socket.
+func (c *ProxyConn) File() (*os.File, error) {
+	if fc, ok := c.Conn.(interface{ File() (*os.File, error) }); ok {
+		return fc.File()
+	}
+	return nil, fmt.Errorf("proxy protocol connection over %T: no file descriptor", c.Conn)
+}
+
+// ClientAddr tells the handover (handover.Addressed) the client address
+// to park the connection with, without waiting: pending when the header
+// is not read yet (nothing of it is consumed, so the next instance reads
+// it), the header's TCP source when it had one, an invalid address when
+// the socket's own peer stands (LOCAL, UNKNOWN, AF_UNSPEC, AF_UNIX), and
+// ok false while the header is being read or when it was bad.
+func (c *ProxyConn) ClientAddr() (addr netip.AddrPort, pending, ok bool) {
+	if !c.mu.TryLock() {
+		return addr, false, false
+	}
+	defer c.mu.Unlock()
+	switch {
+	case !c.ok:
+		return addr, true, true
+	case c.err != nil:
+		return addr, false, false
+	}
+	if t, isTCP := c.hdr.Source.(*net.TCPAddr); isTCP {
+		return t.AddrPort(), false, true
+	}
+	return addr, false, true
 }
 
 // Unwrap returns the connection underneath.

@@ -60,6 +60,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -258,9 +259,9 @@ func (t *Tracker) remove(c *conn) {
 	t.poke()
 }
 
-// park sends f to the store, counting the outcome.
-func (t *Tracker) park(f *os.File) {
-	ok, err := t.Store(t.Name, f)
+// park sends f to the store under name, counting the outcome.
+func (t *Tracker) park(name string, f *os.File) {
+	ok, err := t.Store(name, f)
 	if ok && err == nil {
 		t.parked.Add(1)
 	} else {
@@ -450,16 +451,20 @@ func (c *conn) Close() error {
 	leaving := c.state.Load() == stLeaving
 	c.mu.Unlock()
 	var f *os.File
+	var name string
 	if leaving {
+		var ok bool
 		var err error
-		if f, err = c.fileConn.File(); err != nil {
+		if name, ok = c.t.nameOf(c.fileConn); !ok {
+			c.t.failed.Add(1)
+		} else if f, err = c.fileConn.File(); err != nil {
 			f = nil
 			c.t.failed.Add(1)
 		}
 	}
 	err := c.fileConn.Close()
 	if f != nil {
-		c.t.park(f)
+		c.t.park(name, f)
 		f.Close()
 	}
 	c.t.remove(c)
@@ -470,8 +475,18 @@ func (c *conn) Close() error {
 // previous instance (socks, as systemd.SocketsNamed returns them), then
 // accepts from l. It tells systemd to forget its copies of them, so that
 // closing a connection really closes it. Sockets that are not connected
-// stream sockets are closed and skipped.
+// stream sockets are closed and skipped. A socket whose name holds a
+// client address (NameFor) gives a connection whose RemoteAddr is that
+// address; one parked before its PROXY protocol header was read (its name
+// ends in ProxiedSuffix) is closed: use AdoptProxied to serve those.
 func Adopt(l net.Listener, socks []systemd.Socket) net.Listener {
+	return AdoptProxied(l, socks, nil)
+}
+
+// AdoptProxied is Adopt, with proxied wrapping each connection parked
+// before its PROXY protocol header was read in what reads it
+// (endpoint.ProxyListener.Wrap).
+func AdoptProxied(l net.Listener, socks []systemd.Socket, proxied func(net.Conn) net.Conn) net.Listener {
 	a := &adopting{Listener: l}
 	var names []string
 	for _, s := range socks {
@@ -485,6 +500,19 @@ func Adopt(l net.Listener, socks []systemd.Socket) net.Listener {
 		s.File.Close()
 		if err != nil {
 			continue
+		}
+		base, _, _ := strings.Cut(s.Name, "@")
+		addr, isProxied, _ := AddrOf(base, s.Name)
+		fc, isFile := c.(fileConn)
+		switch {
+		case isProxied && proxied == nil:
+			c.Close()
+			names = appendUnique(names, s.Name)
+			continue
+		case isProxied:
+			c = proxied(c)
+		case addr.IsValid() && isFile:
+			c = &addrConn{fileConn: fc, remote: addr}
 		}
 		a.queue = append(a.queue, c)
 		names = appendUnique(names, s.Name)

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,8 @@ const maxRequestTarget = 8 << 10
 const (
 	uriTooLongPage = "\n<html>\n  <head><title>414 - Request-URI Too Long</title></head>\n  <body>\n" +
 		"    <h1>Request-URI Too Long</h1>\n    <p>The requested URL is too long.</p>\n  </body>\n</html>\n"
+	fragmentPage = "\n<html>\n  <head><title>400 - Bad Request</title></head>\n  <body>\n" +
+		"    <h1>Bad Request</h1>\n    <p>A request target has no '#' fragment.</p>\n  </body>\n</html>\n"
 	chunkedBodyPage = "\n<html>\n  <head><title>400 - Bad Request</title></head>\n  <body>\n" +
 		"    <h1>Bad Request</h1>\n    <p>Request bodies with Transfer-Encoding are not accepted.</p>\n  </body>\n</html>\n"
 )
@@ -38,9 +41,13 @@ const (
 //     with no time limit, so a client announcing a body it never sends
 //     would pin the connection forever; and bytes a front proxy takes for
 //     the next request are never parsed as one.
+//   - A raw '#' in the request target: 400 (RFC 9112 section 3.2 has no
+//     fragment there; gotwistd's engine refuses it while parsing, net/http
+//     and HTTP/2 pass it on).
 //
-// pages, if not nil, has the error pages configured in place of these.
-func guard(w http.ResponseWriter, r *http.Request, pages errorPager) bool {
+// Its answers carry the Server header server; pages, if not nil, has the
+// error pages configured in place of these.
+func guard(w http.ResponseWriter, r *http.Request, pages errorPager, server []string) bool {
 	// HTTP/2 and HTTP/3 frame bodies, and reset an unread one.
 	h1 := r.ProtoMajor == 1
 	if h1 && (len(r.TransferEncoding) > 0 || r.ContentLength != 0) {
@@ -50,10 +57,20 @@ func guard(w http.ResponseWriter, r *http.Request, pages errorPager) bool {
 		if h1 {
 			w.Header().Set("Connection", "close")
 		}
+		w.Header()["Server"] = server
 		refuse(w, r, http.StatusRequestURITooLong, uriTooLongPage, pages)
 		return false
 	}
+	if strings.IndexByte(r.RequestURI, '#') >= 0 {
+		if h1 {
+			w.Header().Set("Connection", "close")
+		}
+		w.Header()["Server"] = server
+		refuse(w, r, http.StatusBadRequest, fragmentPage, pages)
+		return false
+	}
 	if h1 && len(r.TransferEncoding) > 0 {
+		w.Header()["Server"] = server
 		refuse(w, r, http.StatusBadRequest, chunkedBodyPage, pages)
 		return false
 	}

@@ -22,6 +22,7 @@ type site struct {
 	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
 	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
 	pages  errorPager      // the error pages configured (--error-page), or nil
+	server []string        // the Server header of the answers guard gives
 
 	ops     *ops     // --health and --metrics paths, or nil
 	metrics *metrics // request counters, or nil
@@ -39,7 +40,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := writerPool.Get().(*responseWriter)
 	rw.ResponseWriter, rw.status, rw.size = w, 0, 0
 	defer s.finish(rw, r)
-	if !guard(rw, r, s.pages) {
+	if !guard(rw, r, s.pages, s.server) {
 		return
 	}
 	if s.ops != nil && s.ops.serve(rw, r) {

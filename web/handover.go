@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/gotwistd/gotwistd/endpoint"
 	"github.com/gotwistd/gotwistd/handover"
 	"github.com/gotwistd/gotwistd/systemd"
 )
@@ -87,8 +88,21 @@ func (s *Server) adoptable(i int) bool {
 // descriptor store, and hands them to the first plain HTTP listener. With
 // no such listener they are closed (the clients reconnect).
 func (s *Server) adopt() {
-	socks, err := systemd.SocketsNamed(handover.DefaultName)
-	if err != nil || len(socks) == 0 {
+	all, err := systemd.Sockets()
+	if err != nil {
+		return
+	}
+	var socks []systemd.Socket
+	names := map[string]bool{}
+	for _, sk := range all {
+		// DefaultName, and DefaultName@ADDRESS for connections from a
+		// load balancer (handover.NameFor).
+		if _, _, ok := handover.AddrOf(handover.DefaultName, sk.Name); ok {
+			socks = append(socks, sk)
+			names[sk.Name] = true
+		}
+	}
+	if len(socks) == 0 {
 		return
 	}
 	if s.plan.stored && s.plan.room >= 0 {
@@ -110,7 +124,9 @@ func (s *Server) adopt() {
 			sk.File.Close()
 		}
 	}
-	systemd.RemoveStoredFiles(handover.DefaultName)
+	for name := range names {
+		systemd.RemoveStoredFiles(name)
+	}
 }
 
 // wrapPlain puts the handover machinery around listener i's socket.
@@ -119,7 +135,15 @@ func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listene
 		return ln
 	}
 	if socks := s.adopted[i]; socks != nil {
-		ln = handover.Adopt(ln, socks)
+		// Connections parked before their PROXY header was read are
+		// read by this listener's header reader, or one configured as
+		// it would be.
+		pl := s.listeners[i].Proxy
+		if pl == nil {
+			pl = endpoint.NewProxyListener(nil)
+			pl.HeaderTimeout, pl.OnError = s.cfg.ReadHeaderTimeout, s.proxyLog.onError
+		}
+		ln = handover.AdoptProxied(ln, socks, func(c net.Conn) net.Conn { return pl.Wrap(c) })
 		s.adopted[i] = nil
 	}
 	if !s.handover {

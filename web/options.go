@@ -568,8 +568,9 @@ func WriteHelp(w io.Writer) error {
 	_, err := fmt.Fprint(w, `
 This starts a web server. With --path it serves the files under a
 directory; without it, a welcome page. Endpoints are Twisted's strings
-(tcp:, tcp6:, unix:, ssl:, systemd:) plus quic: for HTTP/3; an ssl
-endpoint speaks HTTP/2 and HTTP/1.1. An le: endpoint, such as
+(tcp:, tcp6:, unix:, ssl:, systemd:, haproxy: behind a load balancer
+sending the PROXY protocol) plus quic: for HTTP/3; an ssl endpoint speaks
+HTTP/2 and HTTP/1.1. An le: endpoint, such as
 le:/var/lib/gotwistd/certs:tcp:443:hosts=example.com, gets and renews its
 certificate from an ACME CA (--acme-ca; Let's Encrypt by default).
 `)

@@ -267,7 +267,8 @@ func (s *Server) build() {
 	sh, _ := s.handler.(*static.Handler)
 	ops := s.newOps()
 	for i, l := range s.listeners {
-		h := &site{h: s.handler, errLog: s.errLog, ops: ops, metrics: s.metrics}
+		h := &site{h: s.handler, errLog: s.errLog, ops: ops, metrics: s.metrics,
+			server: []string{"gotwistd/" + s.version}}
 		if sh != nil && sh.HasErrorPages() {
 			h.pages = sh
 		}
@@ -341,6 +342,7 @@ func (s *Server) build() {
 				MaxTargetBytes:    maxRequestTarget,
 				ErrorLog:          errorLog,
 				ErrorPage:         h.enginePage,
+				ServerHeader:      "gotwistd/" + s.version,
 				Refused:           h.refused,
 			}
 			if sh != nil {

@@ -183,6 +183,31 @@ func plan(s string, i int) (listener, error) {
 	if e.Type == endpoint.TypeLE || e.Type == endpoint.TypeLETS {
 		return planACME(s, i, e)
 	}
+	// Behind a load balancer: the socket unit binds the inner endpoint,
+	// and the service reads PROXY headers on the inherited socket
+	// (haproxy:systemd:..., ssl:haproxy:systemd:...).
+	switch {
+	case e.Type == endpoint.TypeHAProxy && e.Inner != nil:
+		l, err := planEndpoint(s, e.Inner, i)
+		if err == nil {
+			l.service = "haproxy:" + l.service
+		}
+		return l, err
+	case e.Type == endpoint.TypeSSL && e.Inner != nil && e.Inner.Type == endpoint.TypeHAProxy &&
+		e.Inner.Inner != nil && e.Inner.Inner.Type == endpoint.TypeTCP:
+		in, ne := e.Inner.Inner, *e
+		ne.Inner, ne.Port, ne.Interface, ne.Backlog = nil, in.Port, in.Interface, in.Backlog
+		l, err := planEndpoint(s, &ne, i)
+		if err == nil {
+			l.service = "ssl:haproxy:" + strings.TrimPrefix(l.service, "ssl:")
+		}
+		return l, err
+	}
+	return planEndpoint(s, e, i)
+}
+
+// planEndpoint is plan for the parsed endpoint e of the string s.
+func planEndpoint(s string, e *endpoint.Endpoint, i int) (listener, error) {
 	if e.Inner != nil {
 		return listener{}, optErr("--listen %q already names an inner endpoint: give the port (ssl:443:...) and the units bind it", s)
 	}

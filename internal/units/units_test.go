@@ -41,6 +41,7 @@ var cases = []struct {
 	{"no-socket", Options{Name: "site", Path: "/srv/site", Listen: []string{"tcp:80"}, NoSocket: true, NotifyReload: true, FDStoreMax: -1}},
 	{"acme", Options{Name: "www.example.com", Path: "/srv/www/www.example.com/static", Listen: []string{
 		"tcp:80", "le:/var/lib/www.example.com/acme:tcp:443:hosts=www.example.com,example.com:email=ops@example.com"}}},
+	{"haproxy", Options{Name: "lb", Path: "/srv/lb", Listen: []string{"haproxy:tcp:80", "ssl:haproxy:tcp:443:privateKey=" + key + ":certKey=" + cert}}},
 	{"quoting", Options{Name: "odd", Path: "/srv/100% $HOME", Listen: []string{"ssl:8443:privateKey=/k\\:1.pem"}}},
 }
 
@@ -92,6 +93,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"bad endpoint", Options{Name: "www", Path: "/srv", Listen: []string{"tcp:abc"}}, `port "abc" is not a number`},
 		{"systemd endpoint", Options{Name: "www", Path: "/srv", Listen: []string{"systemd:domain=INET:index=0"}}, "cannot be bound by a socket unit"},
 		{"wrapped", Options{Name: "www", Path: "/srv", Listen: []string{"ssl:systemd:domain=INET:index=0"}}, "already names an inner endpoint"},
+		{"haproxy systemd", Options{Name: "www", Path: "/srv", Listen: []string{"haproxy:systemd:domain=INET:index=0"}}, "cannot be bound by a socket unit"},
 		{"relative unix", Options{Name: "www", Path: "/srv", Listen: []string{"unix:www.sock"}}, "absolute path"},
 		{"acme on systemd", Options{Name: "www", Path: "/srv", Listen: []string{"le:/var/lib/www/acme:systemd:domain=INET:index=0:hosts=a.example"}}, "only for tcp or tcp6 inside"},
 		{"acme outside /var/lib", Options{Name: "www", Path: "/srv", Listen: []string{"le:/etc/acme:tcp:443:hosts=a.example"}}, "must be under /var/lib/"},

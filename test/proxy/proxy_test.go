@@ -79,7 +79,14 @@ var siteStarting = regexp.MustCompile(`Site starting on (\d+)`)
 // bound.
 func start(t *testing.T, n int, webArgs ...string) *gotwistd {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"--nodaemon", "--pidfile=", "web"}, webArgs...)...)
+	return startGlobal(t, n, nil, webArgs...)
+}
+
+// startGlobal is start with global options before "web".
+func startGlobal(t *testing.T, n int, global []string, webArgs ...string) *gotwistd {
+	t.Helper()
+	args := append(append([]string{"--nodaemon", "--pidfile="}, global...), "web")
+	cmd := exec.Command(binary, append(args, webArgs...)...)
 	log := &logBuffer{wake: make(chan struct{}, 1)}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Dir = t.TempDir()
@@ -319,5 +326,25 @@ backend tls
 	}
 	if strings.Contains(log, "PROXY protocol") {
 		t.Errorf("gotwistd refused a header haproxy sent:\n%s", log)
+	}
+}
+
+// TestJSONLogClient: with --log-format=json the access line gives the
+// client of the PROXY header too.
+func TestJSONLogClient(t *testing.T) {
+	g := startGlobal(t, 1, []string{"--log-format=json"}, "--listen", "haproxy:tcp:0:interface=127.0.0.1", "--path", site(t))
+	url := "http://127.0.0.1:" + g.ports[0] + "/"
+	if out, code := curl(t, "--haproxy-protocol", "--interface", "127.0.0.6", "-A", "json-px", url); code != 0 || out != "behind the balancer\n" {
+		t.Fatalf("curl: exit %d, %q", code, out)
+	}
+	g.stop()
+	var line string
+	for _, l := range strings.Split(g.log.String(), "\n") {
+		if strings.Contains(l, "json-px") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "{") || !strings.Contains(line, `\"127.0.0.6\" - - [`) {
+		t.Errorf("JSON access line %q does not show the client 127.0.0.6:\n%s", line, g.log)
 	}
 }

@@ -503,7 +503,7 @@ func (c *conn) writeFast(r *Request, f *FastResponse, closing bool) {
 	b = append(b, f.Header...)
 	b = appendDate(b, c.now)
 	switch {
-	case closing && r.Minor >= 1:
+	case closing:
 		b = append(b, "Connection: close\r\n"...)
 	case !closing && r.Minor == 0:
 		b = append(b, "Connection: keep-alive\r\n"...)
@@ -595,6 +595,12 @@ func (c *conn) fail(e *parseError) {
 		}
 	}
 	b := appendStatusLine(w.wbuf, 1, e.code)
+	b = appendDate(b, time.Now())
+	if c.srv.ServerHeader != "" {
+		b = append(b, "Server: "...)
+		b = append(b, c.srv.ServerHeader...)
+		b = append(b, "\r\n"...)
+	}
 	b = append(b, "Content-Type: "...)
 	b = append(b, ctype...)
 	b = append(b, "\r\nContent-Length: "...)

@@ -32,11 +32,13 @@ func makeStatusLines() {
 }
 
 // appendStatusLine appends the status line of a response to an HTTP/1.minor
-// request: "HTTP/1.0" to HTTP/1.0 requests, as net/http answers.
-func appendStatusLine(b []byte, minor, code int) []byte {
-	if minor > 1 {
-		minor = 1
-	}
+// request. The version is always HTTP/1.1, whatever minor the request had: a server
+// sends the highest minor version it speaks (RFC 9110 section 2.5), and an
+// HTTP/1.0 client reads an HTTP/1.1 answer as HTTP/1.0 (nginx does the
+// same). The connection's fate is then always said: "Connection: close"
+// when the answer to an HTTP/1.0 request ends the connection.
+func appendStatusLine(b []byte, _, code int) []byte {
+	minor := 1
 	statusLinesOnce.Do(makeStatusLines)
 	if code >= 100 && code < 600 {
 		if l := statusLines[minor][code]; l != nil {

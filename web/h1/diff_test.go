@@ -92,7 +92,8 @@ func TestDifferential(t *testing.T) {
 		{name: "bad escape", raw: "GET /a%zz HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{name: "raw UTF-8 path", raw: "GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{name: "semicolon query", raw: "GET /?a=1;b=2 HTTP/1.1\r\nHost: h\r\n\r\n"},
-		{name: "fragment in target", raw: "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n"},
+		// net/http passes "/a#b" on as the path; RFC 9112 has no '#'.
+		{name: "fragment in target", raw: "GET /a#b HTTP/1.1\r\nHost: h\r\n\r\n", stricter: true},
 		{name: "double slash", raw: "GET //a//b HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{name: "OPTIONS *", raw: "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{name: "CONNECT", raw: "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n"},
@@ -116,7 +117,7 @@ func TestDifferential(t *testing.T) {
 		{name: "Host with space", raw: "GET / HTTP/1.1\r\nHost: a b\r\n\r\n"},
 		{name: "HTTP/0.9", raw: "GET /\r\n\r\n"},
 		{name: "HTTP/2.0", raw: "GET / HTTP/2.0\r\n\r\n"},
-		{name: "HTTP/1.2", raw: "GET / HTTP/1.2\r\nHost: h\r\n\r\n", stricter: true},
+		{name: "HTTP/1.2", raw: "GET / HTTP/1.2\r\nHost: h\r\n\r\n"},
 		{name: "version garbage", raw: "GET / HTTP/x.y\r\nHost: h\r\n\r\n"},
 		{name: "relative target", raw: "GET a HTTP/1.1\r\nHost: h\r\n\r\n"},
 		{name: "NUL in value", raw: get("X-A: a\x00b\r\n")},

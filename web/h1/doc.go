@@ -71,9 +71,16 @@
 //     sign, more than 15 hex digits, or malformed trailers;
 //   - a method of more than 32 characters; a request target that is not
 //     origin-form ("/..."), absolute-form ("http://..."), "*" for OPTIONS
-//     or an authority for CONNECT; a version other than HTTP/1.0 and
-//     HTTP/1.1 (505 for a well-formed one);
+//     or an authority for CONNECT, or holding a '#'; a major version
+//     other than 1 (505 for a well-formed one; HTTP/1.2 and later
+//     minors are served as HTTP/1.1);
 //   - more than 4 empty lines before a request line.
+//
+// Unlike net/http, every status line says HTTP/1.1, also to HTTP/1.0
+// requests (RFC 9110 section 2.5; nginx does the same), with
+// "Connection: close" when the connection ends after the answer; no 1xx
+// is sent to an HTTP/1.0 client; and its own error responses carry Date
+// and, if Server.ServerHeader is set, Server.
 //
 // As net/http, it accepts a bare LF as a line end (RFC 9112 section 2.2),
 // requires exactly one valid Host header in HTTP/1.1 requests, and
@@ -88,6 +95,9 @@
 // # Connection wrappers
 //
 // Listeners may wrap connections (connection limits, handover tracking).
+// A wrapper with a Handshake method (Handshaker: endpoint.ProxyConn, which
+// reads a PROXY protocol header) has it called first, on the connection's
+// goroutine, before RemoteAddr is asked.
 // A wrapper that has an Unwrap() net.Conn method must pass writes through
 // unchanged: the engine writes header and body together with writev(2) on
 // the socket under it. Reads go through the wrapper, unless it is

@@ -203,6 +203,35 @@ func TestParity(t *testing.T) {
 			t.Run(p+"/"+v.name, func(t *testing.T) {
 				want := rawResponses(t, ln.Addr().String(), v.req, v.method)
 				got := rawResponses(t, ours, v.req, v.method)
+				if strings.HasPrefix(v.name, "HTTP/1.0") {
+					// This engine answers HTTP/1.0 in HTTP/1.1 (RFC 9110
+					// section 2.5) where net/http answers HTTP/1.0; Go's
+					// client then hides a "Connection: close" (close=
+					// still shows it). It sends no 1xx to HTTP/1.0
+					// clients, which net/http does.
+					for i, g := range got {
+						if i < len(want) && !strings.HasPrefix(want[i], "HTTP/1.0 ") {
+							continue // the next request's, in HTTP/1.1
+						}
+						if !strings.HasPrefix(g, "HTTP/1.1 ") {
+							t.Fatalf("response %d to HTTP/1.0 is not in HTTP/1.1:\n%s", i, g)
+						}
+						got[i] = "HTTP/1.0 " + strings.TrimPrefix(g, "HTTP/1.1 ")
+					}
+					for i := range want {
+						if strings.HasPrefix(want[i], "HTTP/1.0 ") {
+							want[i] = strings.Replace(want[i], "\nConnection=close\n", "\n", 1)
+						}
+					}
+					if p == "/hints" {
+						for _, g := range got {
+							if strings.Contains(g, " 103 ") {
+								t.Fatalf("a 103 to an HTTP/1.0 client:\n%s", g)
+							}
+						}
+						return
+					}
+				}
 				if len(got) != len(want) {
 					t.Fatalf("%d responses, net/http gives %d:\n%s\n---- net/http:\n%s", len(got), len(want), strings.Join(got, "\n\n"), strings.Join(want, "\n\n"))
 				}

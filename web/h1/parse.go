@@ -548,6 +548,11 @@ func parseRequestLine(line []byte, r *Request, lim limits) *parseError {
 		if c <= ' ' || c == 0x7f {
 			return errTarget
 		}
+		// A fragment is the client's own business, never sent (RFC
+		// 9112 section 3.2): a raw '#' is a malformed target.
+		if c == '#' {
+			return errTarget
+		}
 	}
 	tooLong := len(t) > lim.maxTarget
 	switch {
@@ -563,9 +568,12 @@ func parseRequestLine(line []byte, r *Request, lim limits) *parseError {
 	if len(v) != 8 || string(v[:5]) != "HTTP/" || v[6] != '.' || !isDigit(v[5]) || !isDigit(v[7]) {
 		return errVersion
 	}
-	if v[5] != '1' || v[7] > '1' {
+	if v[5] != '1' {
 		return errVersionSupport
 	}
+	// HTTP/1.2 and later minors are answered as HTTP/1.1, the highest
+	// minor this server speaks (RFC 9110 section 2.5); Minor keeps what
+	// the client sent, as net/http's ProtoMinor does.
 	r.Method, r.Target, r.Proto = m, t, v
 	r.Major, r.Minor = 1, int(v[7]-'0')
 	if tooLong {

@@ -50,8 +50,11 @@ func (c *conn) newHTTPRequest(r *Request, head []byte) (*http.Request, *parseErr
 		RemoteAddr: c.remote,
 		Close:      r.close,
 	}
-	if r.Minor == 0 {
+	switch {
+	case r.Minor == 0:
 		req.Proto = proto10
+	case r.Minor > 1:
+		req.Proto = sub(r.Proto) // "HTTP/1.2", as net/http has it
 	}
 	raw := target
 	justAuthority := req.Method == "CONNECT" && !strings.HasPrefix(raw, "/")

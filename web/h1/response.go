@@ -198,7 +198,9 @@ func (w *response) WriteHeader(code int) {
 // writeInterim writes a 1xx response (103 Early Hints and the like) at
 // once.
 func (w *response) writeInterim(code int) {
-	if w.committed {
+	if w.committed || w.minor == 0 {
+		// RFC 9110 section 15.2: no 1xx to an HTTP/1.0 client (net/http
+		// sends them).
 		return
 	}
 	c := w.c
@@ -523,9 +525,7 @@ func (w *response) commit(p []byte) {
 	}
 	if w.closeAfter && (!keepAlives || !hasToken(connVal, "close")) && !(code == http.StatusSwitchingProtocols && w.header.Get("Upgrade") != "") {
 		w.connVals = nil
-		if w.minor >= 1 {
-			extraConn = "close"
-		}
+		extraConn = "close" // also for HTTP/1.0: the status line says HTTP/1.1
 	}
 
 	b := appendStatusLine(c.w.wbuf, w.minor, code)

@@ -120,6 +120,9 @@ type Server struct {
 	// own error responses (400, 414, 431, 501, 505, 417) instead of
 	// net/http's one-line text.
 	ErrorPage func(code int) (contentType, body string)
+	// ServerHeader, if set, is the Server header of the engine's own
+	// error responses (which carry a Date header in any case).
+	ServerHeader string
 	// Refused, if set, is called after the engine answered a request it
 	// refused with status code (and a body of size bytes), when the
 	// request line was understood: r has Method, Target and Proto, and
