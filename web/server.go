@@ -385,6 +385,7 @@ func (s *Server) serveOne(i int) error {
 	}
 	ln = s.wrapPlain(i, ln, srv)
 	s.mu.Unlock()
+	ln = newAcceptRetryListener(ln, l.Endpoint.String(), s.log)
 	if s.cfg.SendTimeout > 0 && ln.Addr().Network() == "tcp" {
 		ln = &sendTimeoutListener{Listener: ln, timeout: s.cfg.SendTimeout}
 	}
