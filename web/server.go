@@ -343,6 +343,11 @@ func (s *Server) Serve() error {
 		s.mu.Unlock()
 		return errors.New("web: Serve called before Listen, or twice")
 	}
+	if s.cfg.Root != "" {
+		if p := rootProblem(s.cfg.Root); p != "" {
+			s.log.Warn(p) // after -u/-g: the user that serves
+		}
+	}
 	errs := make(chan error, len(s.listeners))
 	for i := range s.listeners {
 		go func() { errs <- s.serveOne(i) }()
