@@ -167,18 +167,26 @@ func (c *conn) serve() {
 		c.pump()
 		c.flush()
 		if _, err := c.read(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !c.done() {
-				continue
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if !c.done() {
+					continue
+				}
+				// Gone away (shutdown, idle timeout) with every stream
+				// done: a close with the client's WINDOW_UPDATEs or
+				// late HEADERS unread would reset the connection, and
+				// the client's kernel would drop the end of responses
+				// it has not read yet.
+				c.linger()
 			}
 			return
 		}
 	}
 }
 
-// linger closes the sending side after a GOAWAY for an error, and reads
-// and drops what the client still sends for a moment: closing with input
-// unread would reset the connection, and the client could lose the GOAWAY
-// that says why.
+// linger closes the sending side after a GOAWAY, and reads and drops
+// what the client still sends for a moment: closing with input unread
+// would reset the connection, and the client could lose the GOAWAY (and
+// what came before it).
 func (c *conn) linger() {
 	c.mu.Lock()
 	for (c.writing || len(c.out) > 0) && c.werr == nil {
