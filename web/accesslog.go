@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -42,6 +44,8 @@ type accessLog struct {
 	wmu     sync.Mutex
 	spare   []byte // the other buffer; nil while a full one is being written
 	failing bool   // the last write failed; the failure was reported
+	dropped int64  // lines dropped since failing was set
+	torn    bool   // a failed write left a line without its end in the file
 
 	stamp atomic.Pointer[stamp]
 	pool  sync.Pool // *[]byte line buffers
@@ -161,20 +165,44 @@ func (a *accessLog) flushLocked() {
 }
 
 // writeOut writes p to the file; the caller holds wmu. Lines that cannot
-// be written are dropped; the first failure after a success is reported
-// to the main log.
+// be written (a full disk) are dropped and counted; the first failure
+// after a success is reported to the main log, and so is the first
+// success after it, with the count. A line cut short by a failed write is
+// ended with a newline before the next write, so it never runs into a
+// line written later.
 func (a *accessLog) writeOut(p []byte) {
 	if len(p) == 0 {
 		return
 	}
-	_, err := a.file.Write(p)
-	switch {
-	case err != nil && !a.failing:
+	if a.torn {
+		if _, err := a.file.Write([]byte{'\n'}); err != nil {
+			a.dropLines(p, err)
+			return
+		}
+		a.torn = false
+	}
+	n, err := a.file.Write(p)
+	if err != nil {
+		if n > 0 && p[n-1] != '\n' {
+			a.torn = true
+		}
+		a.dropLines(p[n:], err)
+		return
+	}
+	if a.failing {
+		a.failing = false
+		a.logger.Info(fmt.Sprintf("writing the access log again; %d access lines were dropped", a.dropped))
+		a.dropped = 0
+	}
+}
+
+// dropLines counts the lines of p, which could not be written because of
+// err, as dropped; the caller holds wmu.
+func (a *accessLog) dropLines(p []byte, err error) {
+	a.dropped += int64(bytes.Count(p, []byte{'\n'}))
+	if !a.failing {
 		a.failing = true
 		a.logger.Error("cannot write the access log; dropping access lines until it works again", "error", err)
-	case err == nil && a.failing:
-		a.failing = false
-		a.logger.Info("writing the access log again")
 	}
 }
 
@@ -206,6 +234,9 @@ func (a *accessLog) close() error {
 	}
 	a.wmu.Lock()
 	defer a.wmu.Unlock()
+	if a.failing {
+		a.logger.Error(fmt.Sprintf("closing the access log, which could not be written; %d access lines were dropped", a.dropped))
+	}
 	err := a.file.Close()
 	a.file = nil
 	return err

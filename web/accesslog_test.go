@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -366,5 +367,63 @@ func TestAccessLogConcurrent(t *testing.T) {
 	}
 	if n != workers*lines {
 		t.Errorf("%d lines, want %d", n, workers*lines)
+	}
+}
+
+// TestAccessLogFull: lines that cannot be written (a full disk: the log is
+// a symbolic link to /dev/full) are dropped and counted; the main log says
+// so once, and once more with the count when the file can be written
+// again (the link now names a regular file, reopened as on SIGUSR1).
+func TestAccessLogFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	dir := t.TempDir()
+	path, good := filepath.Join(dir, "access.log"), filepath.Join(dir, "good.log")
+	if err := os.Symlink("/dev/full", path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := logfile.Open(path, logfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &logRecorder{}
+	a := newAccessLog(f, slog.New(recHandler{rec: rec, system: systemAccess}), fixedClock)
+	r := logCases[0].request()
+	for range 3 {
+		a.log(r, "127.0.0.1", 200, 6)
+	}
+	a.flush()
+	a.log(r, "127.0.0.1", 200, 6)
+	a.flush()
+	want := []string{"[" + systemAccess + "] cannot write the access log; dropping access lines until it works again"}
+	if got := rec.all(); !slices.Equal(got, want) {
+		t.Errorf("main log while full: %q, want %q", got, want)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(good, path); err != nil {
+		t.Fatal(err)
+	}
+	a.log(r, "127.0.0.1", 200, 6) // dropped: reopen flushes first
+	if err := a.reopen(); err != nil {
+		t.Fatal(err)
+	}
+	a.log(r, "127.0.0.2", 200, 6)
+	a.flush()
+	want = append(want, "["+systemAccess+"] writing the access log again; 5 access lines were dropped")
+	if got := rec.all(); !slices.Equal(got, want) {
+		t.Errorf("main log: %q, want %q", got, want)
+	}
+	if err := a.close(); err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Replace(logCases[0].line(a), "127.0.0.1", "127.0.0.2", 1) + "\n"
+	if b, _ := os.ReadFile(good); string(b) != line {
+		t.Errorf("access log after recovery = %q, want %q", b, line)
+	}
+	if got := rec.all(); len(got) != 2 {
+		t.Errorf("close after recovery logged %q", got[2:])
 	}
 }

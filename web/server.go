@@ -413,6 +413,11 @@ func (s *Server) Serve() error {
 		s.mu.Unlock()
 		return errors.New("web: Serve called before Listen, or twice")
 	}
+	if s.cfg.Root != "" {
+		if p := rootProblem(s.cfg.Root); p != "" {
+			s.log.Warn(p) // after -u/-g: the user that serves
+		}
+	}
 	errs := make(chan error, len(s.listeners))
 	for i := range s.listeners {
 		go func() { errs <- s.serveOne(i) }()
@@ -460,6 +465,7 @@ func (s *Server) serveOne(i int) error {
 	}
 	ln = s.wrapPlain(i, ln, srv)
 	s.mu.Unlock()
+	ln = newAcceptRetryListener(ln, l.Endpoint.String(), s.log)
 	if s.cfg.SendTimeout > 0 && ln.Addr().Network() == "tcp" {
 		ln = &sendTimeoutListener{Listener: ln, timeout: s.cfg.SendTimeout}
 	}

@@ -81,12 +81,16 @@ func readRequest(br *bufio.Reader) bool {
 func TestRunCountsSuccesses(t *testing.T) {
 	url := serveHTTP(t, pageHandler)
 	tests := []struct {
-		name      string
-		mode      Mode
-		wantConns func(requests int64) int64
+		name     string
+		mode     Mode
+		minConns int64 // connections opened for the 200 requests
+		maxConns int64
 	}{
-		{"per request", PerRequest, func(n int64) int64 { return n }},
-		{"keep-alive", KeepAlive, func(int64) int64 { return 4 }},
+		{"per request", PerRequest, 200, 200},
+		// Each client keeps its connection, but how the 200 requests
+		// spread over the 4 clients is the scheduler's: a client that
+		// starts late may find the budget spent and open none.
+		{"keep-alive", KeepAlive, 1, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,8 +107,8 @@ func TestRunCountsSuccesses(t *testing.T) {
 			if res.Requests != 200 || res.OK != 200 || res.Failures() != 0 {
 				t.Errorf("%v\n%s", res, strings.Join(res.Errors(), "\n"))
 			}
-			if want := tt.wantConns(res.Requests); res.Conns != want {
-				t.Errorf("%d connections, want %d", res.Conns, want)
+			if res.Conns < tt.minConns || res.Conns > tt.maxConns {
+				t.Errorf("%d connections, want %d to %d", res.Conns, tt.minConns, tt.maxConns)
 			}
 			if res.Mode != tt.mode {
 				t.Errorf("Mode = %v, want %v", res.Mode, tt.mode)

@@ -28,6 +28,12 @@
 //   - least privilege (root only): -u nobody -g nogroup on tcp:80 binds,
 //     then runs with every uid, gid and group 65534 and no capability, and
 //     a 0600 root file under --path answers 403;
+//   - faults: the access log's disk full (a 64 KiB tmpfs, root only):
+//     every request answered, and each one either a whole access line or
+//     counted in the main log as dropped; the open-files limit (prlimit):
+//     no busy accept loop, one line at the limit and one after, the
+//     request queued meanwhile served; a --path that -u nobody cannot
+//     enter (root only): one warning naming the user and the directory;
 //   - TLS: TLS 1.0/1.1, CBC, RSA key exchange and other weak suites are
 //     refused; with GOTWISTD_FULL=1, testssl.sh audits an ssl: endpoint.
 //

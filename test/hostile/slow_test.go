@@ -402,14 +402,22 @@ func serverSocketOpen(t *testing.T, sport, cport int) bool {
 	return false
 }
 
-// dialSmallWindow connects to addr with a 4 KiB receive buffer, so the
-// server's writes stall as soon as the client stops reading.
-func dialSmallWindow(t *testing.T, addr string) *net.TCPConn {
+// dialSmallWindow connects to addr with a receive buffer of rcvbuf bytes,
+// so the server's writes stall as soon as the client stops reading.
+//
+// A buffer smaller than what a loopback segment takes in kernel memory
+// (4 KiB) makes the client's kernel drop data it has no room for, and the
+// server retransmit it (a tail loss probe at each stall): that is a lossy
+// client, and Linux's TCP_USER_TIMEOUT, which --send-timeout sets, may
+// then end the connection even while the client reads. A reader that
+// must be seen as steady gets 64 KiB (smallWindow), which stalls the
+// server as often without the losses.
+func dialSmallWindow(t *testing.T, addr string, rcvbuf int) *net.TCPConn {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, rcvbuf)
 		})
 		if err != nil {
 			return err
@@ -423,6 +431,10 @@ func dialSmallWindow(t *testing.T, addr string) *net.TCPConn {
 	t.Cleanup(func() { c.Close() })
 	return c.(*net.TCPConn)
 }
+
+// smallWindow is the receive buffer of a slow client that is not lossy;
+// see dialSmallWindow.
+const smallWindow = 64 << 10
 
 // ports returns the port numbers of c's two ends.
 func ports(c net.Conn) (local, remote int) {
@@ -489,7 +501,7 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("reader that stopped reading", func(t *testing.T) {
-		c := dialSmallWindow(t, s.addr())
+		c := dialSmallWindow(t, s.addr(), 4096)
 		io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
 		cport, sport := ports(c)
 		deadline := time.Now().Add(30 * time.Second)
@@ -511,7 +523,7 @@ func TestTimeouts(t *testing.T) {
 	t.Run("slow reader that keeps reading", func(t *testing.T) {
 		// Reads 64 KiB every 200 ms for 3 s (five times the send
 		// timeout), then the rest at once: never cut off.
-		c := dialSmallWindow(t, s.addr())
+		c := dialSmallWindow(t, s.addr(), smallWindow)
 		io.WriteString(c, "GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 		c.SetReadDeadline(time.Now().Add(60 * time.Second))
 		r := bufio.NewReader(c)

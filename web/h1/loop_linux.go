@@ -48,13 +48,22 @@ type loop struct {
 // from a busy client usually get.
 const loopReadBuf = 16 << 10
 
-// loops are a Server's event loops, made on first use.
+// loops are a Server's event loops, made on first use. When they cannot
+// all be made (the process is at its open-files limit), the missing ones
+// are tried again at most every loopRetryEvery, so a server that reached
+// its limit once does not go without loops for the rest of its life.
 type loops struct {
-	once sync.Once
-	all  []*loop
-	next int
-	mu   sync.Mutex
+	all     []*loop
+	next    int
+	mu      sync.Mutex
+	made    bool      // every loop was made
+	retryAt time.Time // after a failure: the next attempt
+	failed  bool      // a failure was logged
 }
+
+// loopRetryEvery is the least time between two attempts at making the
+// event loops that could not be made.
+const loopRetryEvery = time.Second
 
 // toLoop hands the idle connection c to an event loop; false if it cannot
 // be (not a bare socket, loops unavailable, shutting down), and then c
@@ -63,8 +72,10 @@ func (s *Server) toLoop(c *conn) bool {
 	if !s.loopable(c) {
 		return false
 	}
-	s.loops.once.Do(func() { s.startLoops() })
 	s.loops.mu.Lock()
+	if !s.loops.made {
+		s.startLoopsLocked(time.Now())
+	}
 	if len(s.loops.all) == 0 {
 		s.loops.mu.Unlock()
 		return false
@@ -109,19 +120,32 @@ func (s *Server) loopable(c *conn) bool {
 	return c.fd >= 0 && !s.NoEventLoop && !s.inShutdown.Load()
 }
 
-// startLoops makes one event loop per P.
-func (s *Server) startLoops() {
-	for range max(1, runtime.GOMAXPROCS(0)) {
+// startLoopsLocked makes the event loops still missing, one per P, unless
+// the last attempt failed less than loopRetryEvery before now. The caller
+// holds s.loops.mu.
+func (s *Server) startLoopsLocked(now time.Time) {
+	if now.Before(s.loops.retryAt) {
+		return
+	}
+	for len(s.loops.all) < max(1, runtime.GOMAXPROCS(0)) {
 		lp, err := newLoop(s)
 		if err != nil {
-			s.logf("h1: no event loop (%v); idle connections keep a goroutine each", err)
-			break
+			if !s.loops.failed {
+				s.logf("h1: no event loop (%v); idle connections keep a goroutine each until one can be made", err)
+			}
+			s.loops.failed = true
+			s.loops.retryAt = now.Add(loopRetryEvery)
+			return
 		}
 		// Under mu: Close's wakeLoops may be reading the list meanwhile.
 		s.loops.mu.Lock()
 		s.loops.all = append(s.loops.all, lp)
 		s.loops.mu.Unlock()
 		go lp.run()
+	}
+	s.loops.made = true
+	if s.loops.failed {
+		s.logf("h1: event loops made, after all")
 	}
 }
 

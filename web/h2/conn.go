@@ -73,6 +73,13 @@ type conn struct {
 	encBuf     bytes.Buffer
 	queue      []*stream // streams with data waiting for window or room
 	goingAway  bool      // GOAWAY sent: no new stream
+	// lastStream is the highest stream taken in (served, or refused with
+	// REFUSED_STREAM) before any GOAWAY: what a GOAWAY names as the last
+	// stream, so that a client retries exactly the streams above it
+	// (RFC 9113 section 6.8). maxStreamID may be higher: streams opened
+	// after the GOAWAY, ignored.
+	lastStream uint32
+	refuse     bool // set before serve: the server shut down first; no stream is served
 }
 
 // stream is one request and its response.
@@ -129,6 +136,17 @@ func (c *conn) serve() {
 	// must not stall the other streams.
 	c.out = appendWindowUpdate(c.out, 0, 1<<20)
 	c.recvWindow += 1 << 20
+	if c.refuse {
+		// Accepted as the server shut down: say at once that no stream
+		// will be served (last stream 0), so the client retries them
+		// all elsewhere, and let it read that before the close.
+		c.goingAway = true
+		c.out = appendGoAway(c.out, 0, errNo)
+		c.mu.Unlock()
+		c.flush()
+		c.linger()
+		return
+	}
 	c.mu.Unlock()
 	c.flush()
 
@@ -149,18 +167,26 @@ func (c *conn) serve() {
 		c.pump()
 		c.flush()
 		if _, err := c.read(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) && !c.done() {
-				continue
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if !c.done() {
+					continue
+				}
+				// Gone away (shutdown, idle timeout) with every stream
+				// done: a close with the client's WINDOW_UPDATEs or
+				// late HEADERS unread would reset the connection, and
+				// the client's kernel would drop the end of responses
+				// it has not read yet.
+				c.linger()
 			}
 			return
 		}
 	}
 }
 
-// linger closes the sending side after a GOAWAY for an error, and reads
-// and drops what the client still sends for a moment: closing with input
-// unread would reset the connection, and the client could lose the GOAWAY
-// that says why.
+// linger closes the sending side after a GOAWAY, and reads and drops
+// what the client still sends for a moment: closing with input unread
+// would reset the connection, and the client could lose the GOAWAY (and
+// what came before it).
 func (c *conn) linger() {
 	c.mu.Lock()
 	for (c.writing || len(c.out) > 0) && c.werr == nil {
@@ -190,7 +216,7 @@ func (c *conn) done() bool {
 	}
 	if !c.goingAway {
 		// Idle timeout: say so.
-		c.out = appendGoAway(c.out, c.maxStreamID, errNo)
+		c.out = appendGoAway(c.out, c.lastStream, errNo)
 		c.goingAway = true
 		c.mu.Unlock()
 		c.flush()
@@ -601,6 +627,7 @@ func (c *conn) endHeaders(id uint32) error {
 		c.mu.Unlock()
 		return nil // after GOAWAY: ignored
 	}
+	c.lastStream = id // under mu, as goAway reads it: a GOAWAY names no stream it drops
 	if uint32(len(c.streams)+c.zombiesLocked()) >= c.srv.maxStreams() {
 		c.out = appendRSTStream(c.out, id, errRefusedStream)
 		c.mu.Unlock()
@@ -738,7 +765,7 @@ func (c *conn) goAway(code uint32) {
 		return
 	}
 	c.goingAway = true
-	c.out = appendGoAway(c.out, c.maxStreamID, code)
+	c.out = appendGoAway(c.out, c.lastStream, code)
 	c.wakeIfDoneLocked()
 	c.mu.Unlock()
 	c.flush()

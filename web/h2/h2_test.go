@@ -752,3 +752,88 @@ func FuzzPlainPath(f *testing.F) {
 		}
 	})
 }
+
+// TestShutdownLastStreamHonest opens streams as fast as it can while the
+// server shuts down: the GOAWAY's last stream id must be honest (RFC 9113
+// section 6.8). Every stream up to it is answered (or refused with
+// REFUSED_STREAM, which a client may retry), and none above it is: a
+// client retries exactly those, so a stream counted in but dropped would
+// be a request lost.
+func TestShutdownLastStreamHonest(t *testing.T) {
+	for round := range 10 {
+		release := make(chan struct{})
+		handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			<-release
+			io.WriteString(w, "done")
+		})
+		hs := start(t, &Server{Handler: handler})
+		r := dialRaw(t, hs)
+		const streams = 101 // ids 1, 3, ..., 201: fewer than the 250 allowed at once
+		var wmu sync.Mutex  // the Framer's writes: the sender's and the reader's
+		sent := make(chan struct{})
+		go func() {
+			defer close(sent)
+			for i := range streams {
+				wmu.Lock()
+				r.hb.Reset()
+				for _, f := range [][2]string{{":method", "GET"}, {":scheme", "https"}, {":authority", "x"}, {":path", "/"}} {
+					r.he.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+				}
+				err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: r.hb.Bytes(), EndStream: true, EndHeaders: true})
+				wmu.Unlock()
+				if err != nil {
+					return // the server closed the connection
+				}
+			}
+		}()
+		shut := make(chan error, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			shut <- hs.Config.Shutdown(ctx)
+		}()
+		var last uint32
+		goAway := false
+		answered := map[uint32]bool{}
+		refused := map[uint32]bool{}
+		r.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			f, err := r.fr.ReadFrame()
+			if err != nil {
+				break // the server ended the connection
+			}
+			switch f := f.(type) {
+			case *http2.GoAwayFrame:
+				if !goAway {
+					goAway, last = true, f.LastStreamID
+					<-sent // every HEADERS is out: what follows is the server's answer
+					close(release)
+				}
+			case *http2.DataFrame:
+				if f.StreamEnded() {
+					answered[f.StreamID] = true
+				}
+			case *http2.RSTStreamFrame:
+				if f.ErrCode == http2.ErrCodeRefusedStream {
+					refused[f.StreamID] = true
+				} else {
+					t.Errorf("round %d: stream %d reset with %v", round, f.StreamID, f.ErrCode)
+				}
+			}
+		}
+		if err := <-shut; err != nil {
+			t.Errorf("round %d: Shutdown: %v", round, err)
+		}
+		if !goAway {
+			t.Fatalf("round %d: no GOAWAY", round)
+		}
+		for id := uint32(1); id <= 2*streams-1; id += 2 {
+			switch {
+			case id <= last && !answered[id] && !refused[id]:
+				t.Errorf("round %d: GOAWAY names last stream %d, but stream %d was neither answered nor refused", round, last, id)
+			case id > last && (answered[id] || refused[id]):
+				t.Errorf("round %d: GOAWAY names last stream %d, but stream %d above it was answered", round, last, id)
+			}
+		}
+	}
+}

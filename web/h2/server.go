@@ -123,6 +123,8 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
+		c.refuse = true
+		c.serve()
 		return
 	}
 	if s.conns == nil {
