@@ -39,6 +39,7 @@ var cases = []struct {
 		Watchdog: 30 * time.Second, AccessLog: true,
 	}},
 	{"no-socket", Options{Name: "site", Path: "/srv/site", Listen: []string{"tcp:80"}, NoSocket: true, NotifyReload: true, FDStoreMax: -1}},
+	{"idle-exit", Options{Name: "ondemand", Path: "/srv/ondemand", Listen: []string{"tcp:8080"}, ExitIdleTime: 5 * time.Minute}},
 	{"quoting", Options{Name: "odd", Path: "/srv/100% $HOME", Listen: []string{"ssl:8443:privateKey=/k\\:1.pem"}}},
 }
 
@@ -93,6 +94,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"relative unix", Options{Name: "www", Path: "/srv", Listen: []string{"unix:www.sock"}}, "absolute path"},
 		{"group alone", Options{Name: "www", Path: "/srv", Group: "www"}, "needs --user"},
 		{"short watchdog", Options{Name: "www", Path: "/srv", Watchdog: time.Millisecond}, "under a second"},
+		{"idle exit without a socket", Options{Name: "www", Path: "/srv", NoSocket: true, ExitIdleTime: time.Minute}, "--exit-idle-time needs the socket unit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
