@@ -73,7 +73,9 @@ func (o *ops) serveHealth(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case o.srv.draining.Load():
 		code, body = http.StatusServiceUnavailable, healthDraining
-	case o.check(r.Context()) != nil:
+	// Not the request's context: a prober that hangs up must not leave a
+	// failed check behind for the next ones.
+	case o.check(context.WithoutCancel(r.Context())) != nil:
 		code, body = http.StatusServiceUnavailable, healthUnhealthy
 	}
 	h := w.Header()

@@ -6,7 +6,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/endpoint"
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/service"
 )
@@ -360,5 +364,42 @@ func TestIdleTimer(t *testing.T) {
 	it.stop()
 	if n := fired.Load(); n != 1 {
 		t.Errorf("fired %d times, want 1", n)
+	}
+}
+
+// TestHealthUnhealthy answers 503 "unhealthy" when the self-check the
+// watchdog uses fails: here the listener it connects to accepts and hangs
+// up without answering, as a wedged server might.
+func TestHealthUnhealthy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	rec := &logRecorder{}
+	s := &Server{state: stateServing, listeners: []*endpoint.Listener{{Stream: ln}},
+		log: slog.New(recHandler{rec: rec, system: "-"})}
+	o := &ops{srv: s, healthPath: "/healthz"}
+	w := httptest.NewRecorder()
+	if !o.serve(w, httptest.NewRequest("GET", "/healthz", nil)) {
+		t.Fatal("the health path was not answered")
+	}
+	if w.Code != 503 || w.Body.String() != healthUnhealthy {
+		t.Errorf("health = %d %q, want 503 %q", w.Code, w.Body.String(), healthUnhealthy)
+	}
+	if line := rec.find("--health: answering 503: health check: no answer from"); line == "" {
+		t.Errorf("no log line says why: %q", rec.all())
+	}
+	if strings.Contains(w.Body.String(), "EOF") {
+		t.Errorf("the error reached the client: %q", w.Body.String())
 	}
 }

@@ -26,6 +26,7 @@ var parser = &getopt.Parser{Hint: hint, Options: []getopt.Option{
 	{Long: "notify-reload", Help: "Use Type=notify-reload (systemd >= 253) instead of Type=notify + ExecReload=."},
 	{Long: "no-socket", Help: "No socket unit: the service binds its own listeners (weaker hardening)."},
 	{Long: "fdstore-max", Arg: true, Meta: "N", Help: "FileDescriptorStoreMax=: connections kept across a restart; 0 for none.", Default: "4096"},
+	{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Make the service exit once no connection has been open this long; its socket starts it again. 0 for never.", Default: "0"},
 	{Long: "binary", Arg: true, Meta: "PATH", Help: "Absolute path of gotwistd.", Default: DefaultBinary},
 	{Long: "out", Arg: true, Meta: "DIR", Help: "Write the unit files into DIR (e.g. /etc/systemd/system) instead of printing them."},
 	{Long: "force", Help: "With --out, replace unit files that already exist."},
@@ -81,6 +82,15 @@ func Command(args []string, stdout io.Writer) error {
 			if n == 0 {
 				o.FDStoreMax = -1
 			}
+		case "exit-idle-time":
+			d, err := time.ParseDuration(r.Value)
+			if r.Value == "0" {
+				d, err = 0, nil
+			}
+			if err != nil || d < 0 {
+				return getopt.Usagef(hint, "%s %q is not a duration: write e.g. 5m", r.Written, r.Value)
+			}
+			o.ExitIdleTime = d
 		case "binary":
 			o.Binary = r.Value
 		case "out":

@@ -70,6 +70,11 @@ type Options struct {
 	// idle keep-alive connections) the service may park in systemd across a
 	// restart so a restart loses no connection. Default 4096; -1 disables.
 	FDStoreMax int
+	// ExitIdleTime makes the service exit once idle this long
+	// (--exit-idle-time), to be started again by its socket; the service
+	// then restarts on failure only (Restart=always would start it again
+	// at once). Default 0: never. Not with NoSocket.
+	ExitIdleTime time.Duration
 }
 
 // File is one unit file.
@@ -166,6 +171,12 @@ func defaults(o *Options) error {
 	}
 	if o.FDStoreMax == 0 {
 		o.FDStoreMax = 4096
+	}
+	if o.ExitIdleTime < 0 {
+		return optErr("--exit-idle-time %s is negative", o.ExitIdleTime)
+	}
+	if o.ExitIdleTime > 0 && o.NoSocket {
+		return optErr("--exit-idle-time needs the socket unit: without one, nothing starts the service again (leave out --no-socket)")
 	}
 	if (o.User == "") != (o.Group == "") && o.User == "" {
 		return optErr("--group %q needs --user as well (or neither, for DynamicUser=yes)", o.Group)
@@ -345,6 +356,9 @@ func serviceUnit(o Options, ls []listener) string {
 	if o.AccessLog {
 		words = append(words, []string{"--logfile", "/var/log/" + o.Name + "/access.log"})
 	}
+	if o.ExitIdleTime > 0 {
+		words = append(words, []string{"--exit-idle-time", o.ExitIdleTime.String()})
+	}
 	var cmd []string
 	for _, ws := range words {
 		for i, w := range ws {
@@ -355,7 +369,12 @@ func serviceUnit(o Options, ls []listener) string {
 	exec := strings.Join(cmd, " \\\n    ")
 	line("ExecStart=%s", strings.ReplaceAll(exec, credDir, "%d/"))
 	line("WorkingDirectory=%s", specifiers.Replace(o.Path))
-	line("Restart=always")
+	if o.ExitIdleTime > 0 {
+		line("# It exits 0 when idle; the socket starts it again.")
+		line("Restart=on-failure")
+	} else {
+		line("Restart=always")
+	}
 	line("NotifyAccess=main")
 	if o.Watchdog > 0 {
 		line("WatchdogSec=%d", int(o.Watchdog/time.Second))

@@ -42,6 +42,7 @@ var cases = []struct {
 	{"acme", Options{Name: "www.example.com", Path: "/srv/www/www.example.com/static", Listen: []string{
 		"tcp:80", "le:/var/lib/www.example.com/acme:tcp:443:hosts=www.example.com,example.com:email=ops@example.com"}}},
 	{"haproxy", Options{Name: "lb", Path: "/srv/lb", Listen: []string{"haproxy:tcp:80", "ssl:haproxy:tcp:443:privateKey=" + key + ":certKey=" + cert}}},
+	{"idle-exit", Options{Name: "ondemand", Path: "/srv/ondemand", Listen: []string{"tcp:8080"}, ExitIdleTime: 5 * time.Minute}},
 	{"quoting", Options{Name: "odd", Path: "/srv/100% $HOME", Listen: []string{"ssl:8443:privateKey=/k\\:1.pem"}}},
 }
 
@@ -100,6 +101,7 @@ func TestGenerateErrors(t *testing.T) {
 		{"acme relative", Options{Name: "www", Path: "/srv", Listen: []string{"le:acme:tcp:443:hosts=a.example"}}, "must be under /var/lib/"},
 		{"group alone", Options{Name: "www", Path: "/srv", Group: "www"}, "needs --user"},
 		{"short watchdog", Options{Name: "www", Path: "/srv", Watchdog: time.Millisecond}, "under a second"},
+		{"idle exit without a socket", Options{Name: "www", Path: "/srv", NoSocket: true, ExitIdleTime: time.Minute}, "--exit-idle-time needs the socket unit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -88,6 +88,24 @@ func TestExitIdleTime(t *testing.T) {
 		t.Errorf("/metrics of the second process = %v; want its 2 answers (/ and /healthz):\n%s", err, metrics)
 	}
 	opsWaitInactive(t, box, "www-idle.service")
+
+	// The same with the hardened pair `gotwistd units --exit-idle-time`
+	// writes: Restart=on-failure, so the idle exit stays an exit.
+	if out, err := box.Run("/usr/bin/gotwistd", "units", "--name", "www-ondemand", "--path", "/srv/www/www.example.com/static",
+		"--listen", "tcp:8096", "--exit-idle-time", "2s", "--out", "/etc/systemd/system"); err != nil {
+		t.Fatalf("gotwistd units: %v\n%s", err, out)
+	}
+	systemctl(t, box, "daemon-reload")
+	systemctl(t, box, "start", "www-ondemand.socket")
+	for round := 1; round <= 2; round++ {
+		if body, err := box.Curl("http://127.0.0.1:8096/"); err != nil || body != string(page) {
+			t.Fatalf("www-ondemand, round %d: %q, %v; want the page", round, body, err)
+		}
+		opsWaitInactive(t, box, "www-ondemand.service")
+		wantContains(t, "www-ondemand.service after its idle exit", opsShow(t, box, "www-ondemand.service", "Result", "NRestarts"),
+			"Result=success", "NRestarts=0")
+	}
+	wantContains(t, "www-ondemand.socket", status(t, box, "www-ondemand.socket"), "Active: active (listening)")
 }
 
 // TestDebianPackage builds the .deb with scripts/deb, installs it with
