@@ -137,10 +137,8 @@ func (s *Server) startLoopsLocked(now time.Time) {
 			s.loops.retryAt = now.Add(loopRetryEvery)
 			return
 		}
-		// Under mu: Close's wakeLoops may be reading the list meanwhile.
-		s.loops.mu.Lock()
+		// The caller holds mu, which Close's wakeLoops takes to read the list.
 		s.loops.all = append(s.loops.all, lp)
-		s.loops.mu.Unlock()
 		go lp.run()
 	}
 	s.loops.made = true
