@@ -31,6 +31,12 @@ const (
 	maxRefused = 1000
 )
 
+// lateRequestWait is how long a connection accepted as the server shuts
+// down waits for its client's first request before GOAWAY: the client
+// connected to a socket that accepted it, and a one-shot client (curl)
+// does not retry a request GOAWAY refuses before it was sent.
+const lateRequestWait = 2 * time.Second
+
 // conn is one HTTP/2 connection. Its goroutine (serve) reads and handles
 // frames and answers what Fast takes; handlers of other requests run on
 // goroutines of their own. Everything shared is under mu; output goes to
@@ -79,7 +85,12 @@ type conn struct {
 	// (RFC 9113 section 6.8). maxStreamID may be higher: streams opened
 	// after the GOAWAY, ignored.
 	lastStream uint32
-	refuse     bool // set before serve: the server shut down first; no stream is served
+	// late is set before serve: the connection was accepted as the
+	// server shut down. Its client's first requests are served all the
+	// same (it sent them to a socket that accepted them), then GOAWAY
+	// names the last of them; a client that sends none within
+	// lateRequestWait gets GOAWAY with last stream 0.
+	late bool
 }
 
 // stream is one request and its response.
@@ -136,18 +147,11 @@ func (c *conn) serve() {
 	// must not stall the other streams.
 	c.out = appendWindowUpdate(c.out, 0, 1<<20)
 	c.recvWindow += 1 << 20
-	if c.refuse {
-		// Accepted as the server shut down: say at once that no stream
-		// will be served (last stream 0), so the client retries them
-		// all elsewhere, and let it read that before the close.
-		c.goingAway = true
-		c.out = appendGoAway(c.out, 0, errNo)
-		c.mu.Unlock()
-		c.flush()
-		c.linger()
-		return
-	}
 	c.mu.Unlock()
+	if c.late {
+		t := time.AfterFunc(lateRequestWait, func() { c.goAway(errNo) })
+		defer t.Stop()
+	}
 	c.flush()
 
 	if err := c.readPreface(); err != nil {
@@ -163,6 +167,11 @@ func (c *conn) serve() {
 				c.linger()
 			}
 			return
+		}
+		if c.late && c.lastStream > 0 {
+			// The first flight of requests is in: serve it, take no
+			// more (lastStream is only written by this goroutine).
+			c.goAway(errNo)
 		}
 		c.pump()
 		c.flush()

@@ -123,7 +123,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		c.refuse = true
+		c.late = true
 		c.serve()
 		return
 	}
