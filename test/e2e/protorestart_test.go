@@ -156,11 +156,15 @@ func protoFetch(c *http.Client, url string, want []byte) error {
 // TestProtocolsAcrossRestarts: the shipped HTTPS and HTTP/3 units
 // (ssl:systemd:... and quic:systemd:... on one socket unit), with HTTP/2
 // and HTTP/3 clients fetching a page and a 4 MiB file without pause while
-// the service is restarted and reloaded three times each. systemd keeps
-// both sockets across the restarts; the stopping instance sends GOAWAY
-// and lets the streams it took in finish. No request of the HTTP/2
-// client, which retries what a GOAWAY says was not processed (RFC 9113
-// section 6.8), may fail; the HTTP/3 client's count is reported as it is.
+// the service is restarted and reloaded protoRestarts() times each (3 in
+// CI, 10 in the full run). Beside them, curl --http2 fetches the page in
+// a loop (a new process and connection a request) and h2load runs after
+// runs. systemd keeps both sockets across the restarts; the stopping
+// instance sends GOAWAY and lets the streams it took in finish. No
+// request of Go's HTTP/2 client or of curl, which retry what a GOAWAY says
+// was not processed (RFC 9113 section 6.8), may fail; the HTTP/3 client's
+// and h2load's counts are reported as they are. With
+// GOTWISTD_RELIABILITY_DOC, the figures go into that document.
 func TestProtocolsAcrossRestarts(t *testing.T) {
 	t.Parallel()
 	box, page := sockBox(t)
@@ -189,21 +193,36 @@ func TestProtocolsAcrossRestarts(t *testing.T) {
 			results <- result{proto, out, err}
 		}()
 	}
+	stopOthers := make(chan struct{})
+	var stopOnce sync.Once
+	halt := func() { stopOnce.Do(func() { close(stopOthers) }) }
+	t.Cleanup(halt)
+	curlDone, h2loadDone := make(chan *protoCounts, 1), make(chan *h2loadCounts, 1)
+	go func() { curlDone <- protoCurl(box, "https://localhost/index.html", page, stopOthers) }()
+	go func() { h2loadDone <- protoH2load(box, "https://localhost/index.html", stopOthers) }()
 	// Both clients are fetching before the first restart.
 	waitJournal(t, box, tlsService, `"GET /big.bin HTTP/2.0" 200`, `"GET /big.bin HTTP/3.0" 200`)
+	begin := time.Now()
 	pids := []int{mainPID(t, box, tlsService)}
-	for i := range 3 {
+	n := protoRestarts()
+	for i := range n {
+		// Restart=always keeps systemd's start limit (5 starts in
+		// 10 s), which these restarts may pass: forget the count.
+		systemctl(t, box, "reset-failed", tlsService)
 		systemctl(t, box, "restart", tlsService)
 		pids = append(pids, mainPID(t, box, tlsService))
 		systemctl(t, box, "reload", tlsService)
-		if i < 2 {
+		if i < n-1 {
 			// Requests flow between two actions: wait for the new
 			// instance's first access lines of both protocols.
 			protoWaitServed(t, box, tlsService)
 		}
 	}
 	protoWaitServed(t, box, tlsService)
+	took := time.Since(begin)
 	must(t, box.WriteFile(stop, nil, 0o644))
+	halt()
+	curl, h2l := <-curlDone, <-h2loadDone
 	got := map[string]*protoCounts{}
 	for range 2 {
 		r := <-results
@@ -215,8 +234,10 @@ func TestProtocolsAcrossRestarts(t *testing.T) {
 			t.Fatalf("%s load client printed %q: %v", r.proto, r.out, err)
 		}
 		got[r.proto] = &c
-		t.Logf("%s over 3 restarts and 3 reloads (pids %v): %d ok, %d failed %q", r.proto, pids, c.OK, c.Failed, c.Errors)
+		t.Logf("%s over %d restarts and %d reloads in %v (pids %v): %d ok, %d failed %q", r.proto, n, n, took.Round(time.Second), pids, c.OK, c.Failed, c.Errors)
 	}
+	t.Logf("curl --http2 in a loop: %d ok, %d failed %q", curl.OK, curl.Failed, curl.Errors)
+	t.Logf("h2load: %v %q", h2l, h2l.errs)
 	for i := 1; i < len(pids); i++ {
 		if pids[i] == pids[i-1] {
 			t.Errorf("restart %d kept pid %d", i, pids[i])
@@ -227,6 +248,22 @@ func TestProtocolsAcrossRestarts(t *testing.T) {
 	}
 	if c := got["h3"]; c.OK == 0 {
 		t.Errorf("HTTP/3 across restarts and reloads: no request succeeded (%q)", c.Errors)
+	}
+	if curl.OK == 0 || curl.Failed != 0 {
+		t.Errorf("curl --http2 across restarts and reloads: %d ok, %d failed (%q); want none failed", curl.OK, curl.Failed, curl.Errors)
+	}
+	if h2l.err != nil {
+		t.Error(h2l.err)
+	}
+	if h2l.succeeded == 0 {
+		t.Errorf("h2load across restarts and reloads: no request succeeded (%v)", h2l)
+	}
+	if doc := os.Getenv("GOTWISTD_RELIABILITY_DOC"); doc != "" && !t.Failed() {
+		f := &protoFigures{restarts: n, reloads: n, took: took, h2: got["h2"], h3: got["h3"], curl: curl, h2load: h2l}
+		if err := protoWriteDoc(doc, f); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote the figures to %s", doc)
 	}
 }
 
