@@ -204,13 +204,17 @@ func TestProtocolsAcrossRestarts(t *testing.T) {
 	waitJournal(t, box, tlsService, `"GET /big.bin HTTP/2.0" 200`, `"GET /big.bin HTTP/3.0" 200`)
 	begin := time.Now()
 	pids := []int{mainPID(t, box, tlsService)}
-	n := protoRestarts()
+	n, gap := protoRestarts()
 	for i := range n {
+		// Paced in the full run: a restart every gap, a reload half
+		// way between, for the clients to run between them.
+		time.Sleep(time.Until(begin.Add(time.Duration(i) * gap)))
 		// Restart=always keeps systemd's start limit (5 starts in
 		// 10 s), which these restarts may pass: forget the count.
 		systemctl(t, box, "reset-failed", tlsService)
 		systemctl(t, box, "restart", tlsService)
 		pids = append(pids, mainPID(t, box, tlsService))
+		time.Sleep(time.Until(begin.Add(time.Duration(i)*gap + gap/2)))
 		systemctl(t, box, "reload", tlsService)
 		if i < n-1 {
 			// Requests flow between two actions: wait for the new
