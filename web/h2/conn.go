@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2/hpack"
@@ -31,10 +32,12 @@ const (
 	maxRefused = 1000
 )
 
-// lateRequestWait is how long a connection accepted as the server shuts
-// down waits for its client's first request before GOAWAY: the client
-// connected to a socket that accepted it, and a one-shot client (curl)
-// does not retry a request GOAWAY refuses before it was sent.
+// lateRequestWait is how long a connection that has taken in no stream
+// when the server shuts down (a new one: accepted just before, or as the
+// server shut down) waits for its client's first request before GOAWAY:
+// the client connected to a socket that accepted it, and a one-shot
+// client (curl) does not retry a request that a GOAWAY naming stream 0
+// refused.
 const lateRequestWait = 2 * time.Second
 
 // conn is one HTTP/2 connection. Its goroutine (serve) reads and handles
@@ -85,12 +88,14 @@ type conn struct {
 	// (RFC 9113 section 6.8). maxStreamID may be higher: streams opened
 	// after the GOAWAY, ignored.
 	lastStream uint32
-	// late is set before serve: the connection was accepted as the
-	// server shut down. Its client's first requests are served all the
-	// same (it sent them to a socket that accepted them), then GOAWAY
-	// names the last of them; a client that sends none within
-	// lateRequestWait gets GOAWAY with last stream 0.
-	late bool
+	// late: the server shut down before this connection took in a
+	// stream. Its client's first requests are served all the same (it
+	// sent them to a socket that accepted them), then GOAWAY names the
+	// last of them; a client that sends none within lateRequestWait gets
+	// GOAWAY with last stream 0. Set by shutdown, read by serve.
+	late      atomic.Bool
+	lateTimer *time.Timer // under mu
+	started   bool        // under mu: the server's SETTINGS are queued
 }
 
 // stream is one request and its response.
@@ -147,11 +152,16 @@ func (c *conn) serve() {
 	// must not stall the other streams.
 	c.out = appendWindowUpdate(c.out, 0, 1<<20)
 	c.recvWindow += 1 << 20
+	c.started = true
+	c.startLateLocked()
 	c.mu.Unlock()
-	if c.late {
-		t := time.AfterFunc(lateRequestWait, func() { c.goAway(errNo) })
-		defer t.Stop()
-	}
+	defer func() {
+		c.mu.Lock()
+		if c.lateTimer != nil {
+			c.lateTimer.Stop()
+		}
+		c.mu.Unlock()
+	}()
 	c.flush()
 
 	if err := c.readPreface(); err != nil {
@@ -168,7 +178,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		if c.late && c.lastStream > 0 {
+		if c.lastStream > 0 && c.late.Load() {
 			// The first flight of requests is in: serve it, take no
 			// more (lastStream is only written by this goroutine).
 			c.goAway(errNo)
@@ -763,6 +773,29 @@ func (c *conn) maybeCloseLocked(st *stream) {
 func (c *conn) wakeIfDoneLocked() {
 	if c.goingAway && !c.busyLocked() {
 		_ = c.nc.SetReadDeadline(time.Now())
+	}
+}
+
+// shutdown tells the connection that the server is shutting down: GOAWAY
+// at once, but to a connection that has taken in no stream yet, which
+// first serves its client's first requests (see late).
+func (c *conn) shutdown() {
+	c.mu.Lock()
+	if c.lastStream > 0 || c.goingAway {
+		c.mu.Unlock()
+		c.goAway(errNo)
+		return
+	}
+	c.late.Store(true)
+	c.startLateLocked()
+	c.mu.Unlock()
+}
+
+// startLateLocked starts the wait of a late connection for its first
+// request, once its SETTINGS are queued (a GOAWAY goes after them).
+func (c *conn) startLateLocked() {
+	if c.started && c.late.Load() && c.lateTimer == nil {
+		c.lateTimer = time.AfterFunc(lateRequestWait, func() { c.goAway(errNo) })
 	}
 }
 

@@ -8,24 +8,35 @@ import (
 )
 
 // TestLateConnection: a connection accepted as the server shuts down
-// (after GOAWAY went to the others) is still served the requests its
-// client sends first, then GOAWAY names the last of them; one whose
-// client sends none gets GOAWAY with last stream 0, and ends.
+// (after GOAWAY went to the others), or open but with no stream yet when
+// it does, is still served the requests its client sends first, then
+// GOAWAY names the last of them; one whose client sends none gets GOAWAY
+// with last stream 0, and ends.
 func TestLateConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		streams []uint32 // sent in one flight after the preface
 		last    uint32
+		open    bool // connected before the shutdown began, no stream yet
 	}{
-		{"one request", []uint32{1}, 1},
-		{"three at once", []uint32{1, 3, 5}, 5},
-		{"no request", nil, 0},
+		{"one request", []uint32{1}, 1, false},
+		{"three at once", []uint32{1, 3, 5}, 5, false},
+		{"no request", nil, 0, false},
+		{"open before, one request", []uint32{1}, 1, true},
+		{"open before, no request", nil, 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &Server{Fast: fastFiles{}}
 			hs := start(t, s)
+			var r *rawConn
+			if tc.open {
+				r = dialRaw(t, hs)
+				r.until(func(f http2.Frame) bool { _, ok := f.(*http2.SettingsFrame); return ok })
+			}
 			s.goAway() // what http.Server.Shutdown calls: the server is stopping
-			r := dialRaw(t, hs)
+			if !tc.open {
+				r = dialRaw(t, hs)
+			}
 			// One write, so that the server reads the flight at once.
 			var flight bytes.Buffer
 			fr := r.fr

@@ -123,7 +123,7 @@ func (s *Server) ServeConn(nc net.Conn) {
 	s.mu.Lock()
 	if s.shutdown {
 		s.mu.Unlock()
-		c.late = true
+		c.shutdown()
 		c.serve()
 		return
 	}
@@ -141,7 +141,8 @@ func (s *Server) ServeConn(nc net.Conn) {
 }
 
 // goAway tells every connection that no new stream will be served: each
-// finishes the streams it has, then ends.
+// finishes the streams it has, then ends (a new one serves its client's
+// first requests first).
 func (s *Server) goAway() {
 	s.mu.Lock()
 	s.shutdown = true
@@ -151,7 +152,7 @@ func (s *Server) goAway() {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.goAway(errNo)
+		c.shutdown()
 	}
 }
 
