@@ -230,29 +230,28 @@ const (
 )
 
 var (
-	zstdOnce           sync.Once
-	zstdDense, zstdFst *zstd.Encoder
+	zstdOnce sync.Once
+	zstdEnc  *zstd.Encoder
 )
 
 // compress returns data compressed with coding, or nil on an error.
+// Windows are sized to data: no larger than the file needs, they keep
+// the encoders' memory small.
 func compress(coding string, data []byte, dense bool) []byte {
 	switch coding {
 	case "zstd":
 		zstdOnce.Do(func() {
-			// Made on first use: idle servers do not pay for them.
-			zstdDense, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression),
-				zstd.WithWindowSize(compressMaxFile), zstd.WithEncoderCRC(false))
-			zstdFst, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest),
-				zstd.WithWindowSize(compressMaxFile), zstd.WithEncoderCRC(false))
+			// Made on first use, so idle servers do not pay for it; one
+			// at a time (compressions are once per file version), with
+			// the smaller tables.
+			zstdEnc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault),
+				zstd.WithWindowSize(compressMaxFile), zstd.WithEncoderCRC(false),
+				zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 		})
-		enc := zstdFst
-		if dense {
-			enc = zstdDense
-		}
-		if enc == nil {
+		if zstdEnc == nil {
 			return nil
 		}
-		return enc.EncodeAll(data, make([]byte, 0, len(data)/2))
+		return zstdEnc.EncodeAll(data, make([]byte, 0, len(data)/2))
 	case "br":
 		var b bytes.Buffer
 		b.Grow(len(data) / 2)
@@ -260,7 +259,11 @@ func compress(coding string, data []byte, dense bool) []byte {
 		if dense {
 			q = brotliCached
 		}
-		w := brotli.NewWriterOptions(&b, brotli.WriterOptions{Quality: q})
+		lgwin := 10
+		for lgwin < 24 && 1<<lgwin-16 < len(data) {
+			lgwin++
+		}
+		w := brotli.NewWriterOptions(&b, brotli.WriterOptions{Quality: q, LGWin: lgwin})
 		if _, err := w.Write(data); err != nil || w.Close() != nil {
 			return nil
 		}
