@@ -133,9 +133,13 @@ func ceilSeconds(ns int64) int64 {
 
 // cacheable reports whether a file's content may be kept in memory now.
 func (h *Handler) cacheable(fi fileInfo) bool {
-	if fi.id.size > cacheMaxFile {
-		return false
-	}
+	return fi.id.size <= cacheMaxFile && h.settled(fi)
+}
+
+// settled reports whether a file version is out of the racy window, so
+// that what is made of its content (the content itself, its compressed
+// bytes) may be kept.
+func (h *Handler) settled(fi fileInfo) bool {
 	changed := max(fi.id.mtime, fi.id.ctime)
 	return h.now().UnixNano()-changed >= int64(racyWindow)
 }

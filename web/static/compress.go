@@ -196,7 +196,7 @@ func (h *Handler) compressedEntry(rel string, e *entry, f *os.File, ci int) *ent
 			return nil
 		}
 	}
-	keep := h.cacheable(fileInfo{id: e.id, kind: kindRegular})
+	keep := h.settled(fileInfo{id: e.id, kind: kindRegular})
 	z := compress(compressed[ci].coding, data, keep)
 	c := *e
 	c.squeeze = false

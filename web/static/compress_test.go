@@ -262,6 +262,13 @@ func TestCompressResponses(t *testing.T) {
 				})
 			}
 
+			// The compressed bytes are kept once the file is out of the
+			// racy window, whether the file itself is cached or not.
+			for _, key := range []string{"page.html\x00~br", "big.js\x00~gz", "big.js\x00~br"} {
+				if kept := h.cache.get(key) != nil; kept != cached {
+					t.Errorf("%q kept in the cache: %v, want %v", key, kept, cached)
+				}
+			}
 			// 304 for the compressed ETag, with its Vary and ETag.
 			br := serve(h, "GET", "/page.html", "Accept-Encoding", "br")
 			nm := serve(h, "GET", "/page.html", "Accept-Encoding", "br", "If-None-Match", br.Header().Get("Etag"))
