@@ -27,9 +27,6 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	if s.static == nil || !r.Simple() {
 		return false
 	}
-	if _, ok := r.AcceptEncoding(); ok {
-		return false // a precompressed variant may answer: the full path decides
-	}
 	if s.static.CORSByOrigin() && len(r.Header("Origin")) > 0 {
 		return false // the response names the origin: the full path decides
 	}
@@ -40,7 +37,8 @@ func (s *site) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
 	if s.ops != nil && (bytes.IndexByte(path, '%') >= 0 || s.ops.match(bytesString(path))) {
 		return false // --health or --metrics may answer: the full path decides
 	}
-	header, body, ok := s.static.Cached(bytesString(path), r.Watched)
+	ae, _ := r.AcceptEncoding()
+	header, body, ok := s.static.CachedAccepting(bytesString(path), bytesString(ae), r.Watched)
 	if !ok {
 		return false
 	}
@@ -68,7 +66,7 @@ func (s *site) ServeFastH2(r *h2.Request) (header, body []byte, ok bool) {
 	if s.ops != nil && (strings.IndexByte(path, '%') >= 0 || s.ops.match(path)) {
 		return nil, nil, false
 	}
-	header, body, ok = s.static.Cached(path, r.Watched)
+	header, body, ok = s.static.CachedAccepting(path, r.AcceptEncoding, r.Watched)
 	if !ok {
 		return nil, nil, false
 	}

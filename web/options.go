@@ -89,6 +89,12 @@ type Config struct {
 	// static.ListingGotwistd (default), static.ListingTwistd (twistd's
 	// page) or static.ListingOff (404). Empty: the default.
 	Listing string
+	// NoCompress turns off on-the-fly compression of text files
+	// (--no-compress); see static.Config.NoCompress.
+	NoCompress bool
+	// CompressMinSize is the smallest file compressed on the fly
+	// (--compress-min-size). 0: static.DefaultCompressMinSize.
+	CompressMinSize int64
 	// AccessLog is the file access lines go to (-l/--logfile), made
 	// absolute. Empty: the main log.
 	AccessLog string
@@ -238,6 +244,8 @@ var options = &getopt.Parser{
 		{Long: "error-page", Arg: true, Meta: "STATUS=PATH", Help: "Answer with the file at URL path PATH under --path (such as 404=/404.html), and status STATUS, where twistd's error page would be sent: 403, 404, 405, 412, 414, 416, 500 and the HTTP/1.1 engine's 400, 431, 501. Repeatable."},
 		{Long: "spa-fallback", Arg: true, Meta: "PATH", Help: "Answer a path that does not exist and whose last segment has no extension (/users/42, not /app.js) with the file at URL path PATH (such as /index.html) and status 200, as single-page apps need."},
 		{Long: "listing", Arg: true, Meta: "gotwistd|twistd|off", Help: "The page of a directory without an index file: gotwistd's (sizes, dates, types, sortable, JSON with Accept: application/json or ?format=json), twistd's own, or off (404).", Default: static.ListingGotwistd},
+		{Long: "no-compress", Help: "Send files as they are. By default text files (HTML, CSS, JavaScript, JSON, SVG, XML, WebAssembly...) of --compress-min-size bytes up to 1 MiB are sent compressed with br, zstd or gzip, as the client's Accept-Encoding prefers, unless a precompressed x.br, x.zst or x.gz answers or the request has a Range."},
+		{Long: "compress-min-size", Arg: true, Meta: "BYTES", Help: "Smallest file compressed on the fly.", Default: "256"},
 		{Long: "logfile", Short: 'l', Arg: true, Meta: "FILE", Help: "Write access lines (combined log format) to FILE instead of the main log; reopened on SIGUSR1 and SIGHUP."},
 		{Long: "no-access-log", Help: "Write no access lines at all."},
 		{Long: "serve-dotfiles", Help: "Serve files whose name starts with a dot; by default they are 404, except /.well-known/."},
@@ -345,6 +353,14 @@ func ParseArgs(args []string) (Config, error) {
 				return cfg, getopt.Usagef(hint, "--logfile %s: %w", v, err)
 			}
 			cfg.AccessLog = abs
+		case "no-compress":
+			cfg.NoCompress = true
+		case "compress-min-size":
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 {
+				return cfg, getopt.Usagef(hint, "--compress-min-size %q: give a number of bytes of at least 1, such as 256", v)
+			}
+			cfg.CompressMinSize = n
 		case "no-access-log":
 			cfg.NoAccessLog = true
 		case "serve-dotfiles":

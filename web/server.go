@@ -164,6 +164,8 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			ErrorPages:       cfg.ErrorPages,
 			SPAFallback:      cfg.SPAFallback,
 			Listing:          cfg.Listing,
+			NoCompress:       cfg.NoCompress,
+			CompressMinSize:  cfg.CompressMinSize,
 			ServerHeader:     "gotwistd/" + version,
 			ErrorLog:         s.errLog,
 			CGI:              scripts,

@@ -441,6 +441,8 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 		case hdrAcceptEncoding:
 			if r.ae < 0 {
 				r.ae = idx
+			} else {
+				r.hasCond = true // a second field: the full path merges them
 			}
 		case hdrReferer:
 			if r.referer < 0 {

@@ -711,7 +711,9 @@ func TestFastRequest(t *testing.T) {
 		{"if-match", append(base[:8:8], "if-match", `"x"`), false, Request{}},
 		{"if-modified-since", append(base[:8:8], "if-modified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
 		{"if-unmodified-since", append(base[:8:8], "if-unmodified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
-		{"empty accept-encoding", append(base[:8:8], "accept-encoding", ""), false, Request{}},
+		{"accept-encoding, its value", append(base[:8:8], "accept-encoding", "gzip, br;q=0.5"), true,
+			Request{Method: "GET", Path: "/fast?q=1", AcceptEncoding: "gzip, br;q=0.5", Simple: true}},
+		{"two accept-encoding fields", append(base[:8:8], "accept-encoding", "gzip", "accept-encoding", "br"), false, Request{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

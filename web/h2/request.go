@@ -30,8 +30,11 @@ type head struct {
 	hasReferer, hasAgent bool
 	// origin is the first non-empty Origin field's value, or "".
 	origin string
-	// notSimple: a Range, a precondition or an Accept-Encoding field (a
-	// request a cached file may not answer whole).
+	// acceptEncoding is the Accept-Encoding field's value, or "".
+	acceptEncoding string
+	hasAE          bool
+	// notSimple: a Range, a precondition or a second Accept-Encoding
+	// field (a request a cached file may not answer whole).
 	notSimple bool
 }
 
@@ -98,9 +101,11 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 			if h.origin == "" {
 				h.origin = f.Value
 			}
-		case "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since",
-			"accept-encoding":
+		case "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
 			h.notSimple = true
+		case "accept-encoding":
+			h.notSimple = h.notSimple || h.hasAE
+			h.acceptEncoding, h.hasAE = f.Value, true
 		}
 	}
 	if h.method == "CONNECT" {
@@ -226,7 +231,7 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 		return false
 	}
 	fr := &c.fastScratch
-	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Origin: h.origin, Simple: true}
+	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Origin: h.origin, AcceptEncoding: h.acceptEncoding, Simple: true}
 	if w, ok := c.srv.Fast.(Watcher); ok && w.WatchFD() >= 0 {
 		// Once per read: the changes made before these requests were
 		// sent are in the watch's queue by now.

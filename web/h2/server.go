@@ -22,9 +22,13 @@ type Request struct {
 	Referer, UserAgent string
 	// Origin is the first Origin header field, or "" (CORS).
 	Origin string
+	// AcceptEncoding is the Accept-Encoding field's value, or "" (the
+	// FastHandler picks the coding; a request with two such fields is
+	// not Simple).
+	AcceptEncoding string
 	// Simple: a GET or HEAD without a body, a Range, a precondition or
-	// an Accept-Encoding (a precompressed variant might answer it): a
-	// request a cached file answers whole.
+	// a second Accept-Encoding field: a request a cached file answers
+	// whole.
 	Simple bool
 	// Watched: the FastHandler is a Watcher, and its Refresh was called
 	// after this request arrived (once per read of the connection), so

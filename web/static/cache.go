@@ -67,6 +67,13 @@ type entry struct {
 	// path: nil when none matches, noCacheControl for an empty value.
 	hdrCC []string
 
+	// squeeze: the file is compressed on the fly (see squeezable), so
+	// its responses vary with Accept-Encoding.
+	squeeze bool
+	// noGain marks the entry of a coding that does not shrink the file:
+	// the file is sent as it is (see compressedEntry).
+	noGain bool
+
 	data []byte // whole content, nil when not cached
 	fast []byte // header lines of a 200 to a plain GET, with data (see Cached)
 
@@ -98,6 +105,7 @@ func (h *Handler) newEntry(fi fileInfo, ctype, enc string) *entry {
 			"-" + strconv.FormatInt(fi.id.mtime, 16) + `"`,
 		ctype: ctype,
 	}
+	e.squeeze = enc == "" && h.squeezable(fi.id.size, ctype)
 	e.sibAbsent = new(atomic.Uint64)
 	e.trust = new(trust)
 	e.hdrType = []string{ctype}
@@ -125,9 +133,13 @@ func ceilSeconds(ns int64) int64 {
 
 // cacheable reports whether a file's content may be kept in memory now.
 func (h *Handler) cacheable(fi fileInfo) bool {
-	if fi.id.size > cacheMaxFile {
-		return false
-	}
+	return fi.id.size <= cacheMaxFile && h.settled(fi)
+}
+
+// settled reports whether a file version is out of the racy window, so
+// that what is made of its content (the content itself, its compressed
+// bytes) may be kept.
+func (h *Handler) settled(fi fileInfo) bool {
 	changed := max(fi.id.mtime, fi.id.ctime)
 	return h.now().UnixNano()-changed >= int64(racyWindow)
 }
@@ -146,8 +158,8 @@ func loadData(f *os.File, fi fileInfo) []byte {
 	return buf
 }
 
-// fileCache maps a path (plus "\x00coding" for a precompressed variant) to
-// its entry.
+// fileCache maps a path (plus "\x00coding" for a precompressed variant,
+// "\x00~coding" for one compressed on the fly) to its entry.
 type fileCache struct {
 	mu    sync.RWMutex
 	m     map[string]*entry

@@ -55,6 +55,12 @@
 //     exists and is not older than x; "Vary: Accept-Encoding" is sent
 //     whenever such a sibling exists. Ranges then apply to the compressed
 //     bytes. A sibling found missing is not looked for again for one second.
+//   - On-the-fly compression (unless Config.NoCompress): a text file from
+//     Config.CompressMinSize bytes to 1 MiB with no sibling answering is
+//     sent br, zstd or gzip as the request's q-values prefer, with an ETag
+//     ending in -br, -zst or -gz and "Vary: Accept-Encoding"; a Range gets
+//     ranges of the file as it is. The compressed bytes are cached per file
+//     version and coding (see compress.go).
 //   - Safety: the URL path is mapped lexically; a "." or ".." segment, an
 //     encoded "/" inside a segment, a backslash, a NUL byte or invalid UTF-8
 //     (overlong encodings included) is 404; empty segments are merged.
@@ -100,7 +106,7 @@
 //   - 304 carries no Content-Length (twistd: "Content-Length: 0").
 //   - Dotfiles, names that are not UTF-8, special files and (with
 //     NoFollowSymlinks) links are left out of listings; twistd lists all.
-//   - ETag and, for precompressed siblings, Vary are sent; twistd sends
-//     neither.
+//   - ETag and, for precompressed siblings and compressed files, Vary are
+//     sent; twistd sends neither, nor compresses.
 //   - The Server header is Config.ServerHeader ("gotwistd" by default).
 package static

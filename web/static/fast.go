@@ -27,6 +27,17 @@ import (
 // before serving the requests that arrived after: Cached may then answer
 // without a stat(2), while no change was heard of (see WatchFD).
 func (h *Handler) Cached(p string, watched bool) (header, body []byte, ok bool) {
+	return h.CachedAccepting(p, "", watched)
+}
+
+// CachedAccepting is Cached for a request whose Accept-Encoding header
+// is acceptEncoding ("" when it has none): it answers with the file
+// compressed as ServeHTTP would, when those bytes are in the cache and
+// no precompressed sibling may answer (the handler found them all
+// missing less than a second ago). The caller must still decline
+// requests with more than one Accept-Encoding field. acceptEncoding is
+// not retained.
+func (h *Handler) CachedAccepting(p, acceptEncoding string, watched bool) (header, body []byte, ok bool) {
 	if len(p) < 2 || p[0] != '/' || strings.IndexByte(p, '%') >= 0 || h.noFast {
 		return nil, nil, false
 	}
@@ -48,7 +59,7 @@ func (h *Handler) Cached(p string, watched bool) (header, body []byte, ok bool) 
 		w = h.watch
 		now = time.Now().UnixNano()
 		if w.vouch(e.trust, now) {
-			return e.fast, e.data, true
+			return h.cachedVariant(rel, e, acceptEncoding)
 		}
 		gen = w.generation()
 		tracked = h.track(w, e.trust, rel)
@@ -60,7 +71,41 @@ func (h *Handler) Cached(p string, watched bool) (header, body []byte, ok bool) 
 	if tracked {
 		e.trust.set(gen, now)
 	}
-	return e.fast, e.data, true
+	return h.cachedVariant(rel, e, acceptEncoding)
+}
+
+// cachedVariant is the response of Cached to a request accepting the
+// codings ae lists, once the cached file e is known unchanged.
+func (h *Handler) cachedVariant(rel string, e *entry, ae string) (header, body []byte, ok bool) {
+	if ae == "" {
+		return e.fast, e.data, true
+	}
+	vals := [1]string{ae}
+	if mask := acceptedCodings(vals[:]); mask != 0 {
+		// A precompressed sibling answers when there is one: only siblings
+		// recently found missing are known not to.
+		v := e.sibAbsent.Load()
+		if uint8(v&7)&mask != mask || h.now().UnixNano()-int64(v&^7) >= int64(siblingTTL) {
+			return nil, nil, false
+		}
+	}
+	if !e.squeeze {
+		return e.fast, e.data, true
+	}
+	ci := chooseCoding(codingQ(vals[:]))
+	if ci < 0 {
+		return e.fast, e.data, true
+	}
+	c := h.cache.get(rel + compressed[ci].key)
+	switch {
+	case c == nil || c.id != e.id || c.lastMod != e.lastMod:
+		return nil, nil, false // not made yet: ServeHTTP makes it
+	case c.noGain:
+		return e.fast, e.data, true
+	case c.fast == nil:
+		return nil, nil, false
+	}
+	return c.fast, c.data, true
 }
 
 // renderFast renders the header lines of a 200 response to a plain GET
@@ -86,6 +131,13 @@ func (h *Handler) renderFast(e *entry) []byte {
 	}
 	if h.server != nil {
 		own = append(own, kv{"Server", h.server})
+	}
+	if e.squeeze || e.hdrEnc != nil {
+		vary := hdrVaryAE
+		if i := h.extraIndex("Vary"); i >= 0 {
+			vary = append(slices.Clip(h.extra[i].vals), "Accept-Encoding")
+		}
+		own = append(own, kv{"Vary", vary})
 	}
 	all := own
 	for _, x := range h.extra {

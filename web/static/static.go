@@ -100,6 +100,16 @@ type Config struct {
 	// ListingGotwistd (default), ListingTwistd (twistd's page, byte for
 	// byte) or ListingOff (404, as for a missing path).
 	Listing string
+	// NoCompress turns off on-the-fly compression. By default files of
+	// a text type (HTML, CSS, JavaScript, JSON, SVG, XML, WebAssembly...)
+	// of CompressMinSize bytes up to 1 MiB are sent compressed with br,
+	// zstd or gzip, as the request's Accept-Encoding prefers, when no
+	// precompressed sibling answers and the request has no Range; their
+	// ETag then ends in -br, -zst or -gz inside the quotes.
+	NoCompress bool
+	// CompressMinSize is the size of the smallest file compressed on the
+	// fly. 0: DefaultCompressMinSize.
+	CompressMinSize int64
 }
 
 // Listing pages (Config.Listing).
@@ -137,6 +147,9 @@ type Handler struct {
 	now           func() time.Time
 
 	noFast bool // Cached never answers (an added Date header)
+
+	noCompress  bool  // Config.NoCompress
+	compressMin int64 // Config.CompressMinSize, or its default
 
 	cgi         ScriptRunner // nil: scripts are refused
 	refused     refusals
@@ -195,6 +208,11 @@ func New(cfg Config) (*Handler, error) {
 		log:           cfg.ErrorLog,
 		now:           time.Now,
 		cgi:           cfg.CGI,
+		noCompress:    cfg.NoCompress,
+		compressMin:   cfg.CompressMinSize,
+	}
+	if h.compressMin <= 0 {
+		h.compressMin = DefaultCompressMinSize
 	}
 	if len(h.indexes) == 0 {
 		h.indexes = slices.Clone(DefaultIndexes)
@@ -574,6 +592,20 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name st
 		if e.data != nil {
 			f.Close()
 			f = nil
+		}
+	}
+
+	if e.squeeze {
+		// Compressed on the fly, unless a Range asks for part of the
+		// file: ranges are of the file as it is (never of a compressed
+		// body, which a client could not resume reliably).
+		vary = true
+		if ae := r.Header["Accept-Encoding"]; len(ae) > 0 && header(r.Header, "Range") == "" {
+			if ci := chooseCoding(codingQ(ae)); ci >= 0 {
+				if c := h.compressedEntry(rel, e, f, ci); c != nil {
+					e = c
+				}
+			}
 		}
 	}
 
