@@ -454,10 +454,13 @@ func (c *conn) process() bool {
 		w := c.getWork()
 		if e := parse(buf[:end], &w.req, c.lim); e != nil {
 			w.req.RemoteAddr = c.remote
-			c.fail(e)
+			c.failUnflushed(e)
+			// Reported before the answer leaves: a client that has read
+			// it finds the refusal logged.
 			if c.srv.Refused != nil && w.req.Method != nil {
 				c.srv.Refused(&w.req, e.code, c.failSize)
 			}
+			c.flush()
 			return false
 		}
 		c.r0 += end
@@ -584,6 +587,13 @@ func (c *conn) writeWith(p []byte) error {
 // fail answers a request the engine refuses, and closes the connection
 // after lingering.
 func (c *conn) fail(e *parseError) {
+	c.failUnflushed(e)
+	c.flush()
+}
+
+// failUnflushed is fail without the flush: the answer waits in the write
+// buffer.
+func (c *conn) failUnflushed(e *parseError) {
 	w := c.getWork()
 	ctype, body := "text/plain; charset=utf-8", strconv.Itoa(e.code)+" "+http.StatusText(e.code)
 	if e.code == http.StatusBadRequest {
@@ -609,14 +619,14 @@ func (c *conn) fail(e *parseError) {
 	b = append(b, body...)
 	w.wbuf = b
 	c.failSize = len(body)
-	c.flush()
 	c.linger = true
 }
 
 // refuse answers a request refused before its head was complete, and
 // reports it with what its first line shows.
 func (c *conn) refuse(e *parseError, buf []byte) {
-	c.fail(e)
+	c.failUnflushed(e)
+	defer c.flush() // after the report, as in serve
 	if c.srv.Refused == nil {
 		return
 	}
