@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -85,6 +86,9 @@ type conn struct {
 
 	w *work // nil while idle
 
+	tc       *tls.Conn            // nc when it is a TLS connection; or nil
+	tlsState *tls.ConnectionState // tc's, once its handshake is done
+
 	rdl, wdl time.Time // deadlines as last set
 	now      time.Time // when the last read returned
 
@@ -121,6 +125,13 @@ type Transparent interface {
 
 func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 	c := &conn{srv: s, nc: nc, lim: lim, born: time.Now().UnixNano(), fd: -1}
+	if tc, ok := nc.(*tls.Conn); ok {
+		// Every byte goes through TLS: no socket to read or write
+		// beneath it (no raw reads, writev, event loop or sendfile). The
+		// handshake, in serve, learns the address.
+		c.tc = tc
+		return c
+	}
 	// RemoteAddr waits here, in Serve's accept loop, only for wrappers
 	// without a Handshake; those with one learn it in serve.
 	// Wrappers that say what they wrap (max-connections, handover) pass
@@ -171,6 +182,10 @@ type Handshaker interface {
 
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
+	if c.tc != nil && !c.handshakeTLS() {
+		c.end()
+		return
+	}
 	if c.hs != nil {
 		if err := c.hs.Handshake(); err != nil {
 			c.end()
