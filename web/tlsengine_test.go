@@ -34,8 +34,8 @@ func TestTLSEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name    string
-		flags   []string
+		name  string
+		flags []string
 		ownH1 bool // gotwistd's HTTP/1.1 engine serves HTTP/1.1 over TLS
 	}{
 		{"default", nil, true},
