@@ -35,6 +35,8 @@ const (
 	// inlineBody is the largest body copied into the output buffer; a
 	// larger one is written from where it is, with writev(2).
 	inlineBody = 16 << 10
+	// tlsRecord is the most plaintext a TLS record carries.
+	tlsRecord = 16 << 10
 	// keepWriteBuf is the largest output buffer kept for reuse.
 	keepWriteBuf = 64 << 10
 	// lingerTime and lingerBytes bound how long and how much a closing
@@ -577,6 +579,14 @@ func (c *conn) writeWith(p []byte) error {
 		return c.werr
 	}
 	var err error
+	if c.tc != nil && len(w.wbuf) > 0 && len(w.wbuf) < tlsRecord {
+		// Through TLS, each Write makes records of its own: the head
+		// (and what is pending) shares its record with the body's start
+		// instead of going out alone.
+		k := min(len(p), tlsRecord-len(w.wbuf))
+		w.wbuf = append(w.wbuf, p[:k]...)
+		p = p[k:]
+	}
 	if c.vw != nil && len(w.wbuf) > 0 {
 		w.vec = append(w.vec[:0], w.wbuf, p)
 		_, err = w.vec.WriteTo(c.vw)
@@ -585,7 +595,7 @@ func (c *conn) writeWith(p []byte) error {
 		if len(w.wbuf) > 0 {
 			_, err = c.nc.Write(w.wbuf)
 		}
-		if err == nil {
+		if err == nil && len(p) > 0 {
 			_, err = c.nc.Write(p)
 		}
 	}

@@ -95,7 +95,7 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config, protos ...string) (*tls
 // its fast path), with r.TLS set, writing everything through TLS (no
 // WriteSyscall), and hands other protocols to NextProto.
 func TestTLS(t *testing.T) {
-	f := &tlsFiles{fastFiles{files: map[string]string{"/a": "fast:a"}}}
+	f := &tlsFiles{fastFiles{files: map[string]string{"/a": "fast:a", "/big": "fast:" + bigBody()}}}
 	s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), ServerHeader: "test/1"}
 	s.NextProto = map[string]func(*tls.Conn){"h2": func(c *tls.Conn) { io.WriteString(c, "h2 here") }}
 	addr, cfg := tlsServer(t, s)
@@ -110,6 +110,7 @@ func TestTLS(t *testing.T) {
 		{"fast, ALPN http/1.1", []string{"http/1.1"}, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, "fast:a"},
 		{"fast, no ALPN", nil, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 200, "fast:a"},
 		{"handler sees TLS, no WriteSyscall", []string{"http/1.1"}, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n", 200, "slow alpn=http/1.1 syscall=N"},
+		{"large fast body", []string{"http/1.1"}, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", 200, "fast:" + bigBody()},
 		{"large body through ReadFrom", []string{"http/1.1"}, "GET /copy HTTP/1.1\r\nHost: x\r\n\r\n", 200, bigBody()},
 		{"large body through Write", []string{"http/1.1"}, "GET /write HTTP/1.1\r\nHost: x\r\n\r\n", 200, bigBody()},
 		{"strict parser: obs-fold", []string{"http/1.1"}, "GET /a HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", 400, "400 Bad Request: obsolete line folding in header"},
