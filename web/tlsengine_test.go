@@ -20,7 +20,8 @@ import (
 // Which engine answered shows in how each treats obsolete line folding:
 // gotwistd's refuses it with its own 400, net/http joins the lines. Large
 // files (mapped on plain sockets) and ranges arrive byte-exact over both
-// protocols, and the access log has the HTTP/1.1 requests.
+// protocols, and the access log and the metrics' protocol labels have
+// the requests of each.
 func TestTLSEngines(t *testing.T) {
 	dir := t.TempDir()
 	roots := writeCert(t, dir, 1)
@@ -44,7 +45,7 @@ func TestTLSEngines(t *testing.T) {
 		{"both net/http", []string{"--http1-engine=net/http", "--http2-engine=net/http"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"--listen", sslEndpoint("ssl", dir), "--path", www}, tc.flags...)
+			args := append([]string{"--listen", sslEndpoint("ssl", dir), "--path", www, "--metrics", "/metrics"}, tc.flags...)
 			ts := startServer(t, args)
 			base := "https://" + ts.addr(0)
 
@@ -76,6 +77,14 @@ func TestTLSEngines(t *testing.T) {
 					if resp.StatusCode != 206 || resp.Proto != c.proto || body != r.want {
 						t.Errorf("GET %s Range %s: %d %s, %d bytes; want 206, %d bytes", c.proto, r.rng, resp.StatusCode, resp.Proto, len(body), len(r.want))
 					}
+				}
+			}
+
+			// Five requests by each protocol, counted under its label.
+			samples, _ := scrape(t, h1, base+"/metrics")
+			for _, p := range []string{"http1", "http2"} {
+				if got := samples[`gotwistd_http_requests_total{protocol="`+p+`",code="2xx"}`]; got != "5" {
+					t.Errorf("%s 2xx requests = %q, want 5", p, got)
 				}
 			}
 
