@@ -161,11 +161,12 @@ type Config struct {
 	// over D-Bus), HandoverOn whenever NOTIFY_SOCKET is set, HandoverOff
 	// never.
 	Handover string
-	// HTTP1Engine chooses what serves HTTP/1.x on plain (non-TLS) stream
-	// endpoints (--http1-engine): EngineGotwistd (default), gotwistd's own
-	// engine (web/h1) with its cache fast path and stricter parser, or
-	// EngineNetHTTP, Go's net/http. TLS endpoints use net/http for
-	// HTTP/1.1, quic endpoints quic-go.
+	// HTTP1Engine chooses what serves HTTP/1.x on stream endpoints
+	// (--http1-engine): EngineGotwistd (default), gotwistd's own engine
+	// (web/h1) with its cache fast path and stricter parser, or
+	// EngineNetHTTP, Go's net/http. On TLS endpoints gotwistd's engine
+	// serves HTTP/1.1 when HTTP2Engine is gotwistd's too; otherwise
+	// net/http serves both there. quic endpoints use quic-go.
 	HTTP1Engine string
 	// HTTP2Engine chooses what serves HTTP/2 on TLS endpoints
 	// (--http2-engine): EngineGotwistd (default), gotwistd's own (web/h2), or
@@ -266,7 +267,7 @@ var options = &getopt.Parser{
 		{Long: "metrics-listen", Arg: true, Meta: "ENDPOINT", Help: "Serve the metrics (at /metrics or --metrics PATH) and --health on this endpoint only, e.g. tcp:9100:interface=127.0.0.1."},
 		{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Exit once no connection has been open this long; systemd, which holds the sockets, starts gotwistd again on the next one. Every endpoint must be systemd:; 0 for never.", Default: "0"},
 		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set, or systemd reports the unit's FileDescriptorStoreMax= over D-Bus (systemd 252-253).", Default: HandoverAuto},
-		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on plain TCP and UNIX endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. TLS endpoints use net/http for HTTP/1.1.", Default: EngineGotwistd},
+		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on TCP, UNIX and TLS endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. With --http2-engine=net/http, net/http serves HTTP/1.1 on TLS endpoints too.", Default: EngineGotwistd},
 		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
 		{Long: "acme-ca", Arg: true, Meta: "URL", Help: "ACME directory of le: endpoints without ca= (lets: endpoints: Let's Encrypt's staging directory, https://acme-staging-v02.api.letsencrypt.org/directory).", Default: "https://acme-v02.api.letsencrypt.org/directory"},
 		{Long: "acme-email", Arg: true, Meta: "ADDRESS", Help: "Contact address of the ACME account of le: endpoints without email=."},

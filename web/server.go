@@ -303,6 +303,7 @@ func (s *Server) build() {
 			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 			ErrorLog:          errorLog,
 		}
+		var h2s *h2.Server // gotwistd's HTTP/2 engine of an ssl listener, or nil
 		if l.TLS != nil {
 			h.altSvc = altSvc
 			cfg := l.TLS.Clone()
@@ -322,6 +323,7 @@ func (s *Server) build() {
 					hs.Fast = h
 				}
 				hs.ConfigureServer(srv)
+				h2s = hs
 			}
 		}
 		if l.AcceptOnce {
@@ -333,7 +335,10 @@ func (s *Server) build() {
 			}
 		}
 		s.servers[i] = srv
-		if l.TLS == nil && s.cfg.HTTP1Engine != EngineNetHTTP {
+		// On ssl listeners, gotwistd's HTTP/1.1 engine makes the
+		// handshakes and hands "h2" to gotwistd's HTTP/2 engine; with
+		// --http2-engine=net/http, net/http serves both protocols there.
+		if (l.TLS == nil || h2s != nil) && s.cfg.HTTP1Engine != EngineNetHTTP {
 			h.static = sh
 			hs := &h1.Server{
 				Handler:           h,
@@ -347,8 +352,13 @@ func (s *Server) build() {
 				ServerHeader:      "gotwistd/" + s.version,
 				Refused:           h.refused,
 			}
-			if sh != nil {
+			if sh != nil && h.altSvc == nil {
+				// (The fast path's responses have no Alt-Svc.)
 				hs.Fast = h
+			}
+			if h2s != nil {
+				hs.NextProto = map[string]func(*tls.Conn){"h2": func(c *tls.Conn) { h2s.ServeConn(c) }}
+				hs.OnShutdown = h2s.GoAway
 			}
 			s.h1s[i] = hs
 		}

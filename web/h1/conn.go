@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -34,6 +35,8 @@ const (
 	// inlineBody is the largest body copied into the output buffer; a
 	// larger one is written from where it is, with writev(2).
 	inlineBody = 16 << 10
+	// tlsRecord is the most plaintext a TLS record carries.
+	tlsRecord = 16 << 10
 	// keepWriteBuf is the largest output buffer kept for reuse.
 	keepWriteBuf = 64 << 10
 	// lingerTime and lingerBytes bound how long and how much a closing
@@ -85,6 +88,9 @@ type conn struct {
 
 	w *work // nil while idle
 
+	tc       *tls.Conn            // nc when it is a TLS connection; or nil
+	tlsState *tls.ConnectionState // tc's, once its handshake is done
+
 	rdl, wdl time.Time // deadlines as last set
 	now      time.Time // when the last read returned
 
@@ -121,6 +127,13 @@ type Transparent interface {
 
 func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 	c := &conn{srv: s, nc: nc, lim: lim, born: time.Now().UnixNano(), fd: -1}
+	if tc, ok := nc.(*tls.Conn); ok {
+		// Every byte goes through TLS: no socket to read or write
+		// beneath it (no raw reads, writev, event loop or sendfile). The
+		// handshake, in serve, learns the address.
+		c.tc = tc
+		return c
+	}
 	// RemoteAddr waits here, in Serve's accept loop, only for wrappers
 	// without a Handshake; those with one learn it in serve.
 	// Wrappers that say what they wrap (max-connections, handover) pass
@@ -171,6 +184,10 @@ type Handshaker interface {
 
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
+	if c.tc != nil && !c.handshakeTLS() {
+		c.end()
+		return
+	}
 	if c.hs != nil {
 		if err := c.hs.Handshake(); err != nil {
 			c.end()
@@ -565,6 +582,14 @@ func (c *conn) writeWith(p []byte) error {
 		return c.werr
 	}
 	var err error
+	if c.tc != nil && len(w.wbuf) > 0 && len(w.wbuf) < tlsRecord {
+		// Through TLS, each Write makes records of its own: the head
+		// (and what is pending) shares its record with the body's start
+		// instead of going out alone.
+		k := min(len(p), tlsRecord-len(w.wbuf))
+		w.wbuf = append(w.wbuf, p[:k]...)
+		p = p[k:]
+	}
 	if c.vw != nil && len(w.wbuf) > 0 {
 		w.vec = append(w.vec[:0], w.wbuf, p)
 		_, err = w.vec.WriteTo(c.vw)
@@ -573,7 +598,7 @@ func (c *conn) writeWith(p []byte) error {
 		if len(w.wbuf) > 0 {
 			_, err = c.nc.Write(w.wbuf)
 		}
-		if err == nil {
+		if err == nil && len(p) > 0 {
 			_, err = c.nc.Write(p)
 		}
 	}

@@ -1,7 +1,11 @@
-// Package h1 is gotwistd's HTTP/1.1 server engine for plain (non-TLS)
-// stream listeners: a drop-in for net/http's Server there, with the same
+// Package h1 is gotwistd's HTTP/1.1 server engine for stream listeners,
+// plain or TLS: a drop-in for net/http's Server there, with the same
 // handler semantics, that answers cached files without building an
-// *http.Request.
+// *http.Request. On a TLS listener (tls.NewListener) it makes each
+// handshake on the connection's goroutine and hands the connections that
+// chose another protocol by ALPN ("h2") to Server.NextProto; HTTP/1.1
+// goes through crypto/tls, never around it (no event loop, writev,
+// WriteSyscall or sendfile there).
 //
 // A connection starts on a goroutine of its own, on Go's netpoller. Its
 // request heads are parsed in place in the connection's read buffer,

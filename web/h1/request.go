@@ -49,6 +49,7 @@ func (c *conn) newHTTPRequest(r *Request, head []byte) (*http.Request, *parseErr
 		ProtoMinor: r.Minor,
 		RemoteAddr: c.remote,
 		Close:      r.close,
+		TLS:        c.tlsState,
 	}
 	switch {
 	case r.Minor == 0:

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -131,6 +132,21 @@ type Server struct {
 	// ErrorLog receives the handler panics the engine recovers, and
 	// accept errors. Nil: the log package's standard logger.
 	ErrorLog *log.Logger
+
+	// NextProto, if set, serves the TLS connections whose handshake
+	// chose (by ALPN) a protocol other than HTTP/1.x, keyed by its name
+	// ("h2"), as net/http's Server.TLSNextProto: the function serves the
+	// connection until it ends; the engine closes it after. Connections
+	// that chose another protocol are closed after the handshake. The
+	// engine serves a *tls.Conn (from tls.NewListener) itself: the
+	// handshake on the connection's goroutine, with the sooner of
+	// ReadHeaderTimeout and WriteTimeout as its deadline, then HTTP/1.1
+	// through the TLS connection, never on an event loop.
+	NextProto map[string]func(*tls.Conn)
+	// OnShutdown, if set, is called when Shutdown starts, to tell the
+	// connections NextProto serves to end (an HTTP/2 GOAWAY): Shutdown
+	// waits for them as for requests in progress.
+	OnShutdown func()
 
 	// NoEventLoop keeps every connection on a goroutine of its own, also
 	// while idle (see the package documentation).
@@ -313,7 +329,9 @@ func (s *Server) closeListeners() error {
 // returned, or ctx's error if ctx ends first; the connections left are
 // then still open (call Close).
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.inShutdown.Store(true)
+	if !s.inShutdown.Swap(true) && s.OnShutdown != nil {
+		s.OnShutdown()
+	}
 	lerr := s.closeListeners()
 	wait := time.Millisecond
 	timer := time.NewTimer(wait)

@@ -1,6 +1,7 @@
 // Package h2 is gotwistd's HTTP/2 engine (RFC 9113) for TLS connections
-// that net/http's Server accepted and negotiated "h2" for, through
-// http.Server.TLSNextProto (ConfigureServer sets it up).
+// that negotiated "h2": handed over by gotwistd's HTTP/1.1 engine (web/h1,
+// Server.NextProto, calling ServeConn and GoAway), or by net/http's Server
+// through http.Server.TLSNextProto (ConfigureServer sets it up).
 //
 // Each connection has one goroutine that reads frames. A request a
 // FastHandler answers (gotwistd's static file cache: a plain GET or HEAD

@@ -62,8 +62,9 @@ type FastHandler interface {
 	ServeFastH2(r *Request) (header, body []byte, ok bool)
 }
 
-// Server serves HTTP/2 connections that net/http's Server hands over after
-// TLS chose "h2" (see ConfigureServer).
+// Server serves HTTP/2 connections that net/http's Server (see
+// ConfigureServer), or another server calling ServeConn and GoAway, hands
+// over after TLS chose "h2".
 type Server struct {
 	// Handler answers what Fast declines, on a goroutine per request.
 	Handler http.Handler
@@ -143,6 +144,13 @@ func (s *Server) ServeConn(nc net.Conn) {
 	}()
 	c.serve()
 }
+
+// GoAway tells every connection that no new stream will be served, as
+// the http.Server of ConfigureServer does on Shutdown: for a server that
+// hands connections to ServeConn itself (gotwistd's HTTP/1.1 engine on
+// TLS listeners), to call when it shuts down. Later connections are
+// refused.
+func (s *Server) GoAway() { s.goAway() }
 
 // goAway tells every connection that no new stream will be served: each
 // finishes the streams it has, then ends (a new one serves its client's
