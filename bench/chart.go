@@ -59,6 +59,7 @@ func (b *bench) chartPanels() []panel {
 	tp(p0, case100k, "100 KB file, keep-alive: requests/s (higher is better)")
 	tp(p0, case10m, "10 MB file, keep-alive: GB/s (higher is better)")
 	tp(p0, caseClose, "Small page, Connection: close: requests/s (higher is better)")
+	tp(p0, caseTLS, "Small page, HTTPS + HTTP/1.1 (wrk): requests/s")
 	tp(p0, caseH2, "Small page, HTTPS + HTTP/2 (h2load): requests/s")
 	tp(p1, caseSmall, "Small page, access log ON: requests/s")
 	if len(r.mem) > 0 {

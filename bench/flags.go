@@ -22,6 +22,7 @@ const (
 	case10m        = "10m"        // wrk, keep-alive, the 10 MB file
 	caseClose      = "close"      // wrk, Connection: close, the 160-byte page
 	caseH2         = "h2"         // h2load, HTTPS + HTTP/2, the 160-byte page
+	caseTLS        = "tls"        // wrk, HTTPS + HTTP/1.1 keep-alive, the 160-byte page
 	caseLogs       = "logs"       // a second instance per server, access logs on
 	caseRSS        = "rss"        // idle RSS and RSS holding N keep-alive connections
 	caseReady      = "ready"      // exec -> READY=1 / first response, gotwistd vs twistd3
@@ -29,9 +30,9 @@ const (
 )
 
 // throughputCases are the wrk/h2load cases, in the order they are run and shown.
-var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseH2}
+var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2}
 
-var allCases = []string{caseSmall, case100k, case10m, caseClose, caseH2, caseLogs, caseRSS, caseReady, caseActivation}
+var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseLogs, caseRSS, caseReady, caseActivation}
 
 // config is what the command line asks for.
 type config struct {

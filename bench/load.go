@@ -44,13 +44,17 @@ func (r loadResult) bad() bool {
 
 // wrkArgs is the wrk command line for a case.
 func (b *bench) wrkArgs(c string, port int, d time.Duration) []string {
-	path := map[string]string{caseSmall: smallName, case100k: file100k, case10m: file10m, caseClose: smallName}[c]
+	path := map[string]string{caseSmall: smallName, case100k: file100k, case10m: file10m, caseClose: smallName, caseTLS: smallName}[c]
 	args := []string{"wrk", "-t", strconv.Itoa(b.cfg.threads), "-c", strconv.Itoa(b.cfg.conns),
 		"-d", durationArg(d), "--timeout", "10s", "-s", b.env.wrkLua}
 	if c == caseClose {
 		args = append(args, "-H", "Connection: close")
 	}
-	return append(args, fmt.Sprintf("http://127.0.0.1:%d/%s", port, path))
+	scheme := "http"
+	if c == caseTLS {
+		scheme = "https" // wrk offers no ALPN: HTTP/1.1 over TLS
+	}
+	return append(args, fmt.Sprintf("%s://127.0.0.1:%d/%s", scheme, port, path))
 }
 
 // h2loadArgs is the h2load command line for the HTTPS + HTTP/2 case.
@@ -81,6 +85,11 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 			d = time.Second
 		}
 		argv = b.h2loadArgs(r.https, d)
+	} else if c == caseTLS {
+		if r.https == 0 {
+			return loadResult{}, nil, errors.New("no HTTPS listener")
+		}
+		argv = b.wrkArgs(c, r.https, d)
 	} else {
 		argv = b.wrkArgs(c, r.http, d)
 	}

@@ -18,6 +18,7 @@ var caseTitle = map[string]string{
 	case100k:  "100 KB file, keep-alive",
 	case10m:   "10 MB file, keep-alive",
 	caseClose: "small page, Connection: close",
+	caseTLS:   "small page, HTTPS + HTTP/1.1 (wrk)",
 	caseH2:    "small page, HTTPS + HTTP/2 (h2load)",
 }
 
@@ -27,6 +28,7 @@ var caseColumn = map[string]string{
 	case100k:  "100 KB req/s",
 	case10m:   "10 MB GB/s",
 	caseClose: "conn-close req/s",
+	caseTLS:   "HTTPS h1 req/s",
 	caseH2:    "HTTPS h2 req/s",
 }
 
