@@ -29,6 +29,9 @@ type seedUnit struct {
 	// small: the store has room for 2 connections only, fewer than the
 	// load's clients.
 	small bool
+	// v254: the box runs systemd 254 from bookworm-backports, which sets
+	// $FDSTORE itself, so no D-Bus question is asked.
+	v254 bool
 }
 
 // seedScenarios are the short runs CI makes on each unit.
@@ -52,6 +55,7 @@ func TestRestartsSeedUnit(t *testing.T) {
 		{name: "verbatim"},
 		{name: "FileDescriptorStoreMax", dropIn: "testdata/seed/fdstoremax.conf", store: true},
 		{name: "FileDescriptorStoreMax=2", dropIn: "testdata/seed/fdstoremax2.conf", small: true},
+		{name: "FileDescriptorStoreMax on systemd 254", dropIn: "testdata/seed/fdstoremax.conf", store: true, v254: true},
 	}
 	for _, u := range units {
 		t.Run(u.name, func(t *testing.T) {
@@ -64,7 +68,11 @@ func TestRestartsSeedUnit(t *testing.T) {
 // seedSuite boots a box with unit u behind the tutorial's socket and runs
 // the scenarios on it.
 func seedSuite(t *testing.T, u seedUnit) {
-	box, page := tutorialBox(t)
+	var cfg Config
+	if u.v254 {
+		cfg.Overlay = notifyUnpack(notifyDebs(t))
+	}
+	box, page := tutorialBoxWith(t, cfg)
 	// The test counts the handover's lines in the journal: no rate limit.
 	must(t, box.WriteFile("/etc/systemd/journald.conf.d/restart.conf", []byte("[Journal]\nRateLimitIntervalSec=0\n"), 0o644))
 	systemctl(t, box, "restart", "systemd-journald")
@@ -77,6 +85,11 @@ func seedSuite(t *testing.T, u seedUnit) {
 	systemctl(t, box, "start", socket)
 	if body := eventuallyCurl(t, box, "http://127.0.0.1/"); body != string(page) {
 		t.Fatalf("curl http://127.0.0.1/ = %q, want the page", body)
+	}
+	if u.v254 {
+		if v, _ := box.Run("systemctl", "--version"); !strings.Contains(v, "systemd 254") {
+			t.Fatalf("the box runs %q, want systemd 254", strings.SplitN(v, "\n", 2)[0])
+		}
 	}
 	if v, _ := box.Show(service, "Environment"); strings.Contains(v, "FDSTORE") {
 		t.Fatalf("Environment=%s: the unit must not set FDSTORE", v)
@@ -102,8 +115,11 @@ func seedSuite(t *testing.T, u seedUnit) {
 				t.Errorf("%s: %d of %d requests failed, want none", sc, f.res.Failures(), f.res.Requests)
 			}
 			if sc.mode == loadgen.KeepAlive {
-				if u.store && !strings.Contains(f.journal, "File descriptor store: FileDescriptorStoreMax=4096") {
+				if u.store && !u.v254 && !strings.Contains(f.journal, "File descriptor store: FileDescriptorStoreMax=4096") {
 					t.Errorf("%s: no instance said it learnt the store's size over D-Bus", sc)
+				}
+				if u.v254 && strings.Contains(f.journal, "over D-Bus") {
+					t.Errorf("%s: systemd 254 sets $FDSTORE, yet an instance asked D-Bus", sc)
 				}
 				if u.store && (f.handed == 0 || f.adopted == 0) {
 					t.Errorf("%s: %d connections handed over, %d adopted; want FileDescriptorStoreMax= alone to hand them over", sc, f.handed, f.adopted)

@@ -27,11 +27,17 @@ const (
 // prerequisites ask.
 func tutorialBox(t *testing.T) (*Box, []byte) {
 	t.Helper()
+	return tutorialBoxWith(t, Config{})
+}
+
+// tutorialBoxWith is tutorialBox with the box configured by cfg.
+func tutorialBoxWith(t *testing.T, cfg Config) (*Box, []byte) {
+	t.Helper()
 	SkipUnlessRoot(t)
 	bin := gotwistdBinary(t)
 	page, err := os.ReadFile("testdata/index.html")
 	must(t, err)
-	box := Start(t, Config{})
+	box := Start(t, cfg)
 	must(t, box.CopyFile(bin, "/usr/bin/gotwistd", 0o755))
 	must(t, box.WriteFile(sitePage, page, 0o644))
 	return box, page
