@@ -59,6 +59,19 @@ type Listener struct {
 	closeErr  error
 }
 
+// Kind is the word twistd puts before "Port" in the line it logs when a
+// listener closes, "(TCP Port 8080 Closed)": "UDP" for datagram sockets,
+// "UNIX" for UNIX stream sockets, "TCP" otherwise.
+func (l *Listener) Kind() string {
+	switch {
+	case l.Packet != nil:
+		return "UDP"
+	case l.Stream != nil && l.Stream.Addr().Network() == "unix":
+		return "UNIX"
+	}
+	return "TCP"
+}
+
 // Description is what twistd's "Site starting on %s" line shows: the port
 // number for a TCP or UDP socket ("8080", the real one when Port was 0),
 // and the quoted path for a UNIX socket ("'/run/www.sock'").

@@ -358,13 +358,7 @@ func (s *daemonService) closeListeners() {
 	}
 	for _, l := range ls {
 		l.Close()
-		kind := "TCP"
-		if l.Packet != nil {
-			kind = "UDP"
-		} else if l.Stream != nil && l.Stream.Addr().Network() == "unix" {
-			kind = "UNIX"
-		}
-		s.log.Info("(" + kind + " Port " + l.Description() + " Closed)")
+		s.log.Info("(" + l.Kind() + " Port " + l.Description() + " Closed)")
 	}
 }
 

@@ -563,7 +563,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := l.Close(); err != nil {
 			errs[i] = errors.Join(errs[i], err)
 		}
-		s.log.Info("(" + portKind(l) + " Port " + l.Description() + " Closed)")
+		s.log.Info("(" + l.Kind() + " Port " + l.Description() + " Closed)")
 	}
 	s.siteLog.Info("Stopping factory " + s.factory())
 	err := errors.Join(errs...)
@@ -583,17 +583,6 @@ func (s *Server) tracker(i int) *handover.Tracker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.trackers[i]
-}
-
-// portKind is the word twistd puts before "Port" in its closing line.
-func portKind(l *endpoint.Listener) string {
-	switch {
-	case l.Packet != nil:
-		return "UDP"
-	case l.Stream != nil && l.Stream.Addr().Network() == "unix":
-		return "UNIX"
-	}
-	return "TCP"
 }
 
 // Reload reloads the certificates of every ssl and quic listener (new
