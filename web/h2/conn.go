@@ -252,18 +252,21 @@ func (c *conn) read() (int, error) {
 		c.r1 = copy(c.rbuf, c.rbuf[c.r0:c.r1])
 		c.r0 = 0
 	}
+	// The deadline is set under mu: a handler ending the last stream of
+	// a connection going away sets it to now (wakeIfDoneLocked), and a
+	// deadline cleared here after that would leave this read waiting for
+	// a client that has nothing more to send.
 	c.mu.Lock()
 	idle := !c.busyLocked()
-	going := c.goingAway
-	c.mu.Unlock()
 	switch {
-	case idle && going:
+	case idle && c.goingAway:
 		_ = c.nc.SetReadDeadline(time.Now())
 	case idle && c.srv.IdleTimeout > 0:
 		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.IdleTimeout))
 	default:
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
+	c.mu.Unlock()
 	n, err := c.nc.Read(c.rbuf[c.r1:])
 	c.r1 += n
 	return n, err
