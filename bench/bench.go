@@ -46,7 +46,8 @@ type results struct {
 	startErr map[string]string
 	activ    map[string][]activationResult
 	activErr map[string]string
-	cmds     map[string][]string // "startup"/"activation" -> example command lines
+	cmds     map[string][]string                 // "startup"/"activation" -> example command lines
+	probes   map[string]map[string]encodingProbe // br case -> server -> what it sent
 }
 
 type passResult struct {
@@ -95,7 +96,8 @@ func (b *bench) run(ctx context.Context) error {
 	r := &results{started: start, cfg: b.cfg, skipped: map[string]string{}, notes: map[string][]string{},
 		tools: map[string]string{}, versions: map[string]string{}, mem: map[string]*memResult{},
 		startup: map[string][]startupResult{}, startErr: map[string]string{},
-		activ: map[string][]activationResult{}, activErr: map[string]string{}, cmds: map[string][]string{}}
+		activ: map[string][]activationResult{}, activErr: map[string]string{}, cmds: map[string][]string{},
+		probes: map[string]map[string]encodingProbe{}}
 	b.res = r
 	r.loadAvg[0] = firstLine("/proc/loadavg")
 	if f := strings.Fields(r.loadAvg[0]); len(f) > 0 {
@@ -103,12 +105,14 @@ func (b *bench) run(ctx context.Context) error {
 			b.say("warning: load average %s at start: something else is using the CPU and will disturb the numbers", f[0])
 		}
 	}
-	for _, d := range serverDefs(b.cfg.gotwistd) {
-		if !b.cfg.wantServer(d.name) {
+	for _, d := range append(serverDefs(b.cfg.gotwistd), extraDefs(b.cfg)...) {
+		if !b.cfg.wantServer(d.name) && !(d.extra && b.cfg.wantServer("gotwistd")) {
 			continue
 		}
 		r.defs = append(r.defs, d)
 		switch {
+		case d.bin == "" && d.extra:
+			r.skipped[d.name] = "not available: no binary (./bench/run builds it with --baseline REV from `git archive REV`; that build failed or was not run, or pass --baseline-bin PATH)"
 		case d.bin == "" && d.name == "gotwistd":
 			r.skipped[d.name] = "not available: no binary (./bench/run builds it with `CGO_ENABLED=0 GOEXPERIMENT=nogreenteagc go build ./cmd/gotwistd`, which failed or was not run; or pass --gotwistd PATH)"
 		case d.bin == "":
@@ -128,6 +132,10 @@ func (b *bench) run(ctx context.Context) error {
 	for name, path := range map[string]string{"wrk": b.wrk, "h2load": b.h2load,
 		"systemd-socket-activate": b.socketActivate, "gnuplot": b.gnuplot} {
 		r.tools[name] = toolVersion(name, path)
+	}
+	r.tools["h3load"] = "not built"
+	if b.cfg.h3load != "" {
+		r.tools["h3load"] = toolVersion("h3load", b.cfg.h3load)
 	}
 
 	if b.cfg.want(caseReady) {
@@ -200,7 +208,7 @@ func toolVersion(name, path string) string {
 		return "not installed"
 	}
 	args := map[string][]string{"wrk": {"-v"}, "h2load": {"--version"},
-		"systemd-socket-activate": {"--version"}, "gnuplot": {"--version"}}[name]
+		"systemd-socket-activate": {"--version"}, "gnuplot": {"--version"}, "h3load": {"-version"}}[name]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	out, _ := exec.CommandContext(ctx, path, args...).CombinedOutput()
@@ -386,6 +394,9 @@ func (b *bench) runThroughput(ctx context.Context, cases []string, mem, logs boo
 			for k := range active {
 				// Rotate the order each round so no server always goes first.
 				i := (k + round) % len(active)
+				if !active[i].def.applies(c) {
+					continue
+				}
 				for _, pass := range passOrder(round, i, passes) {
 					r := active[i].inst[pass]
 					if r == nil {
@@ -463,6 +474,9 @@ func (b *bench) startInstances(ctx context.Context, slots []*slot, pass int, mem
 	for _, s := range slots {
 		name := s.def.name
 		label := instanceLabel(name, pass)
+		if pass == passLogsOn && s.def.extra {
+			continue // the extra gotwistd columns run with access logs off only
+		}
 		r, err := b.startServer(ctx, s.def, pass == passLogsOn)
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -531,6 +545,16 @@ func (b *bench) measure(ctx context.Context, round int, c string, pass int, r *r
 		b.say("  %s server has exited", at)
 		return nil
 	}
+	if isBr(c) && pass == passLogsOff {
+		if _, done := b.res.probes[c][name]; !done {
+			pb := probeEncoding(ctx, r, c)
+			if b.res.probes[c] == nil {
+				b.res.probes[c] = map[string]encodingProbe{}
+			}
+			b.res.probes[c][name] = pb
+			b.say("  %s sends %s", at, pb)
+		}
+	}
 	res, logSize, argv, err := b.attempt(ctx, c, r)
 	if ctx.Err() != nil {
 		return ctx.Err()
@@ -576,6 +600,12 @@ func (b *bench) measure(ctx context.Context, round int, c string, pass int, r *r
 	}
 	if res.Foreign >= 0 {
 		extra += fmt.Sprintf("  other CPU %.0f%%", res.Foreign*100)
+	}
+	if res.Client > 0 {
+		extra += fmt.Sprintf("  client CPU %.0f%%", res.Client*100)
+	}
+	if isBr(c) && res.Requests > 0 && res.Bytes > 0 {
+		extra += fmt.Sprintf("  %d B/response", res.Bytes/res.Requests)
 	}
 	b.say("  %s %s%s", at, fmtLoad(c, res), extra)
 	time.Sleep(300 * time.Millisecond)

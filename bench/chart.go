@@ -44,6 +44,9 @@ func (b *bench) chartPanels() []panel {
 		}
 		pn := panel{title: title}
 		for _, d := range r.defs {
+			if !d.applies(c) {
+				continue
+			}
 			st := p.cell(c, d.name)
 			if !st.ok {
 				pn.rows = append(pn.rows, panelRow{d.name, math.NaN(), r.whyMissing(p, c, d.name)})
@@ -61,6 +64,9 @@ func (b *bench) chartPanels() []panel {
 	tp(p0, caseClose, "Small page, Connection: close: requests/s (higher is better)")
 	tp(p0, caseTLS, "Small page, HTTPS + HTTP/1.1 (wrk): requests/s")
 	tp(p0, caseH2, "Small page, HTTPS + HTTP/2 (h2load): requests/s")
+	tp(p0, caseH3, "Small page, HTTP/3 (h3load): requests/s")
+	tp(p0, caseH3100k, "100 KB, HTTP/3 (h3load): requests/s")
+	tp(p0, caseBrJS, "30 KB JS, Accept-Encoding: br, gzip: requests/s")
 	tp(p1, caseSmall, "Small page, access log ON: requests/s")
 	if len(r.mem) > 0 {
 		idle := panel{title: "Idle RSS, MB (lower is better)"}

@@ -16,7 +16,9 @@ const (
 	smallName = "small.html"
 	file100k  = "100k.bin"
 	file10m   = "10m.bin"
+	jsName    = "app.js" // the br-js case's text asset
 	smallSize = 160
+	jsSize    = 30 * 1024
 	size100k  = 100 * 1024
 	size10m   = 10 * 1024 * 1024
 )
@@ -66,8 +68,37 @@ func smallPage() []byte {
 	return []byte(head + strings.Repeat("x", fill) + tail)
 }
 
+// jsAsset is exactly jsSize bytes of JavaScript that compresses about as
+// an application's bundle does (to a fifth or so): functions of the same
+// shape whose names, strings and numbers vary, from a fixed seed so that
+// every run serves the same bytes.
+func jsAsset() []byte {
+	words := []string{"user", "item", "cart", "price", "render", "list", "fetch", "state", "node", "value",
+		"event", "query", "cache", "route", "token", "style", "frame", "count", "index", "label"}
+	seed := uint32(2463534242)
+	next := func(n int) int { // xorshift32
+		seed ^= seed << 13
+		seed ^= seed >> 17
+		seed ^= seed << 5
+		return int(seed % uint32(n))
+	}
+	var b strings.Builder
+	b.WriteString("\"use strict\";\n")
+	for i := 0; b.Len() < jsSize; i++ {
+		a, c, d := words[next(len(words))], words[next(len(words))], words[next(len(words))]
+		fmt.Fprintf(&b, "export function %s%s%d(%s, opts = {}) {\n", a, strings.ToUpper(c[:1])+c[1:], i, d)
+		fmt.Fprintf(&b, "  const %s = opts.%s ?? %d;\n", c, a, next(100000))
+		fmt.Fprintf(&b, "  if (!%s || %s.length > %d) { return null; }\n", d, d, next(512))
+		fmt.Fprintf(&b, "  return %s.map((x) => ({ ...x, %s: x.%s * %s, tag: \"%s-%x\" }));\n}\n", d, c, a, c, d, next(1<<24))
+	}
+	return []byte(b.String()[:jsSize])
+}
+
 func (e *benchEnv) writeFiles() error {
 	if err := os.WriteFile(filepath.Join(e.docroot, smallName), smallPage(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(e.docroot, jsName), jsAsset(), 0o644); err != nil {
 		return err
 	}
 	for name, size := range map[string]int{file100k: size100k, file10m: size10m} {

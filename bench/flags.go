@@ -23,6 +23,10 @@ const (
 	caseClose      = "close"      // wrk, Connection: close, the 160-byte page
 	caseH2         = "h2"         // h2load, HTTPS + HTTP/2, the 160-byte page
 	caseTLS        = "tls"        // wrk, HTTPS + HTTP/1.1 keep-alive, the 160-byte page
+	caseH3         = "h3"         // h3load, HTTP/3 over QUIC, the 160-byte page
+	caseH3100k     = "h3-100k"    // h3load, HTTP/3 over QUIC, the 100 KB file
+	caseBr         = "br"         // wrk, keep-alive, Accept-Encoding: br, gzip, the 160-byte page
+	caseBrJS       = "br-js"      // wrk, keep-alive, Accept-Encoding: br, gzip, a 30 KB JavaScript file
 	caseLogs       = "logs"       // a second instance per server, access logs on
 	caseRSS        = "rss"        // idle RSS and RSS holding N keep-alive connections
 	caseReady      = "ready"      // exec -> READY=1 / first response, gotwistd vs twistd3
@@ -30,9 +34,20 @@ const (
 )
 
 // throughputCases are the wrk/h2load cases, in the order they are run and shown.
-var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2}
+var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS}
 
-var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseLogs, caseRSS, caseReady, caseActivation}
+var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS,
+	caseLogs, caseRSS, caseReady, caseActivation}
+
+// isH3 reports whether c is loaded over HTTP/3 (by h3load).
+func isH3(c string) bool { return c == caseH3 || c == caseH3100k }
+
+// isBr reports whether c sends a browser's Accept-Encoding.
+func isBr(c string) bool { return c == caseBr || c == caseBrJS }
+
+// acceptEncoding is what the br cases send, as browsers do (Chromium sends
+// "gzip, deflate, br, zstd"; the issue asks for the two every peer knows).
+const acceptEncoding = "br, gzip"
 
 // config is what the command line asks for.
 type config struct {
@@ -51,6 +66,10 @@ type config struct {
 	cases          map[string]bool
 	servers        map[string]bool // empty: all
 	gotwistd       string          // path of the gotwistd binary; empty: skip it
+	h3load         string          // path of the built bench/h3load; empty: the HTTP/3 cases are skipped
+	baselineBin    string          // a gotwistd built from baselineRev, run as an extra column; empty: none
+	baselineRev    string          // the git revision baselineBin was built from
+	engines        bool            // add gotwistd columns with --http1-engine/--http2-engine=net/http
 	yardsticks     string          // dir of the built bench/yardstick programs; empty: none
 	out            string          // results are written to out+".md" and out+".png"
 	pgidFile       string          // every process group started is appended here
@@ -86,6 +105,10 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	fs.StringVar(&only, "only", "", "comma-separated cases to run (default all): "+strings.Join(allCases, ","))
 	fs.StringVar(&servers, "servers", "", "comma-separated servers to run (default all): "+strings.Join(serverNames(), ","))
 	fs.StringVar(&cfg.gotwistd, "gotwistd", "", "path of a built gotwistd binary (./bench/run builds it); empty skips gotwistd")
+	fs.StringVar(&cfg.h3load, "h3load", "", "path of the built bench/h3load (./bench/run builds it), the HTTP/3 cases' load client; empty skips those cases")
+	fs.StringVar(&cfg.baselineRev, "baseline", "", "git revision REV: ./bench/run builds gotwistd from it and runs it as an extra column gotwistd@REV in every case, in the same rounds; the report shows after/before per case")
+	fs.StringVar(&cfg.baselineBin, "baseline-bin", "", "path of the gotwistd built from --baseline (./bench/run passes it)")
+	fs.BoolVar(&cfg.engines, "engines", false, "add columns for gotwistd with --http1-engine=net/http and with --http2-engine=net/http, in the cases each engine serves")
 	fs.StringVar(&cfg.yardsticks, "yardsticks", "", "dir holding the built bench/yardstick programs (./bench/run builds them), timed beside gotwistd in the activation case; empty: none")
 	fs.StringVar(&cfg.out, "out", "", "results file prefix (default bench/results, or bench/results-quick with --quick)")
 	fs.StringVar(&cfg.pgidFile, "pgid-file", "", "append the id of every process group started to this file (for ./bench/run's cleanup trap)")
@@ -148,6 +171,12 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	}
 	if cfg.threads > cfg.conns {
 		return nil, errors.New("--threads must not exceed --connections (wrk refuses it)")
+	}
+	if cfg.baselineBin != "" && cfg.baselineRev == "" {
+		return nil, errors.New("--baseline-bin needs --baseline REV, the revision it was built from")
+	}
+	if strings.ContainsAny(cfg.baselineRev, " \t\n,:") {
+		return nil, fmt.Errorf("--baseline %q: want a git revision such as 4b2cce7 or v1.2 (no spaces, commas or colons)", cfg.baselineRev)
 	}
 	cfg.cases, err = parseList(only, allCases, "case")
 	if err != nil {

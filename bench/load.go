@@ -26,6 +26,9 @@ type loadResult struct {
 	// Foreign is the share of all CPUs' time during the run used by other
 	// processes than the server and the load generator (-1: unknown).
 	Foreign float64
+	// Client is the share of all CPUs' time the load generator itself used
+	// (0: unknown).
+	Client float64
 }
 
 // rps is requests per second.
@@ -44,17 +47,30 @@ func (r loadResult) bad() bool {
 
 // wrkArgs is the wrk command line for a case.
 func (b *bench) wrkArgs(c string, port int, d time.Duration) []string {
-	path := map[string]string{caseSmall: smallName, case100k: file100k, case10m: file10m, caseClose: smallName, caseTLS: smallName}[c]
 	args := []string{"wrk", "-t", strconv.Itoa(b.cfg.threads), "-c", strconv.Itoa(b.cfg.conns),
 		"-d", durationArg(d), "--timeout", "10s", "-s", b.env.wrkLua}
 	if c == caseClose {
 		args = append(args, "-H", "Connection: close")
 	}
+	if isBr(c) {
+		args = append(args, "-H", "Accept-Encoding: "+acceptEncoding)
+	}
 	scheme := "http"
 	if c == caseTLS {
 		scheme = "https" // wrk offers no ALPN: HTTP/1.1 over TLS
 	}
-	return append(args, fmt.Sprintf("%s://127.0.0.1:%d/%s", scheme, port, path))
+	return append(args, fmt.Sprintf("%s://127.0.0.1:%d/%s", scheme, port, casePath[c]))
+}
+
+// casePath is the file each throughput case fetches.
+var casePath = map[string]string{caseSmall: smallName, case100k: file100k, case10m: file10m, caseClose: smallName,
+	caseTLS: smallName, caseH2: smallName, caseH3: smallName, caseH3100k: file100k, caseBr: smallName, caseBrJS: jsName}
+
+// h3loadArgs is the h3load command line for the HTTP/3 cases: as many
+// connections and streams per connection as h2load gets.
+func (b *bench) h3loadArgs(c string, port int, d time.Duration) []string {
+	return []string{b.cfg.h3load, "-c", strconv.Itoa(b.cfg.conns), "-m", strconv.Itoa(b.cfg.h2Streams),
+		"-d", d.String(), fmt.Sprintf("https://127.0.0.1:%d/%s", port, casePath[c])}
 }
 
 // h2loadArgs is the h2load command line for the HTTPS + HTTP/2 case.
@@ -77,7 +93,15 @@ func durationArg(d time.Duration) string {
 // runLoad runs the load generator for case c against r.
 func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Duration) (loadResult, []string, error) {
 	var argv []string
-	if c == caseH2 {
+	if isH3(c) {
+		if r.quic == 0 {
+			return loadResult{}, nil, errors.New("no HTTP/3 listener")
+		}
+		if b.cfg.h3load == "" {
+			return loadResult{}, nil, errors.New("no h3load (./bench/run builds bench/h3load)")
+		}
+		argv = b.h3loadArgs(c, r.quic, d)
+	} else if c == caseH2 {
 		if r.https == 0 {
 			return loadResult{}, nil, errors.New("no HTTPS listener")
 		}
@@ -100,7 +124,9 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	watch := startCPUWatch(r.proc.pgid, runtime.NumCPU())
+	t0 := time.Now()
 	err := cmd.Run()
+	wall := time.Since(t0)
 	var loadgenCPU time.Duration
 	if cmd.ProcessState != nil {
 		loadgenCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
@@ -116,6 +142,8 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 	var perr error
 	if c == caseH2 {
 		res, perr = parseH2load(out.String())
+	} else if isH3(c) {
+		res, perr = parseH3load(out.String())
 	} else {
 		res, perr = parseWrk(out.String())
 	}
@@ -126,7 +154,65 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 		return loadResult{}, argv, perr
 	}
 	res.Foreign = foreign
+	res.Client = clientShare(loadgenCPU, wall, runtime.NumCPU())
 	return res, argv, nil
+}
+
+// clientShare is the load generator's CPU time as a share of all CPUs'
+// time over the run; 0 when unknown.
+func clientShare(cpu, wall time.Duration, ncpu int) float64 {
+	if wall <= 0 || ncpu <= 0 || cpu <= 0 {
+		return 0
+	}
+	return cpu.Seconds() / (wall.Seconds() * float64(ncpu))
+}
+
+// parseH3load reads the H3LOAD line bench/h3load prints last.
+func parseH3load(out string) (loadResult, error) {
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "H3LOAD ") {
+			line = l
+		}
+	}
+	if line == "" {
+		return loadResult{}, fmt.Errorf("no summary from h3load: %s", lastLine(out))
+	}
+	kv, err := parseKV(strings.Fields(line)[1:], "h3load")
+	if err != nil {
+		return loadResult{}, err
+	}
+	for _, k := range []string{"requests", "duration_us", "bytes", "errors", "non2xx", "p50_us", "p99_us"} {
+		if _, ok := kv[k]; !ok {
+			return loadResult{}, fmt.Errorf("h3load summary lacks %s", k)
+		}
+	}
+	return loadResult{
+		Requests: kv["requests"],
+		Seconds:  float64(kv["duration_us"]) / 1e6,
+		Bytes:    kv["bytes"],
+		Errors:   kv["errors"],
+		Non2xx:   kv["non2xx"],
+		P50:      time.Duration(kv["p50_us"]) * time.Microsecond,
+		P99:      time.Duration(kv["p99_us"]) * time.Microsecond,
+	}, nil
+}
+
+// parseKV reads key=value fields with integer values.
+func parseKV(fields []string, tool string) (map[string]int64, error) {
+	kv := map[string]int64{}
+	for _, f := range fields {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			return nil, fmt.Errorf("bad %s summary field %q", tool, f)
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad %s summary field %q: %w", tool, f, err)
+		}
+		kv[k] = n
+	}
+	return kv, nil
 }
 
 // parseWrk reads the BENCH line printed by wrkSummaryLua.
@@ -140,17 +226,9 @@ func parseWrk(out string) (loadResult, error) {
 	if line == "" {
 		return loadResult{}, fmt.Errorf("no summary from wrk: %s", lastLine(out))
 	}
-	kv := map[string]int64{}
-	for _, f := range strings.Fields(line)[1:] {
-		k, v, ok := strings.Cut(f, "=")
-		if !ok {
-			return loadResult{}, fmt.Errorf("bad wrk summary field %q", f)
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return loadResult{}, fmt.Errorf("bad wrk summary field %q: %w", f, err)
-		}
-		kv[k] = n
+	kv, err := parseKV(strings.Fields(line)[1:], "wrk")
+	if err != nil {
+		return loadResult{}, err
 	}
 	for _, k := range []string{"requests", "duration_us", "bytes", "connect", "read", "write", "status", "timeout"} {
 		if _, ok := kv[k]; !ok {

@@ -14,22 +14,30 @@ import (
 
 // caseTitle names each throughput case for tables and the chart.
 var caseTitle = map[string]string{
-	caseSmall: "small page (160 B), keep-alive",
-	case100k:  "100 KB file, keep-alive",
-	case10m:   "10 MB file, keep-alive",
-	caseClose: "small page, Connection: close",
-	caseTLS:   "small page, HTTPS + HTTP/1.1 (wrk)",
-	caseH2:    "small page, HTTPS + HTTP/2 (h2load)",
+	caseSmall:  "small page (160 B), keep-alive",
+	case100k:   "100 KB file, keep-alive",
+	case10m:    "10 MB file, keep-alive",
+	caseClose:  "small page, Connection: close",
+	caseTLS:    "small page, HTTPS + HTTP/1.1 (wrk)",
+	caseH2:     "small page, HTTPS + HTTP/2 (h2load)",
+	caseH3:     "small page, HTTP/3 over QUIC (h3load)",
+	caseH3100k: "100 KB file, HTTP/3 over QUIC (h3load)",
+	caseBr:     "small page, keep-alive, Accept-Encoding: br, gzip",
+	caseBrJS:   "30 KB JavaScript file, keep-alive, Accept-Encoding: br, gzip",
 }
 
 // caseColumn is the short column header of each case.
 var caseColumn = map[string]string{
-	caseSmall: "small req/s",
-	case100k:  "100 KB req/s",
-	case10m:   "10 MB GB/s",
-	caseClose: "conn-close req/s",
-	caseTLS:   "HTTPS h1 req/s",
-	caseH2:    "HTTPS h2 req/s",
+	caseSmall:  "small req/s",
+	case100k:   "100 KB req/s",
+	case10m:    "10 MB GB/s",
+	caseClose:  "conn-close req/s",
+	caseTLS:    "HTTPS h1 req/s",
+	caseH2:     "HTTPS h2 req/s",
+	caseH3:     "HTTP/3 req/s",
+	caseH3100k: "HTTP/3 100 KB req/s",
+	caseBr:     "br,gzip small req/s",
+	caseBrJS:   "br,gzip 30 KB JS req/s",
 }
 
 // caseValue converts a requests/s figure into the unit shown for the case.
@@ -70,8 +78,24 @@ func (r *results) isSkipped(name string) bool {
 	return ok
 }
 
+// def returns the server of that name among those asked for, or nil.
+func (r *results) def(name string) *serverDef {
+	for _, d := range r.defs {
+		if d.name == name {
+			return d
+		}
+	}
+	return nil
+}
+
 // whyMissing explains an empty cell in a few words.
 func (r *results) whyMissing(p *passResult, c, name string) string {
+	if d := r.def(name); d != nil && !d.applies(c) {
+		if isH3(c) && !d.h3 && !d.extra {
+			return "no HTTP/3"
+		}
+		return "–" // an engine column, in a case its engine does not serve
+	}
 	if why, ok := r.skipped[name]; ok {
 		if strings.Contains(why, "not installed") {
 			return "not installed"
@@ -83,7 +107,7 @@ func (r *results) whyMissing(p *passResult, c, name string) string {
 			if strings.HasPrefix(e, "no HTTP/2") {
 				return e
 			}
-			if e == "no HTTPS listener" || e == "did not start" {
+			if e == "no HTTPS listener" || e == "did not start" || strings.HasPrefix(e, "no HTTP/3") || strings.HasPrefix(e, "no h3load") {
 				return e
 			}
 			return "failed"
@@ -150,6 +174,8 @@ func (b *bench) writeReport() error {
 	if len(r.activ) > 0 || len(r.activErr) > 0 {
 		b.writeActivation(w)
 	}
+	b.writeCompression(w)
+	b.writeExtras(w)
 	b.writeSettings(w)
 	b.writeCaveats(w)
 
@@ -204,7 +230,7 @@ func (b *bench) invocation() string {
 		}
 		name := strings.TrimLeft(a, "-")
 		base, _, hasVal := strings.Cut(name, "=")
-		if base == "gotwistd" || base == "pgid-file" {
+		if base == "gotwistd" || base == "pgid-file" || base == "h3load" || base == "baseline-bin" || base == "yardsticks" {
 			skipNext = !hasVal
 			continue
 		}
@@ -224,7 +250,7 @@ func (b *bench) writeMachine(w func(string, ...any)) {
 	w("| kernel | %s |", firstLine("/proc/sys/kernel/osrelease"))
 	w("| OS | Debian %s |", firstLine("/etc/debian_version"))
 	w("| Go | %s |", runtime.Version())
-	w("| load generators | wrk: %s; h2load: %s |", r.tools["wrk"], r.tools["h2load"])
+	w("| load generators | wrk: %s; h2load: %s; HTTP/3: %s |", r.tools["wrk"], r.tools["h2load"], r.tools["h3load"])
 	w("| socket activation | systemd-socket-activate: %s |", r.tools["systemd-socket-activate"])
 	w("| /proc/loadavg | at start: %s; at the end: %s (the 1-minute figure near 0 at start means a quiet machine) |", r.loadAvg[0], r.loadAvg[1])
 	if med, worst, n := r.noise(); n > 0 {
@@ -423,14 +449,20 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 		unit = "GB/s"
 	}
 	best, _, hasBest := bestPeer(r.defs, func(n string) (float64, bool) { s := p.cell(c, n); return caseValue(c, s.med), s.ok }, false)
-	p99col := c != caseH2
+	cols := []string{"server", "median " + unit, "min – max", "× best peer"}
+	p99col := c != caseH2 // h2load prints no percentiles in a form parsed here
 	if p99col {
-		w("| server | median %s | min – max | × best peer | p99 latency | runs | errors | other CPU |", unit)
-		w("|---|---:|---:|---:|---:|---:|---:|---:|")
-	} else {
-		w("| server | median %s | min – max | × best peer | runs | errors | other CPU |", unit)
-		w("|---|---:|---:|---:|---:|---:|---:|")
+		cols = append(cols, "p99 latency")
 	}
+	if isH3(c) {
+		cols = append(cols, "p50 latency")
+	}
+	if isBr(c) {
+		cols = append(cols, "B/response (headers too)")
+	}
+	cols = append(cols, "runs", "errors", "other CPU", "client CPU")
+	w("| %s |", strings.Join(cols, " | "))
+	w("|---|%s", strings.Repeat("---:|", len(cols)-1))
 	for _, d := range r.defs {
 		st := p.cell(c, d.name)
 		if !st.ok {
@@ -438,11 +470,7 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 			if e := p.errs[c][d.name]; e != "" && !r.isSkipped(d.name) && why == "failed" {
 				why += ": " + mdEscape(shorten(e, 160))
 			}
-			if p99col {
-				w("| %s | %s | | | | | | |", d.name, why)
-			} else {
-				w("| %s | %s | | | | | |", d.name, why)
-			}
+			w("| %s | %s |%s", d.name, why, strings.Repeat(" |", len(cols)-2))
 			continue
 		}
 		ratio := ""
@@ -453,17 +481,194 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 		if st.badRuns > 0 {
 			runs += fmt.Sprintf(" (+%d with >1%% errors, not counted)", st.badRuns)
 		}
-		mm := fmtCase(c, caseValue(c, st.lo)) + " – " + fmtCase(c, caseValue(c, st.hi))
-		other := "?"
-		if !math.IsNaN(st.foreign) {
-			other = fmt.Sprintf("%.0f%%", st.foreign*100)
-		}
+		row := []string{d.name, fmtCase(c, caseValue(c, st.med)),
+			fmtCase(c, caseValue(c, st.lo)) + " – " + fmtCase(c, caseValue(c, st.hi)), ratio}
 		if p99col {
-			w("| %s | %s | %s | %s | %.2f ms | %s | %d | %s |", d.name, fmtCase(c, caseValue(c, st.med)), mm, ratio, st.p99, runs, st.errCount, other)
-		} else {
-			w("| %s | %s | %s | %s | %s | %d | %s |", d.name, fmtCase(c, caseValue(c, st.med)), mm, ratio, runs, st.errCount, other)
+			row = append(row, fmt.Sprintf("%.2f ms", st.p99))
+		}
+		if isH3(c) {
+			row = append(row, fmt.Sprintf("%.2f ms", st.p50))
+		}
+		if isBr(c) {
+			row = append(row, fmtBytesPer(st.bytesPer))
+		}
+		row = append(row, runs, fmt.Sprintf("%d", st.errCount), fmtShare(st.foreign), fmtShare(st.client))
+		w("| %s |", strings.Join(row, " | "))
+	}
+	w("")
+	if isH3(c) {
+		w("h3load is a Go program (quic-go's HTTP/3 client) on the same two cores: \"client CPU\" is its")
+		w("share of both cores, which the server did not get. Only servers with HTTP/3 are loaded (gotwistd's")
+		w("`quic:` endpoint and caddy's `h3`; h2o 2.2, nginx 1.22 and lighttpd have none).")
+		w("")
+	}
+}
+
+// fmtShare renders a share of both cores; "?" when unknown.
+func fmtShare(v float64) string {
+	if math.IsNaN(v) || v <= 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.0f%%", v*100)
+}
+
+func fmtBytesPer(v float64) string {
+	if math.IsNaN(v) || v <= 0 {
+		return "?"
+	}
+	return groupDigits(v)
+}
+
+// ratioRow is one case of a comparison between two columns of one pass.
+type ratioRow struct {
+	c      string
+	a, b   stat
+	ratio  float64 // a's median ÷ b's median; NaN when either is missing
+	usable bool
+}
+
+// compareColumns compares server a with server b in each case where both
+// have a result: the ratio of their medians (higher is better for a).
+func compareColumns(p *passResult, cases []string, a, b string) []ratioRow {
+	var rows []ratioRow
+	for _, c := range cases {
+		sa, sb := p.cell(c, a), p.cell(c, b)
+		row := ratioRow{c: c, a: sa, b: sb, ratio: math.NaN()}
+		if sa.ok && sb.ok && sb.med > 0 {
+			row.ratio, row.usable = sa.med/sb.med, true
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// worstRatio returns the lowest usable ratio and its case.
+func worstRatio(rows []ratioRow) (float64, string, bool) {
+	worst, which, ok := math.NaN(), "", false
+	for _, r := range rows {
+		if r.usable && (!ok || r.ratio < worst) {
+			worst, which, ok = r.ratio, r.c, true
 		}
 	}
+	return worst, which, ok
+}
+
+// writeExtras compares gotwistd with its extra columns: the baseline build
+// (after ÷ before) and the net/http engines (net/http ÷ gotwistd's own).
+func (b *bench) writeExtras(w func(string, ...any)) {
+	r := b.res
+	p := r.passes[passLogsOff]
+	if p == nil || r.isSkipped("gotwistd") {
+		return
+	}
+	for _, d := range r.defs {
+		if !d.extra || r.isSkipped(d.name) {
+			continue
+		}
+		var cases []string
+		for _, c := range p.cases {
+			if d.applies(c) {
+				cases = append(cases, c)
+			}
+		}
+		baseline := strings.HasPrefix(d.name, "gotwistd@")
+		var rows []ratioRow
+		if baseline {
+			w("## gotwistd against %s (before → after, same rounds)", d.name)
+			w("")
+			w("%s is gotwistd built from git revision %s the same way (`git archive`, then the README's build),", d.name, strings.TrimPrefix(d.name, "gotwistd@"))
+			w("run beside this checkout's build in every round. after ÷ before above 1.00× means this")
+			w("checkout is faster; within about ±5%% is one run's noise on this machine (see min – max).")
+			w("")
+			w("| case | before (%s) | after (gotwistd) | after ÷ before |", d.name)
+			rows = compareColumns(p, cases, "gotwistd", d.name)
+		} else {
+			w("## gotwistd with %s against its own engine", strings.TrimPrefix(d.name, "gotwistd "))
+			w("")
+			w("The same gotwistd build with `%s`, in the cases that engine serves. Below 1.00× the", strings.Join(d.args, " "))
+			w("fallback is slower than gotwistd's own engine by that factor.")
+			w("")
+			w("| case | gotwistd (own engine) | %s | %s ÷ own |", d.name, strings.TrimPrefix(d.name, "gotwistd "))
+			rows = compareColumns(p, cases, d.name, "gotwistd")
+		}
+		w("|---|---:|---:|---:|")
+		for _, row := range rows {
+			// a is after (baseline) or the fallback (engine); b what it is set against.
+			first, second := row.b, row.a
+			cell := func(st stat, name string) string {
+				if !st.ok {
+					return r.whyMissing(p, row.c, name)
+				}
+				return fmtCase(row.c, caseValue(row.c, st.med))
+			}
+			firstName, secondName := d.name, "gotwistd"
+			if !baseline {
+				firstName, secondName = "gotwistd", d.name
+			}
+			ratio := "n/a"
+			if row.usable {
+				ratio = fmt.Sprintf("%.2f×", row.ratio)
+			}
+			w("| %s | %s | %s | %s |", caseColumn[row.c], cell(first, firstName), cell(second, secondName), ratio)
+		}
+		if worst, c, ok := worstRatio(rows); ok {
+			w("")
+			if baseline {
+				w("Lowest after ÷ before: %.2f× (%s).", worst, caseColumn[c])
+			} else {
+				w("Lowest %s ÷ own: %.2f× (%s).", strings.TrimPrefix(d.name, "gotwistd "), worst, caseColumn[c])
+			}
+		}
+		w("")
+	}
+}
+
+// writeCompression says how each server was told to compress and what it
+// sent to one request of each br case.
+func (b *bench) writeCompression(w func(string, ...any)) {
+	r := b.res
+	var cases []string
+	for _, c := range []string{caseBr, caseBrJS} {
+		if len(r.probes[c]) > 0 {
+			cases = append(cases, c)
+		}
+	}
+	if len(cases) == 0 {
+		return
+	}
+	w("## Compression: what each server sends for `Accept-Encoding: %s`", acceptEncoding)
+	w("")
+	w("One request per server before its first load of each case (plain HTTP, the same header as wrk")
+	w("sends): the Content-Encoding it answered with and the body's size on the wire. The files are")
+	w("%d bytes (small page) and %s bytes (%s).", smallSize, groupDigits(jsSize), jsName)
+	w("")
+	head, sep := "| server | compression configured |", "|---|---|"
+	for _, c := range cases {
+		head += " " + casePath[c] + " |"
+		sep += "---|"
+	}
+	w("%s", head)
+	w("%s", sep)
+	for _, d := range r.defs {
+		if d.extra || r.isSkipped(d.name) {
+			continue
+		}
+		row := "| " + d.name + " | " + mdEscape(d.compression) + " |"
+		for _, c := range cases {
+			pb, ok := r.probes[c][d.name]
+			if !ok {
+				row += " n/a |"
+				continue
+			}
+			row += " " + mdEscape(shorten(pb.String(), 100)) + " |"
+		}
+		w("%s", row)
+	}
+	w("")
+	w("gotwistd compresses a file once per version and coding and keeps the bytes in its file cache, and")
+	w("lighttpd keeps them in its `deflate.cache-dir`, so their levels cost nothing per request; nginx, h2o")
+	w("and caddy compress on every request at their default levels (what their users get), so their")
+	w("response sizes and CPU per request are a trade each made.")
 	w("")
 }
 

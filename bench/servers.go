@@ -33,6 +33,29 @@ type serverDef struct {
 	// launch writes the server's config files into dir and returns its
 	// command line and extra environment.
 	launch func(e *benchEnv, dir string, o launchOpts) (launchSpec, error)
+	// h3 is set for a server that serves HTTP/3 on the UDP port of its
+	// HTTPS port number (gotwistd's quic: endpoint, caddy's h3).
+	h3 bool
+	// extra marks a column that is gotwistd again, another build or
+	// engine (gotwistd@REV, the net/http engines): not a peer, run with
+	// access logs off only, compared with gotwistd in a table of its own.
+	extra bool
+	// args are added to gotwistd's web plugin (the engine columns).
+	args []string
+	// only lists the throughput cases this server is run in; nil: all.
+	only map[string]bool
+	// compression says what the server was told to compress, for the report.
+	compression string
+}
+
+// applies reports whether case c is run against the server: not the
+// HTTP/3 cases for a server without HTTP/3, and only its own cases for an
+// engine column.
+func (d *serverDef) applies(c string) bool {
+	if isH3(c) && !d.h3 {
+		return false
+	}
+	return d.only == nil || d.only[c]
 }
 
 // launchOpts are the settings that vary between starts.
@@ -68,30 +91,72 @@ func serverDefs(gotwistdBin string) []*serverDef {
 		}
 		return p
 	}
-	gotwistd := &serverDef{name: "gotwistd", bin: gotwistdBin, versionArgs: []string{"--version"},
-		workers: "GOMAXPROCS=2"}
-	gotwistd.launch = launchTwistdLike(&gotwistd, true)
-	if gotwistdBin != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, _ := exec.CommandContext(ctx, gotwistdBin, "web", "--help").CombinedOutput()
-		cancel()
-		gotwistd.noAccessLog = strings.Contains(string(out), "--no-access-log")
-	}
+	gotwistd := gotwistdDef("gotwistd", gotwistdBin, nil)
 	twistd := &serverDef{name: "twistd3", peer: true, bin: look("twistd3"), versionArgs: []string{"--version"},
-		workers: "1 (Twisted's reactor is single-threaded; it cannot use a second core)"}
+		workers:     "1 (Twisted's reactor is single-threaded; it cannot use a second core)",
+		compression: "none (twistd's web plugin has no compression)"}
 	twistd.launch = launchTwistdLike(&twistd, false)
 	return []*serverDef{
 		gotwistd,
 		{name: "h2o", peer: true, bin: look("h2o"), versionArgs: []string{"--version"},
-			workers: "num-threads: 2", launch: launchH2O},
+			workers: "num-threads: 2", launch: launchH2O,
+			compression: "`compress: ON` (brotli and gzip at h2o's default qualities, per request)"},
 		{name: "lighttpd", peer: true, bin: look("lighttpd"), versionArgs: []string{"-v"},
-			workers: "server.max-worker = 2 (2 forked single-threaded processes)", launch: launchLighttpd},
+			workers: "server.max-worker = 2 (2 forked single-threaded processes)", launch: launchLighttpd,
+			compression: "mod_deflate (package lighttpd-mod-deflate): brotli and gzip, text types, its default levels, with `deflate.cache-dir` as Debian's 20-deflate.conf (compressed once per file, then served from the cache)"},
 		{name: "nginx", peer: true, bin: look("nginx"), versionArgs: []string{"-v"},
-			workers: "worker_processes 2", launch: launchNginx},
+			workers: "worker_processes 2", launch: launchNginx,
+			compression: "`gzip on` for text types, per request (nginx has no brotli without a third-party module), `gzip_comp_level` default 1, `gzip_min_length` default 20"},
 		{name: "caddy", peer: true, bin: look("caddy"), versionArgs: []string{"version"},
-			workers: "GOMAXPROCS=2", launch: launchCaddy},
+			workers: "GOMAXPROCS=2", launch: launchCaddy, h3: true,
+			compression: "`encode zstd gzip`, per request (caddy has no brotli encoder; its default levels, from 512 bytes)"},
 		twistd,
 	}
+}
+
+// gotwistdDef is a gotwistd column: the build under test, a baseline build
+// or an engine, with args added to its web plugin.
+func gotwistdDef(name, bin string, args []string) *serverDef {
+	d := &serverDef{name: name, bin: bin, versionArgs: []string{"--version"}, workers: "GOMAXPROCS=2", h3: true,
+		args:        args,
+		compression: "its default: br, zstd or gzip by Accept-Encoding for text types from 256 bytes, compressed once per file version and cached (brotli 9, gzip 9)"}
+	d.launch = launchTwistdLike(&d, true)
+	if bin != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		out, _ := exec.CommandContext(ctx, bin, "web", "--help").CombinedOutput()
+		cancel()
+		d.noAccessLog = strings.Contains(string(out), "--no-access-log")
+	}
+	return d
+}
+
+// The cases each HTTP engine of gotwistd serves: the HTTP/1.1 engine every
+// plain-HTTP case and HTTPS HTTP/1.1; the HTTP/2 engine HTTPS HTTP/2 and,
+// set to net/http, HTTPS HTTP/1.1 as well (net/http then owns the TLS
+// listener).
+var (
+	http1EngineCases = map[string]bool{caseSmall: true, case100k: true, case10m: true, caseClose: true,
+		caseTLS: true, caseBr: true, caseBrJS: true}
+	http2EngineCases = map[string]bool{caseTLS: true, caseH2: true}
+)
+
+// extraDefs returns the extra gotwistd columns the configuration asks for:
+// gotwistd@REV (--baseline) and the net/http engines (--engines).
+func extraDefs(cfg *config) []*serverDef {
+	var ds []*serverDef
+	if cfg.baselineRev != "" {
+		d := gotwistdDef("gotwistd@"+cfg.baselineRev, cfg.baselineBin, nil)
+		d.extra = true
+		ds = append(ds, d)
+	}
+	if cfg.engines && cfg.gotwistd != "" {
+		h1 := gotwistdDef("gotwistd h1=net/http", cfg.gotwistd, []string{"--http1-engine=net/http"})
+		h1.extra, h1.h3, h1.only = true, false, http1EngineCases
+		h2 := gotwistdDef("gotwistd h2=net/http", cfg.gotwistd, []string{"--http2-engine=net/http"})
+		h2.extra, h2.h3, h2.only = true, false, http2EngineCases
+		ds = append(ds, h1, h2)
+	}
+	return ds
 }
 
 // version runs the server's version command and returns its first line.
@@ -140,7 +205,13 @@ func launchTwistdLike(def **serverDef, gomaxprocs bool) func(e *benchEnv, dir st
 		if o.httpsPort != 0 {
 			argv = append(argv, "--listen",
 				fmt.Sprintf("ssl:%d:privateKey=%s:certKey=%s:interface=127.0.0.1", o.httpsPort, e.key, e.cert))
+			if (*def).h3 {
+				// HTTP/3 on the UDP port of the same number, with the same certificate.
+				argv = append(argv, "--listen",
+					fmt.Sprintf("quic:%d:privateKey=%s:certKey=%s:interface=127.0.0.1", o.httpsPort, e.key, e.cert))
+			}
 		}
+		argv = append(argv, (*def).args...)
 		argv = append(argv, "--path", e.docroot)
 		if o.accessLog != "" {
 			argv = append(argv, "--logfile", o.accessLog)
@@ -191,6 +262,11 @@ http {
     # nginx's default of 1000, each HTTP/2 connection ends with a GOAWAY that
     # h2load does not reconnect after.
     keepalive_requests 1000000;
+    # Compression on, as a user serving a site would have it (the br
+    # cases); nginx has no brotli without a third-party module.
+    gzip on;
+    gzip_types text/css application/javascript text/javascript application/json image/svg+xml text/plain text/xml;
+    gzip_vary on;
     %[2]s
     client_body_temp_path %[1]s/tmp;
     proxy_temp_path %[1]s/tmp;
@@ -243,7 +319,8 @@ listen:
 	if o.accessLog != "" {
 		fmt.Fprintf(&b, "access-log: %s\n", o.accessLog)
 	}
-	fmt.Fprintf(&b, `hosts:
+	fmt.Fprintf(&b, `compress: ON
+hosts:
   default:
     paths:
       /:
@@ -259,6 +336,19 @@ listen:
 func launchLighttpd(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
 	var b strings.Builder
 	mods := `"mod_openssl"`
+	deflate := ""
+	if _, err := os.Stat("/usr/lib/lighttpd/mod_deflate.so"); err == nil {
+		// Debian ships it apart, in lighttpd-mod-deflate (./bench/run installs it).
+		mods += `, "mod_deflate"`
+		// With a cache dir, as Debian's conf-available/20-deflate.conf has it:
+		// a static file is compressed once and served from the cache.
+		cache := filepath.Join(dir, "compress")
+		if err := os.MkdirAll(cache, 0o755); err != nil {
+			return launchSpec{}, err
+		}
+		deflate = fmt.Sprintf("deflate.mimetypes = ( \"text/\", \"application/javascript\" )\n"+
+			"deflate.allowed-encodings = ( \"brotli\", \"gzip\" )\ndeflate.cache-dir = \"%s/\"\n", cache)
+	}
 	if o.accessLog != "" {
 		mods += `, "mod_accesslog"`
 	}
@@ -274,8 +364,8 @@ server.max-keep-alive-idle = 60
 server.max-keep-alive-requests = 65535
 server.errorlog = "%s/error.log"
 index-file.names = ( "index.html" )
-mimetype.assign = ( ".html" => "text/html", ".bin" => "application/octet-stream" )
-`, mods, e.docroot, o.httpPort, dir)
+mimetype.assign = ( ".html" => "text/html", ".js" => "text/javascript", ".bin" => "application/octet-stream" )
+%s`, mods, e.docroot, o.httpPort, dir, deflate)
 	if o.httpsPort != 0 {
 		fmt.Fprintf(&b, `$SERVER["socket"] == "127.0.0.1:%d" {
     ssl.engine = "enable"
@@ -305,12 +395,13 @@ func launchCaddy(e *benchEnv, dir string, o launchOpts) (launchSpec, error) {
     admin off
     auto_https off
     servers {
-        protocols h1 h2
+        protocols h1 h2 h3
     }
 }
 http://127.0.0.1:%d {
     bind 127.0.0.1
     root * %s
+    encode zstd gzip
     file_server
 %s}
 `, o.httpPort, e.docroot, logBlock)
@@ -319,6 +410,7 @@ http://127.0.0.1:%d {
     bind 127.0.0.1
     tls %s %s
     root * %s
+    encode zstd gzip
     file_server
 %s}
 `, o.httpsPort, e.cert, e.key, e.docroot, logBlock)
@@ -342,6 +434,7 @@ type running struct {
 	dir       string // its configs, pid file, logs and the load outputs
 	http      int
 	https     int // 0: no HTTPS listener
+	quic      int // UDP port of the HTTP/3 listener; 0: none
 	accessLog string
 	argv      []string
 	env       []string
@@ -382,6 +475,8 @@ func (b *bench) startServer(ctx context.Context, def *serverDef, logs bool) (*ru
 // directory of its own: every server keeps its pid file, temp files, data
 // and logs in the directory it is given, and the two must not share them.
 func instanceDir(name string, logs bool) string {
+	// gotwistd@REV may name a branch such as origin/main.
+	name = strings.NewReplacer("/", "_", "@", "_at_").Replace(name)
 	if logs {
 		return name + "-logs"
 	}
@@ -415,6 +510,9 @@ func (b *bench) tryStart(ctx context.Context, def *serverDef, logs, withTLS bool
 	}
 	r := &running{def: def, proc: p, dir: dir, http: o.httpPort, https: o.httpsPort, accessLog: o.accessLog,
 		argv: argv, env: spec.env, configs: spec.configs}
+	if def.h3 && o.httpsPort != 0 {
+		r.quic = o.httpsPort
+	}
 	if err := waitServing(ctx, r, 20*time.Second); err != nil {
 		p.stop(2 * time.Second)
 		return nil, err

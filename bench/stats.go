@@ -52,13 +52,16 @@ type stat struct {
 	p99      float64 // median p99 latency, ms (wrk only)
 	errCount int64
 	foreign  float64 // median share of the CPU other processes used during the counted runs; NaN: unknown
+	client   float64 // median share of the CPU the load generator used; NaN: unknown
+	p50      float64 // median p50 latency, ms (h3load, wrk)
+	bytesPer float64 // median bytes read per response, headers included (wrk); NaN: unknown
 }
 
 // throughputStat summarises the runs of one server in one case: the median
 // requests/s of the runs with at most 1% errors.
 func throughputStat(runs []loadResult) stat {
 	var st stat
-	var rps, p99, foreign []float64
+	var rps, p99, p50, foreign, client, per []float64
 	for _, r := range runs {
 		st.errCount += r.Errors + r.Non2xx
 		if r.bad() {
@@ -72,8 +75,19 @@ func throughputStat(runs []loadResult) stat {
 		if r.P99 > 0 {
 			p99 = append(p99, float64(r.P99)/float64(time.Millisecond))
 		}
+		if r.P50 > 0 {
+			p50 = append(p50, float64(r.P50)/float64(time.Millisecond))
+		}
+		if r.Client > 0 {
+			client = append(client, r.Client)
+		}
+		if r.Bytes > 0 && r.Requests > 0 {
+			per = append(per, float64(r.Bytes)/float64(r.Requests))
+		}
 	}
 	st.foreign = median(foreign)
+	st.client = median(client)
+	st.bytesPer = median(per)
 	if len(rps) == 0 {
 		return st
 	}
@@ -83,6 +97,9 @@ func throughputStat(runs []loadResult) stat {
 	st.n = len(rps)
 	if len(p99) > 0 {
 		st.p99 = median(p99)
+	}
+	if len(p50) > 0 {
+		st.p50 = median(p50)
 	}
 	return st
 }

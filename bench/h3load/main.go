@@ -26,6 +26,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -66,6 +67,10 @@ func main() {
 // exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	o, err := parseArgs(args)
+	if err == errVersion {
+		fmt.Fprintln(stdout, version())
+		return 0
+	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usage)
@@ -86,12 +91,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
+// errVersion is returned by parseArgs for -version.
+var errVersion = errors.New("version requested")
+
+// version names the client and the quic-go it was built with.
+func version() string {
+	v := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "github.com/quic-go/quic-go" {
+				v = m.Version
+			}
+		}
+	}
+	return "h3load (bench/h3load, quic-go " + v + " http3 client)"
+}
+
 const usage = `usage: h3load [-c CONNECTIONS] [-m STREAMS] [-d DURATION] [-t TIMEOUT] [-H 'Name: value']... https://HOST:PORT/PATH
   -c  QUIC connections (default 10)
   -m  requests in flight per connection (default 10)
   -d  how long to load, e.g. 5s (default 5s)
   -t  timeout of one request (default 10s)
   -H  a request header, repeatable
+  -version  print the version of h3load's quic-go and exit
 The server's certificate is not verified (the bench's is self-signed).
 `
 
@@ -120,8 +142,12 @@ func parseArgs(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "d", 5*time.Second, "")
 	fs.DurationVar(&o.timeout, "t", 10*time.Second, "")
 	fs.Var(&headerFlag{o.headers}, "H", "")
+	showVersion := fs.Bool("version", false, "")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
+	}
+	if *showVersion {
+		return options{}, errVersion
 	}
 	if fs.NArg() != 1 {
 		return options{}, fmt.Errorf("want exactly one URL, got %d arguments", fs.NArg())
