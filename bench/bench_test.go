@@ -1,8 +1,10 @@
 package main
 
 import (
+	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -214,6 +216,14 @@ func TestParseFlags(t *testing.T) {
 		{"bad duration", []string{"--duration", "soon"}, nil, `--duration "soon"`},
 		{"stray argument", []string{"small"}, nil, `unexpected argument "small"`},
 		{"zero rounds", []string{"--rounds", "0"}, nil, "at least 1"},
+		{"new cases by name", []string{"--only", "h3,h3-100k,br,br-js"}, func(c *config) bool {
+			return c.want(caseH3) && c.want(caseH3100k) && c.want(caseBr) && c.want(caseBrJS) && !c.want(caseSmall)
+		}, ""},
+		{"baseline and engines", []string{"--baseline", "4b2cce7", "--baseline-bin", "/x/gotwistd", "--engines"}, func(c *config) bool {
+			return c.baselineRev == "4b2cce7" && c.baselineBin == "/x/gotwistd" && c.engines
+		}, ""},
+		{"baseline bin without its revision", []string{"--baseline-bin", "/x/gotwistd"}, nil, "--baseline-bin needs --baseline REV"},
+		{"baseline with a space", []string{"--baseline", "4b2c 7"}, nil, `--baseline "4b2c 7": want a git revision`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -424,5 +434,226 @@ func TestYardsticksAnswerOnInheritedSocket(t *testing.T) {
 				t.Errorf("output %q: want one line naming fd 3", out)
 			}
 		})
+	}
+}
+
+func TestParseH3load(t *testing.T) {
+	// The last line of bench/h3load's output, as its TestFormatResult pins it.
+	out := `h3load: 50 connections x 10 streams for 5s: https://127.0.0.1:1/small.html
+finished in 2.00s, 9599.50 req/s, 4204581 body bytes
+H3LOAD requests=19199 duration_us=2000000 bytes=4204581 errors=3 non2xx=1 p50_us=1341 p99_us=6305 cpu_us=1530409
+`
+	tests := []parseCase{
+		{name: "summary line", out: out, want: loadResult{Requests: 19199, Seconds: 2, Bytes: 4204581, Errors: 3, Non2xx: 1,
+			P50: 1341 * time.Microsecond, P99: 6305 * time.Microsecond}},
+		{name: "no summary", out: "h3load: error: URL \"x\": want https://HOST:PORT/PATH\n", wantErr: "no summary from h3load: h3load: error"},
+		{name: "field missing", out: "H3LOAD requests=1 duration_us=1 bytes=0\n", wantErr: "h3load summary lacks errors"},
+		{name: "bad number", out: "H3LOAD requests=1.5\n", wantErr: `bad h3load summary field "requests=1.5"`},
+	}
+	testParse(t, parseH3load, tests)
+}
+
+func TestClientShare(t *testing.T) {
+	tests := []struct {
+		name      string
+		cpu, wall time.Duration
+		ncpu      int
+		want      float64
+	}{
+		{"one core of two", time.Second, time.Second, 2, 0.5},
+		{"both cores", 4 * time.Second, 2 * time.Second, 2, 1},
+		{"unknown cpu", 0, time.Second, 2, 0},
+		{"no wall time", time.Second, 0, 2, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := clientShare(tt.cpu, tt.wall, tt.ncpu); got != tt.want {
+				t.Fatalf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCompareColumns(t *testing.T) {
+	p := newPassResult(false, []string{caseSmall, case100k, caseH2, caseTLS})
+	p.load[caseSmall]["gotwistd"] = []loadResult{{Requests: 110, Seconds: 1}, {Requests: 120, Seconds: 1}, {Requests: 130, Seconds: 1}}
+	p.load[caseSmall]["gotwistd@old"] = []loadResult{{Requests: 100, Seconds: 1}, {Requests: 100, Seconds: 1}, {Requests: 90, Seconds: 1}}
+	p.load[case100k]["gotwistd"] = []loadResult{{Requests: 45, Seconds: 1}}
+	p.load[case100k]["gotwistd@old"] = []loadResult{{Requests: 50, Seconds: 1}}
+	p.load[caseH2]["gotwistd"] = []loadResult{{Requests: 10, Seconds: 1}}   // no baseline result
+	p.load[caseTLS]["gotwistd"] = []loadResult{{Requests: 100, Seconds: 1}} // baseline's run all errors
+	p.load[caseTLS]["gotwistd@old"] = []loadResult{{Requests: 100, Seconds: 1, Errors: 50}}
+	rows := compareColumns(p, p.cases, "gotwistd", "gotwistd@old")
+	want := []struct {
+		c      string
+		ratio  float64
+		usable bool
+	}{{caseSmall, 1.2, true}, {case100k, 0.9, true}, {caseH2, math.NaN(), false}, {caseTLS, math.NaN(), false}}
+	if len(rows) != len(want) {
+		t.Fatalf("%d rows, want %d", len(rows), len(want))
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r.c != w.c || r.usable != w.usable || (w.usable && math.Abs(r.ratio-w.ratio) > 1e-9) || (!w.usable && !math.IsNaN(r.ratio)) {
+			t.Errorf("row %d: got %s %v usable=%v, want %s %v usable=%v", i, r.c, r.ratio, r.usable, w.c, w.ratio, w.usable)
+		}
+	}
+	if worst, c, ok := worstRatio(rows); !ok || c != case100k || math.Abs(worst-0.9) > 1e-9 {
+		t.Fatalf("worst: %v %s %v, want 0.9 %s", worst, c, ok, case100k)
+	}
+	if _, _, ok := worstRatio(rows[2:]); ok {
+		t.Fatal("worst of rows without a ratio reported one")
+	}
+}
+
+func TestExtraDefsAndApplies(t *testing.T) {
+	cfg := &config{gotwistd: "/nonexistent/gotwistd", baselineRev: "4b2cce7", engines: true}
+	ds := extraDefs(cfg)
+	names := map[string]*serverDef{}
+	for _, d := range ds {
+		if !d.extra || d.peer {
+			t.Errorf("%s: extra=%v peer=%v, want an extra column that is no peer", d.name, d.extra, d.peer)
+		}
+		names[d.name] = d
+	}
+	base, h1, h2 := names["gotwistd@4b2cce7"], names["gotwistd h1=net/http"], names["gotwistd h2=net/http"]
+	if base == nil || h1 == nil || h2 == nil || len(ds) != 3 {
+		t.Fatalf("got %v", names)
+	}
+	if base.bin != "" {
+		t.Errorf("baseline without --baseline-bin has bin %q", base.bin)
+	}
+	if strings.Join(h1.args, " ") != "--http1-engine=net/http" || strings.Join(h2.args, " ") != "--http2-engine=net/http" {
+		t.Errorf("engine args: %v, %v", h1.args, h2.args)
+	}
+	for _, tt := range []struct {
+		d    *serverDef
+		c    string
+		want bool
+	}{
+		{base, caseSmall, true}, {base, caseH3, true}, {base, caseH2, true},
+		{h1, caseSmall, true}, {h1, caseClose, true}, {h1, caseTLS, true}, {h1, caseBrJS, true}, {h1, caseH2, false}, {h1, caseH3, false},
+		{h2, caseH2, true}, {h2, caseTLS, true}, {h2, caseSmall, false}, {h2, caseH3100k, false},
+	} {
+		if got := tt.d.applies(tt.c); got != tt.want {
+			t.Errorf("%s applies to %s: %v, want %v", tt.d.name, tt.c, got, tt.want)
+		}
+	}
+	for _, d := range serverDefs("") {
+		if got, want := d.applies(caseH3), d.name == "gotwistd" || d.name == "caddy"; got != want {
+			t.Errorf("%s applies to h3: %v, want %v", d.name, got, want)
+		}
+		if !d.applies(caseBr) {
+			t.Errorf("%s: not run in the br case", d.name)
+		}
+	}
+	if ds := extraDefs(&config{}); len(ds) != 0 {
+		t.Fatalf("no flags: %d extra columns", len(ds))
+	}
+}
+
+func TestInstanceDirOfBaseline(t *testing.T) {
+	for _, name := range []string{"gotwistd@origin/main", "gotwistd h1=net/http"} {
+		if d := instanceDir(name, false); strings.Contains(d, "/") {
+			t.Errorf("%s: directory %q has a slash", name, d)
+		}
+	}
+}
+
+func TestLoadArgsOfNewCases(t *testing.T) {
+	b := &bench{cfg: &config{conns: 50, threads: 2, h2Streams: 10, h3load: "/w/h3load"}, env: &benchEnv{wrkLua: "/w/s.lua"}}
+	got := strings.Join(b.wrkArgs(caseBrJS, 8080, 5*time.Second), " ")
+	if want := "wrk -t 2 -c 50 -d 5s --timeout 10s -s /w/s.lua -H Accept-Encoding: br, gzip http://127.0.0.1:8080/app.js"; got != want {
+		t.Errorf("br-js: %s\nwant %s", got, want)
+	}
+	got = strings.Join(b.h3loadArgs(caseH3100k, 8443, 5*time.Second), " ")
+	if want := "/w/h3load -c 50 -m 10 -d 5s https://127.0.0.1:8443/100k.bin"; got != want {
+		t.Errorf("h3-100k: %s\nwant %s", got, want)
+	}
+	for _, c := range throughputCases {
+		if casePath[c] == "" || caseTitle[c] == "" || caseColumn[c] == "" {
+			t.Errorf("case %s lacks a path, title or column", c)
+		}
+	}
+}
+
+func TestJSAsset(t *testing.T) {
+	js := jsAsset()
+	if len(js) != jsSize {
+		t.Fatalf("%d bytes, want %d", len(js), jsSize)
+	}
+	if string(jsAsset()) != string(js) {
+		t.Fatal("two calls gave different bytes: runs would not serve the same file")
+	}
+	var z strings.Builder
+	gz := gzip.NewWriter(&z)
+	gz.Write(js)
+	gz.Close()
+	// An application's bundle gzips to roughly a fifth to a third; random
+	// bytes would not shrink, a repeated line would shrink to nothing.
+	if r := float64(z.Len()) / float64(len(js)); r < 0.1 || r > 0.4 {
+		t.Fatalf("gzip ratio %.2f, want 0.1-0.4", r)
+	}
+}
+
+func TestWriteExtras(t *testing.T) {
+	p := newPassResult(false, []string{caseSmall, caseH2})
+	p.load[caseSmall]["gotwistd"] = []loadResult{{Requests: 110, Seconds: 1}}
+	p.load[caseSmall]["gotwistd@abc"] = []loadResult{{Requests: 100, Seconds: 1}}
+	p.load[caseSmall]["gotwistd h1=net/http"] = []loadResult{{Requests: 55, Seconds: 1}}
+	p.load[caseH2]["gotwistd"] = []loadResult{{Requests: 200, Seconds: 1}}
+	p.load[caseH2]["gotwistd@abc"] = []loadResult{{Requests: 250, Seconds: 1}}
+	cfg := &config{gotwistd: "/x", baselineRev: "abc", engines: true}
+	defs := append([]*serverDef{{name: "gotwistd"}}, extraDefs(cfg)...)
+	b := &bench{res: &results{defs: defs, skipped: map[string]string{}, passes: [2]*passResult{p}}}
+	var out strings.Builder
+	b.writeExtras(func(f string, a ...any) { out.WriteString(fmt.Sprintf(f, a...) + "\n") })
+	text := out.String()
+	for _, want := range []string{
+		"## gotwistd against gotwistd@abc (before → after, same rounds)",
+		"| small req/s | 100 | 110 | 1.10× |",
+		"| HTTPS h2 req/s | 250 | 200 | 0.80× |",
+		"Lowest after ÷ before: 0.80× (HTTPS h2 req/s).",
+		"## gotwistd with h1=net/http against its own engine",
+		"| small req/s | 110 | 55 | 0.50× |",
+		"## gotwistd with h2=net/http against its own engine",
+		"| HTTPS h2 req/s | 200 | n/a | n/a |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	for _, sec := range strings.Split(text, "## ")[1:] {
+		if strings.HasPrefix(sec, "gotwistd with h1=") && strings.Contains(sec, "HTTPS h2") {
+			t.Errorf("the HTTP/1.1 engine's table has the HTTP/2 case:\n%s", sec)
+		}
+		if strings.HasPrefix(sec, "gotwistd with h2=") && strings.Contains(sec, "small req/s") {
+			t.Errorf("the HTTP/2 engine's table has the small-page case:\n%s", sec)
+		}
+	}
+}
+
+func TestProbeEncoding(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Vary", "Accept-Encoding")
+		if r.Header.Get("Accept-Encoding") == acceptEncoding && r.URL.Path == "/"+jsName {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(make([]byte, 1234))
+			return
+		}
+		w.Write(make([]byte, 160))
+	}))
+	defer srv.Close()
+	port := srv.Listener.Addr().(*net.TCPAddr).Port
+	r := &running{http: port}
+	if got := probeEncoding(context.Background(), r, caseBrJS); got.Encoding != "gzip" || got.Body != 1234 || got.Vary != "Accept-Encoding" || got.String() != "gzip, 1,234 B" {
+		t.Errorf("br-js: %+v (%s)", got, got)
+	}
+	if got := probeEncoding(context.Background(), r, caseBr); got.Encoding != "" || got.Body != 160 || got.String() != "identity, 160 B" {
+		t.Errorf("br: %+v (%s)", got, got)
+	}
+	srv.Close()
+	if got := probeEncoding(context.Background(), r, caseBr); got.Err == "" || !strings.HasPrefix(got.String(), "error: ") {
+		t.Errorf("closed server: %+v", got)
 	}
 }
