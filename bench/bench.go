@@ -482,7 +482,7 @@ func (b *bench) startInstances(ctx context.Context, slots []*slot, pass int, mem
 			return ctx.Err()
 		}
 		if err != nil {
-			b.say("  %-13s skipped: did not start: %v", label, err)
+			b.say("  %-20s skipped: did not start: %v", label, err)
 			for _, c := range pr.cases {
 				pr.errs[c][name] = "did not start"
 			}
@@ -503,9 +503,9 @@ func (b *bench) startInstances(ctx context.Context, slots []*slot, pass int, mem
 		if r.https != 0 {
 			https = fmt.Sprintf("https %d", r.https)
 		}
-		b.say("  %-13s serving: http %d, %s (pgid %d)", label, r.http, https, r.proc.pgid)
+		b.say("  %-20s serving: http %d, %s (pgid %d)", label, r.http, https, r.proc.pgid)
 		if r.note != "" {
-			b.say("  %-13s note: %s", label, r.note)
+			b.say("  %-20s note: %s", label, r.note)
 			b.res.notes[name] = appendOnce(b.res.notes[name], r.note)
 		}
 	}
@@ -539,7 +539,7 @@ func (b *bench) measure(ctx context.Context, round int, c string, pass int, r *r
 	pr := b.res.passes[pass]
 	name := r.def.name
 	label := instanceLabel(name, pass)
-	at := fmt.Sprintf("round %d/%d %-6s %-13s", round+1, b.cfg.rounds, c, label)
+	at := fmt.Sprintf("round %d/%d %-7s %-20s", round+1, b.cfg.rounds, c, label)
 	if r.proc.exited() {
 		pr.errs[c][name] = "exited: " + r.proc.outputTail(2)
 		b.say("  %s server has exited", at)
