@@ -657,3 +657,57 @@ func TestProbeEncoding(t *testing.T) {
 		t.Errorf("closed server: %+v", got)
 	}
 }
+
+// FuzzParseH3load feeds h3load summaries, well-formed and not: parsing never
+// panics, and what it accepts it reads back the same from a line written
+// from the result.
+func FuzzParseH3load(f *testing.F) {
+	f.Add("H3LOAD requests=19199 duration_us=2000000 bytes=4204581 errors=3 non2xx=1 p50_us=1341 p99_us=6305 cpu_us=1530409\n")
+	f.Add("h3load: error: x\n")
+	f.Add("H3LOAD requests=1 requests=2 duration_us=0 bytes=0 errors=0 non2xx=0 p50_us=0 p99_us=0\nH3LOAD x")
+	f.Add("H3LOAD requests=-5 duration_us=9223372036854775807 bytes=0 errors=0 non2xx=0 p50_us=0 p99_us=0")
+	f.Fuzz(func(t *testing.T, out string) {
+		r, err := parseH3load(out)
+		if err != nil {
+			return
+		}
+		line := fmt.Sprintf("H3LOAD requests=%d duration_us=%d bytes=%d errors=%d non2xx=%d p50_us=%d p99_us=%d",
+			r.Requests, int64(math.Round(r.Seconds*1e6)), r.Bytes, r.Errors, r.Non2xx, r.P50.Microseconds(), r.P99.Microseconds())
+		r2, err := parseH3load(line)
+		if err != nil {
+			t.Fatalf("%q parsed, but its own rendering %q did not: %v", out, line, err)
+		}
+		if r2.Requests != r.Requests || r2.Bytes != r.Bytes || r2.Errors != r.Errors || r2.Non2xx != r.Non2xx ||
+			r2.P50 != r.P50 || r2.P99 != r.P99 {
+			t.Fatalf("%q: %+v, read back as %+v", out, r, r2)
+		}
+	})
+}
+
+func TestGoalsOfNewColumns(t *testing.T) {
+	p := newPassResult(false, []string{caseSmall, caseH3})
+	p.load[caseSmall]["gotwistd"] = []loadResult{{Requests: 96, Seconds: 1}}
+	p.load[caseSmall]["gotwistd@abc"] = []loadResult{{Requests: 100, Seconds: 1}}
+	p.load[caseSmall]["nginx"] = []loadResult{{Requests: 90, Seconds: 1}}
+	p.load[caseH3]["gotwistd"] = []loadResult{{Requests: 40, Seconds: 1}}
+	p.load[caseH3]["gotwistd@abc"] = []loadResult{{Requests: 50, Seconds: 1}}
+	p.load[caseH3]["caddy"] = []loadResult{{Requests: 50, Seconds: 1}}
+	defs := append([]*serverDef{{name: "gotwistd", h3: true}, {name: "nginx", peer: true}, {name: "caddy", peer: true, h3: true}},
+		extraDefs(&config{gotwistd: "/x", baselineRev: "abc", engines: true})...)
+	b := &bench{res: &results{defs: defs, skipped: map[string]string{}, passes: [2]*passResult{p}, mem: map[string]*memResult{}}}
+	var out strings.Builder
+	b.writeGoals(func(f string, a ...any) { out.WriteString(fmt.Sprintf(f, a...) + "\n") })
+	text := out.String()
+	for _, want := range []string{
+		"| HTTP/3 small page ≥ 1.0× caddy (issue 16) | 0.80× caddy | **not met** |",
+		"| no column slower than gotwistd@abc (issues 18, 19; below 0.95× counts, one run's noise is about ±5%) | lowest after ÷ before 0.80× (HTTP/3 req/s) | **not met** |",
+		"| small file ≥ 1.0× the fastest peer | 1.07× nginx | met |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "net/http") {
+		t.Errorf("an engine column became a goal:\n%s", text)
+	}
+}

@@ -300,7 +300,7 @@ func (r *results) noise() (med, worst float64, n int) {
 func (b *bench) writeGoals(w func(string, ...any)) {
 	r := b.res
 	if r.isSkipped("gotwistd") {
-		w("## Goals (issue 5)")
+		w("## Goals")
 		w("")
 		w("gotwistd was not available in this run, so no goal could be checked.")
 		w("")
@@ -339,6 +339,8 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 			{case100k, "", "100 KB ≥ 1.0× the fastest peer"},
 			{case10m, "nginx", "10 MB ≥ 1.0× nginx"},
 			{caseH2, "nginx", "HTTPS HTTP/2 ≥ 1.0× nginx"},
+			{caseH3, "caddy", "HTTP/3 small page ≥ 1.0× caddy (issue 16)"},
+			{caseH3100k, "caddy", "HTTP/3 100 KB ≥ 1.0× caddy (issue 16)"},
 		} {
 			if !contains(p0.cases, g.c) {
 				continue
@@ -366,6 +368,15 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 			gs = append(gs, goal{"access log on costs ≤ 10%", fmt.Sprintf("worst %.1f%% (%s)", worst*100, worstCase), verdict(worst <= 0.10)})
 		}
 	}
+	for _, d := range r.defs {
+		if !d.extra || d.only != nil || r.isSkipped(d.name) || p0 == nil {
+			continue // the baseline column only: it has no case list of its own
+		}
+		if worst, c, ok := worstRatio(compareColumns(p0, p0.cases, "gotwistd", d.name)); ok {
+			gs = append(gs, goal{"no column slower than " + d.name + " (issues 18, 19; below 0.95× counts, one run's noise is about ±5%)",
+				fmt.Sprintf("lowest after ÷ before %.2f× (%s)", worst, caseColumn[c]), verdict(worst >= 0.95)})
+		}
+	}
 	if a := r.activ["gotwistd"]; len(a) > 0 {
 		fb := make([]time.Duration, len(a))
 		for i, x := range a {
@@ -377,7 +388,9 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 	if m := r.mem["gotwistd"]; m != nil && m.Idle.RSS > 0 {
 		gs = append(gs, goal{"idle RSS ≤ 10 MB", fmtMB(m.Idle.RSS), verdict(m.Idle.RSS <= 10e6)})
 	}
-	w("## Goals (issue 5)")
+	w("## Goals")
+	w("")
+	w("Those of issue 5 unless another issue is named.")
 	w("")
 	w("| goal | measured | verdict |")
 	w("|---|---|---|")

@@ -184,3 +184,25 @@ func TestLoadAgainstHTTP3Server(t *testing.T) {
 		t.Fatalf("404s: %d requests, %d counted non-2xx", r.requests, r.non2xx)
 	}
 }
+
+// FuzzParseArgs feeds -H values and URLs: parsing never panics, and an
+// accepted header is stored under its trimmed name with its trimmed value.
+func FuzzParseArgs(f *testing.F) {
+	f.Add("Accept-Encoding: br, gzip", "https://127.0.0.1:8443/small.html")
+	f.Add("nocolon", "http://x/")
+	f.Add(":", "https://[::1]:1/")
+	f.Add("X: a:b", "https://h/%zz")
+	f.Fuzz(func(t *testing.T, header, url string) {
+		o, err := parseArgs([]string{"-H", header, url})
+		if err != nil {
+			return
+		}
+		name, value, _ := strings.Cut(header, ":")
+		if got := o.headers.Values(strings.TrimSpace(name)); len(got) != 1 || got[0] != strings.TrimSpace(value) {
+			t.Fatalf("-H %q gave %q", header, o.headers)
+		}
+		if o.url != url {
+			t.Fatalf("url %q, want %q", o.url, url)
+		}
+	})
+}
