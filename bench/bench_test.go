@@ -711,3 +711,24 @@ func TestGoalsOfNewColumns(t *testing.T) {
 		t.Errorf("an engine column became a goal:\n%s", text)
 	}
 }
+
+func TestChartEscapesExtraColumns(t *testing.T) {
+	b := &bench{cfg: &config{rounds: 1}, env: &benchEnv{}}
+	defs := append([]*serverDef{{name: "gotwistd", h3: true}, {name: "caddy", peer: true, h3: true}, {name: "nginx", peer: true}},
+		extraDefs(&config{gotwistd: "/x", baselineRev: "abc", engines: true})...)
+	p := newPassResult(false, []string{caseH3})
+	p.load[caseH3]["gotwistd"] = []loadResult{{Requests: 100, Seconds: 1}}
+	p.load[caseH3]["caddy"] = []loadResult{{Requests: 50, Seconds: 1}}
+	p.load[caseH3]["gotwistd@abc"] = []loadResult{{Requests: 90, Seconds: 1}}
+	b.res = &results{cfg: b.cfg, defs: defs, passes: [2]*passResult{p, nil}, skipped: map[string]string{}}
+	dir := t.TempDir()
+	s := b.chartScript(dir, filepath.Join(dir, "c.png"))
+	// Only the servers with HTTP/3 are rows; "@" is escaped for enhanced text.
+	if want := `("gotwistd" 0, "caddy" 1, "gotwistd\\@abc" 2)`; !strings.Contains(s, want) {
+		t.Errorf("script lacks %s:\n%s", want, s)
+	}
+	data := mustRead(t, filepath.Join(dir, "panel0.dat"))
+	if !strings.Contains(data, "2 90 16033446 ") { // 0xf4a6a6: the lighter red of an extra column
+		t.Errorf("panel data:\n%s", data)
+	}
+}

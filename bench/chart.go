@@ -32,6 +32,7 @@ type panelRow struct {
 	name  string
 	value float64 // NaN: no bar
 	label string
+	extra bool // an extra gotwistd column (drawn lighter)
 }
 
 // chartPanels gathers what the chart shows, in reading order.
@@ -49,11 +50,11 @@ func (b *bench) chartPanels() []panel {
 			}
 			st := p.cell(c, d.name)
 			if !st.ok {
-				pn.rows = append(pn.rows, panelRow{d.name, math.NaN(), r.whyMissing(p, c, d.name)})
+				pn.rows = append(pn.rows, panelRow{d.name, math.NaN(), r.whyMissing(p, c, d.name), d.extra})
 				continue
 			}
 			v := caseValue(c, st.med)
-			pn.rows = append(pn.rows, panelRow{d.name, v, fmtCase(c, v)})
+			pn.rows = append(pn.rows, panelRow{d.name, v, fmtCase(c, v), d.extra})
 		}
 		ps = append(ps, pn)
 	}
@@ -74,18 +75,18 @@ func (b *bench) chartPanels() []panel {
 		for _, d := range r.defs {
 			m := r.mem[d.name]
 			if m == nil || m.Idle.RSS == 0 {
-				idle.rows = append(idle.rows, panelRow{d.name, math.NaN(), "n/a"})
-				held.rows = append(held.rows, panelRow{d.name, math.NaN(), "n/a"})
+				idle.rows = append(idle.rows, panelRow{d.name, math.NaN(), "n/a", d.extra})
+				held.rows = append(held.rows, panelRow{d.name, math.NaN(), "n/a", d.extra})
 				continue
 			}
 			v := float64(m.Idle.RSS) / 1e6
-			idle.rows = append(idle.rows, panelRow{d.name, v, fmt.Sprintf("%.1f", v)})
+			idle.rows = append(idle.rows, panelRow{d.name, v, fmt.Sprintf("%.1f", v), d.extra})
 			if m.Hold.Opened == 0 {
-				held.rows = append(held.rows, panelRow{d.name, math.NaN(), "n/a"})
+				held.rows = append(held.rows, panelRow{d.name, math.NaN(), "n/a", d.extra})
 				continue
 			}
 			v = float64(m.Held.RSS) / 1e6
-			held.rows = append(held.rows, panelRow{d.name, v, fmt.Sprintf("%.1f", v)})
+			held.rows = append(held.rows, panelRow{d.name, v, fmt.Sprintf("%.1f", v), d.extra})
 		}
 		ps = append(ps, idle, held)
 	}
@@ -97,7 +98,7 @@ func (b *bench) chartPanels() []panel {
 				return
 			}
 			v := median(ms)
-			pn.rows = append(pn.rows, panelRow{label, v, fmt.Sprintf("%.1f", v)})
+			pn.rows = append(pn.rows, panelRow{label, v, fmt.Sprintf("%.1f", v), false})
 		}
 		add("gotwistd exec to READY=1", pick(r.startup["gotwistd"], func(s startupResult) time.Duration { return s.Ready }))
 		for _, name := range []string{"gotwistd", "twistd3"} {
@@ -151,12 +152,17 @@ func (b *bench) chartScript(dir, png string) string {
 			}
 			maxV = math.Max(maxV, v)
 			color := serverColor[strings.Fields(r.name)[0]]
+			if r.extra {
+				color = "#f4a6a6" // gotwistd@REV and the engine columns: gotwistd's red, lighter
+			}
 			if color == "" {
 				color = "#555555"
 			}
 			rgb, _ := strconv.ParseInt(strings.TrimPrefix(color, "#"), 16, 64)
 			fmt.Fprintf(&d, "%d %g %d %s\n", j, v, rgb, gpString(r.label))
-			tics = append(tics, fmt.Sprintf("%s %d", gpString(r.name), j))
+			// "@" (and "^", "_") are markup in gnuplot's enhanced text.
+			name := strings.NewReplacer("@", `\@`, "^", `\^`, "_", `\_`).Replace(r.name)
+			tics = append(tics, fmt.Sprintf("%s %d", gpString(name), j))
 		}
 		if err := os.WriteFile(data, []byte(d.String()), 0o644); err != nil {
 			return ""
