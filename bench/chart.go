@@ -130,7 +130,7 @@ func (b *bench) chartScript(dir, png string) string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "set terminal pngcairo size %d,%d font 'DejaVu Sans,11' background '#ffffff'\n", 620*cols, 330*rows+70)
 	fmt.Fprintf(&s, "set output %s\n", gpString(abs))
-	title := fmt.Sprintf("gotwistd vs peers, %s, %d cores, wrk/h2load on the same machine (%s)",
+	title := fmt.Sprintf("gotwistd vs peers, %s, %d cores, wrk/h2load/h3load on the same machine (%s)",
 		b.res.started.UTC().Format("2006-01-02"), runtime.NumCPU(), map[bool]string{true: "quick smoke run", false: "median of " + fmt.Sprint(b.res.cfg.rounds) + " rounds"}[b.res.cfg.quick])
 	if med, _, n := b.res.noise(); n > 0 && med > b.res.cfg.maxNoise {
 		title += fmt.Sprintf(" - NOISY: other processes used %.0f%% of the CPU (median)", med*100)
