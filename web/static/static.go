@@ -176,6 +176,44 @@ type headerValues struct {
 	vals []string
 }
 
+// initHeaders checks cfg.Headers and sets the headers every response gets:
+// Server (cfg.ServerHeader, unless Headers has its own) and Headers, merged
+// by canonical name in the order given.
+func (h *Handler) initHeaders(cfg Config) error {
+	server := cfg.ServerHeader
+	if server == "" {
+		server = "gotwistd"
+	}
+	h.server = []string{server}
+	for _, kv := range cfg.Headers {
+		if !validHeaderName(kv[0]) {
+			return fmt.Errorf("%w: header name %q is not a valid HTTP token", ErrBadConfig, kv[0])
+		}
+		if strings.ContainsAny(kv[1], "\r\n\x00") {
+			return fmt.Errorf("%w: value of header %q contains a line break or NUL", ErrBadConfig, kv[0])
+		}
+		key := http.CanonicalHeaderKey(kv[0])
+		switch key {
+		case "Content-Length", "Transfer-Encoding", "Content-Range", "Connection":
+			return fmt.Errorf("%w: header %q describes each response's framing and cannot be added to all of them", ErrBadConfig, kv[0])
+		}
+		if key == "Server" {
+			h.server = nil
+		}
+		if key == "Date" {
+			// The fast path's caller adds its own Date.
+			h.noFast = true
+		}
+		i := slices.IndexFunc(h.extra, func(x headerValues) bool { return x.key == key })
+		if i < 0 {
+			h.extra = append(h.extra, headerValues{key: key})
+			i = len(h.extra) - 1
+		}
+		h.extra[i].vals = append(h.extra[i].vals, strings.TrimSpace(kv[1]))
+	}
+	return nil
+}
+
 // New checks cfg and returns a Handler serving cfg.Root. It fails when
 // Root is missing or not a directory, or when a header, index name or
 // ignored extension is malformed; errors wrap ErrBadConfig or the file
@@ -239,36 +277,8 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	server := cfg.ServerHeader
-	if server == "" {
-		server = "gotwistd"
-	}
-	h.server = []string{server}
-	for _, kv := range cfg.Headers {
-		if !validHeaderName(kv[0]) {
-			return nil, fmt.Errorf("%w: header name %q is not a valid HTTP token", ErrBadConfig, kv[0])
-		}
-		if strings.ContainsAny(kv[1], "\r\n\x00") {
-			return nil, fmt.Errorf("%w: value of header %q contains a line break or NUL", ErrBadConfig, kv[0])
-		}
-		key := http.CanonicalHeaderKey(kv[0])
-		switch key {
-		case "Content-Length", "Transfer-Encoding", "Content-Range", "Connection":
-			return nil, fmt.Errorf("%w: header %q describes each response's framing and cannot be added to all of them", ErrBadConfig, kv[0])
-		}
-		if key == "Server" {
-			h.server = nil
-		}
-		if key == "Date" {
-			// The fast path's caller adds its own Date.
-			h.noFast = true
-		}
-		i := slices.IndexFunc(h.extra, func(x headerValues) bool { return x.key == key })
-		if i < 0 {
-			h.extra = append(h.extra, headerValues{key: key})
-			i = len(h.extra) - 1
-		}
-		h.extra[i].vals = append(h.extra[i].vals, strings.TrimSpace(kv[1]))
+	if err := h.initHeaders(cfg); err != nil {
+		return nil, err
 	}
 	if err := h.initRules(cfg); err != nil {
 		return nil, err
