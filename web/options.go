@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -225,282 +224,172 @@ func DefaultConfig() Config {
 	}
 }
 
-// options is the command line of `gotwistd web`, in the order --help shows.
-var options = &getopt.Parser{
-	Hint: hint,
-	Options: []getopt.Option{
-		{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "Add an endpoint to serve on, such as tcp:8080, ssl:8443:privateKey=key.pem:certKey=cert.pem, quic:8443:privateKey=key.pem (HTTP/3), unix:/run/www.sock or systemd:domain=INET:name=web. Repeatable.", Default: DefaultListen},
-		{Long: "port", Short: 'p', Arg: true, Meta: "ENDPOINT", Help: "(DEPRECATED: use --listen) Endpoint to serve on; a bare number means tcp:NUMBER. The last one given counts."},
-		{Long: "https", Arg: true, Meta: "PORT", Help: "(DEPRECATED: use --listen) Port to serve HTTPS on, with --certificate and --privkey."},
-		{Long: "certificate", Short: 'c', Arg: true, Meta: "FILE", Help: "(DEPRECATED: use --listen) Certificate file for --https.", Default: DefaultCertificate},
-		{Long: "privkey", Short: 'k', Arg: true, Meta: "FILE", Help: "(DEPRECATED: use --listen) Private key file for --https.", Default: DefaultCertificate},
-		{Long: "path", Arg: true, Meta: "DIR", Help: "Serve the files under DIR. Without it, a welcome page is served."},
-		{Long: "index", Short: 'i', Arg: true, Meta: "NAME", Help: "Add the name of a file used as a directory's index; the first one given replaces the default list. Repeatable.", Default: strings.Join(static.DefaultIndexes, ", ")},
-		{Long: "mime-type", Short: 'm', Arg: true, Meta: "TYPE", Help: "The Content-Type of files of unknown type (after --path only).", Default: "text/html"},
-		{Long: "ignore-ext", Arg: true, Meta: "EXT", Help: "Add an extension to try for paths that do not exist, in order: with .html, /about serves about.html (after --path only)."},
-		{Long: "allow-ignore-ext", Help: "Let /foo serve any foo.* file (after --path only)."},
-		{Long: "add-header", Arg: true, Meta: "'NAME: VALUE'", Help: "Add a header to every response. Repeatable."},
-		{Long: "cache-control", Arg: true, Meta: "GLOB=VALUE", Help: "Send Cache-Control: VALUE with the files GLOB matches: a GLOB without / matches the file's name (*.css), one with / its URL path (/assets/** for everything below /assets/). The first matching rule counts, and replaces --add-header's Cache-Control; an empty VALUE sends none. Repeatable."},
-		{Long: "cors", Arg: true, Meta: "ORIGIN", Help: "Let pages from ORIGIN read the files (CORS): * for any site, or origins such as https://app.example.com (comma-separated, repeatable). OPTIONS preflight requests are then answered 204."},
-		{Long: "error-page", Arg: true, Meta: "STATUS=PATH", Help: "Answer with the file at URL path PATH under --path (such as 404=/404.html), and status STATUS, where twistd's error page would be sent: 403, 404, 405, 412, 414, 416, 500 and the HTTP/1.1 engine's 400, 431, 501. Repeatable."},
-		{Long: "spa-fallback", Arg: true, Meta: "PATH", Help: "Answer a path that does not exist and whose last segment has no extension (/users/42, not /app.js) with the file at URL path PATH (such as /index.html) and status 200, as single-page apps need."},
-		{Long: "listing", Arg: true, Meta: "gotwistd|twistd|off", Help: "The page of a directory without an index file: gotwistd's (sizes, dates, types, sortable, JSON with Accept: application/json or ?format=json), twistd's own, or off (404).", Default: static.ListingGotwistd},
-		{Long: "no-compress", Help: "Send files as they are. By default text files (HTML, CSS, JavaScript, JSON, SVG, XML, WebAssembly...) of --compress-min-size bytes up to 1 MiB are sent compressed with br, zstd or gzip, as the client's Accept-Encoding prefers, unless a precompressed x.br, x.zst or x.gz answers or the request has a Range."},
-		{Long: "compress-min-size", Arg: true, Meta: "BYTES", Help: "Smallest file compressed on the fly.", Default: "256"},
-		{Long: "logfile", Short: 'l', Arg: true, Meta: "FILE", Help: "Write access lines (combined log format) to FILE instead of the main log; reopened on SIGUSR1 and SIGHUP."},
-		{Long: "no-access-log", Help: "Write no access lines at all."},
-		{Long: "serve-dotfiles", Help: "Serve files whose name starts with a dot; by default they are 404, except /.well-known/."},
-		{Long: "no-follow-symlinks", Help: "Refuse symbolic links under --path; by default they are followed, as twistd does."},
-		{Long: "cgi", Help: "Run the *.cgi files under --path as CGI scripts, as twistd does; without it they are refused (403), never sent. Scripts never run as root: use -u/--uid."},
-		{Long: "cgi-timeout", Arg: true, Meta: "DURATION", Help: "Kill a CGI script (its whole process group) that runs this long; 0 for no limit.", Default: "1m0s"},
-		{Long: "cgi-max-body", Arg: true, Meta: "BYTES", Help: "Largest request body passed to a CGI script; larger ones get 413.", Default: "10485760"},
-		{Long: "cgi-max-procs", Arg: true, Meta: "N", Help: "Most CGI scripts running at once; requests for more get 503.", Default: "100"},
-		{Long: "read-header-timeout", Arg: true, Meta: "DURATION", Help: "Time a client may take to send a request's headers; 0 for none. A number is seconds; 1m30s also works.", Default: "10s"},
-		{Long: "idle-timeout", Arg: true, Meta: "DURATION", Help: "Close keep-alive connections idle this long; 0 for never.", Default: "2m0s"},
-		{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
-		{Long: "send-timeout", Arg: true, Meta: "DURATION", Help: "Close a TCP connection whose client accepts no byte of its response for this long (it stopped reading, or vanished); 0 for never.", Default: "1m0s"},
-		{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
-		{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
-		{Long: "health", Arg: true, Meta: "/PATH", Help: "Answer PATH with 200 \"ok\" while the server serves (the self-check systemd's watchdog uses), and 503 once it is stopping, for load balancers, e.g. --health /healthz."},
-		{Long: "drain-time", Arg: true, Meta: "DURATION", Help: "On SIGTERM, go on serving this long with --health answering 503 before stopping, so load balancers take the server out first; counts against --shutdown-timeout.", Default: "0"},
-		{Long: "metrics", Arg: true, Meta: "/PATH", Help: "Serve Prometheus metrics at PATH on every listener (or, with --metrics-listen, only there), e.g. --metrics /metrics."},
-		{Long: "metrics-listen", Arg: true, Meta: "ENDPOINT", Help: "Serve the metrics (at /metrics or --metrics PATH) and --health on this endpoint only, e.g. tcp:9100:interface=127.0.0.1."},
-		{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Exit once no connection has been open this long; systemd, which holds the sockets, starts gotwistd again on the next one. Every endpoint must be systemd:; 0 for never.", Default: "0"},
-		{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set, or systemd reports the unit's FileDescriptorStoreMax= over D-Bus (systemd 252-253).", Default: HandoverAuto},
-		{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on TCP, UNIX and TLS endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. With --http2-engine=net/http, net/http serves HTTP/1.1 on TLS endpoints too.", Default: EngineGotwistd},
-		{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
-		{Long: "acme-ca", Arg: true, Meta: "URL", Help: "ACME directory of le: endpoints without ca= (lets: endpoints: Let's Encrypt's staging directory, https://acme-staging-v02.api.letsencrypt.org/directory).", Default: "https://acme-v02.api.letsencrypt.org/directory"},
-		{Long: "acme-email", Arg: true, Meta: "ADDRESS", Help: "Contact address of the ACME account of le: endpoints without email=."},
-		{Long: "no-https-redirect", Help: "With an le: endpoint, keep plain HTTP listeners serving the site instead of redirecting to HTTPS."},
-		{Long: "hsts", Arg: true, Meta: "DURATION", Help: "Add Strict-Transport-Security with this max-age (such as 8760h, or seconds) to every response; 0 for none.", Default: "0"},
-		{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
-		{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
-		{Long: "help", Help: "Display this help and exit."},
-	},
+// cmdLine is what ParseArgs builds while it reads the options: the Config,
+// and the deprecated --port, --https, --certificate and --privkey, which
+// become endpoints once every option is read.
+type cmdLine struct {
+	cfg         Config
+	port, https string
+	cert, key   string
 }
+
+// specs are the options of `gotwistd web`, in the order --help shows, each
+// with what it does to the command line being read.
+var specs = getopt.Specs[cmdLine]{
+	{Option: getopt.Option{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "Add an endpoint to serve on, such as tcp:8080, ssl:8443:privateKey=key.pem:certKey=cert.pem, quic:8443:privateKey=key.pem (HTTP/3), unix:/run/www.sock or systemd:domain=INET:name=web. Repeatable.", Default: DefaultListen},
+		Set: func(a *cmdLine, r getopt.Result) error { a.cfg.Listen = append(a.cfg.Listen, r.Value); return nil }},
+	{Option: getopt.Option{Long: "port", Short: 'p', Arg: true, Meta: "ENDPOINT", Help: "(DEPRECATED: use --listen) Endpoint to serve on; a bare number means tcp:NUMBER. The last one given counts."},
+		Set: func(a *cmdLine, r getopt.Result) error { a.port = r.Value; return nil }},
+	{Option: getopt.Option{Long: "https", Arg: true, Meta: "PORT", Help: "(DEPRECATED: use --listen) Port to serve HTTPS on, with --certificate and --privkey."},
+		Set: func(a *cmdLine, r getopt.Result) error { a.https = r.Value; return nil }},
+	{Option: getopt.Option{Long: "certificate", Short: 'c', Arg: true, Meta: "FILE", Help: "(DEPRECATED: use --listen) Certificate file for --https.", Default: DefaultCertificate},
+		Set: func(a *cmdLine, r getopt.Result) error { a.cert = r.Value; return nil }},
+	{Option: getopt.Option{Long: "privkey", Short: 'k', Arg: true, Meta: "FILE", Help: "(DEPRECATED: use --listen) Private key file for --https.", Default: DefaultCertificate},
+		Set: func(a *cmdLine, r getopt.Result) error { a.key = r.Value; return nil }},
+	{Option: getopt.Option{Long: "path", Arg: true, Meta: "DIR", Help: "Serve the files under DIR. Without it, a welcome page is served."},
+		Set: setRoot},
+	{Option: getopt.Option{Long: "index", Short: 'i', Arg: true, Meta: "NAME", Help: "Add the name of a file used as a directory's index; the first one given replaces the default list. Repeatable.", Default: strings.Join(static.DefaultIndexes, ", ")},
+		Set: func(a *cmdLine, r getopt.Result) error { a.cfg.Indexes = append(a.cfg.Indexes, r.Value); return nil }},
+	{Option: getopt.Option{Long: "mime-type", Short: 'm', Arg: true, Meta: "TYPE", Help: "The Content-Type of files of unknown type (after --path only).", Default: "text/html"},
+		Set: afterPath(func(c *Config, v string) { c.DefaultType = v })},
+	{Option: getopt.Option{Long: "ignore-ext", Arg: true, Meta: "EXT", Help: "Add an extension to try for paths that do not exist, in order: with .html, /about serves about.html (after --path only)."},
+		Set: afterPath(func(c *Config, v string) { c.IgnoreExt = append(c.IgnoreExt, v) })},
+	{Option: getopt.Option{Long: "allow-ignore-ext", Help: "Let /foo serve any foo.* file (after --path only)."},
+		Set: afterPath(func(c *Config, _ string) { c.AllowIgnoreExt = true })},
+	{Option: getopt.Option{Long: "add-header", Arg: true, Meta: "'NAME: VALUE'", Help: "Add a header to every response. Repeatable."},
+		Set: setHeader},
+	{Option: getopt.Option{Long: "cache-control", Arg: true, Meta: "GLOB=VALUE", Help: "Send Cache-Control: VALUE with the files GLOB matches: a GLOB without / matches the file's name (*.css), one with / its URL path (/assets/** for everything below /assets/). The first matching rule counts, and replaces --add-header's Cache-Control; an empty VALUE sends none. Repeatable."},
+		Set: siteSet(setCacheControl)},
+	{Option: getopt.Option{Long: "cors", Arg: true, Meta: "ORIGIN", Help: "Let pages from ORIGIN read the files (CORS): * for any site, or origins such as https://app.example.com (comma-separated, repeatable). OPTIONS preflight requests are then answered 204."},
+		Set: siteSet(setCORS)},
+	{Option: getopt.Option{Long: "error-page", Arg: true, Meta: "STATUS=PATH", Help: "Answer with the file at URL path PATH under --path (such as 404=/404.html), and status STATUS, where twistd's error page would be sent: 403, 404, 405, 412, 414, 416, 500 and the HTTP/1.1 engine's 400, 431, 501. Repeatable."},
+		Set: siteSet(setErrorPage)},
+	{Option: getopt.Option{Long: "spa-fallback", Arg: true, Meta: "PATH", Help: "Answer a path that does not exist and whose last segment has no extension (/users/42, not /app.js) with the file at URL path PATH (such as /index.html) and status 200, as single-page apps need."},
+		Set: siteSet(setSPAFallback)},
+	{Option: getopt.Option{Long: "listing", Arg: true, Meta: "gotwistd|twistd|off", Help: "The page of a directory without an index file: gotwistd's (sizes, dates, types, sortable, JSON with Accept: application/json or ?format=json), twistd's own, or off (404).", Default: static.ListingGotwistd},
+		Set: siteSet(setListing)},
+	{Option: getopt.Option{Long: "no-compress", Help: "Send files as they are. By default text files (HTML, CSS, JavaScript, JSON, SVG, XML, WebAssembly...) of --compress-min-size bytes up to 1 MiB are sent compressed with br, zstd or gzip, as the client's Accept-Encoding prefers, unless a precompressed x.br, x.zst or x.gz answers or the request has a Range."},
+		Set: flagSet(func(c *Config) { c.NoCompress = true })},
+	{Option: getopt.Option{Long: "compress-min-size", Arg: true, Meta: "BYTES", Help: "Smallest file compressed on the fly.", Default: "256"},
+		Set: setCompressMinSize},
+	{Option: getopt.Option{Long: "logfile", Short: 'l', Arg: true, Meta: "FILE", Help: "Write access lines (combined log format) to FILE instead of the main log; reopened on SIGUSR1 and SIGHUP."},
+		Set: setAccessLog},
+	{Option: getopt.Option{Long: "no-access-log", Help: "Write no access lines at all."},
+		Set: flagSet(func(c *Config) { c.NoAccessLog = true })},
+	{Option: getopt.Option{Long: "serve-dotfiles", Help: "Serve files whose name starts with a dot; by default they are 404, except /.well-known/."},
+		Set: flagSet(func(c *Config) { c.ServeDotfiles = true })},
+	{Option: getopt.Option{Long: "no-follow-symlinks", Help: "Refuse symbolic links under --path; by default they are followed, as twistd does."},
+		Set: flagSet(func(c *Config) { c.NoFollowSymlinks = true })},
+	{Option: getopt.Option{Long: "cgi", Help: "Run the *.cgi files under --path as CGI scripts, as twistd does; without it they are refused (403), never sent. Scripts never run as root: use -u/--uid."},
+		Set: flagSet(func(c *Config) { c.CGI = true })},
+	{Option: getopt.Option{Long: "cgi-timeout", Arg: true, Meta: "DURATION", Help: "Kill a CGI script (its whole process group) that runs this long; 0 for no limit.", Default: "1m0s"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.CGITimeout })},
+	{Option: getopt.Option{Long: "cgi-max-body", Arg: true, Meta: "BYTES", Help: "Largest request body passed to a CGI script; larger ones get 413.", Default: "10485760"},
+		Set: setCGIMaxBody},
+	{Option: getopt.Option{Long: "cgi-max-procs", Arg: true, Meta: "N", Help: "Most CGI scripts running at once; requests for more get 503.", Default: "100"},
+		Set: setCGIMaxProcs},
+	{Option: getopt.Option{Long: "read-header-timeout", Arg: true, Meta: "DURATION", Help: "Time a client may take to send a request's headers; 0 for none. A number is seconds; 1m30s also works.", Default: "10s"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.ReadHeaderTimeout })},
+	{Option: getopt.Option{Long: "idle-timeout", Arg: true, Meta: "DURATION", Help: "Close keep-alive connections idle this long; 0 for never.", Default: "2m0s"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{Option: getopt.Option{Long: "write-timeout", Arg: true, Meta: "DURATION", Help: "Time allowed to write one response; 0 for none.", Default: "0"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.WriteTimeout })},
+	{Option: getopt.Option{Long: "send-timeout", Arg: true, Meta: "DURATION", Help: "Close a TCP connection whose client accepts no byte of its response for this long (it stopped reading, or vanished); 0 for never.", Default: "1m0s"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.SendTimeout })},
+	{Option: getopt.Option{Long: "max-header-bytes", Arg: true, Meta: "BYTES", Help: "Largest request headers accepted; larger ones get 431.", Default: "65536"},
+		Set: setMaxHeaderBytes},
+	{Option: getopt.Option{Long: "max-connections", Arg: true, Meta: "N", Help: "Close connections beyond N open TCP and UNIX connections at once; 0 for no limit.", Default: "0"},
+		Set: setMaxConnections},
+	{Option: getopt.Option{Long: "health", Arg: true, Meta: "/PATH", Help: "Answer PATH with 200 \"ok\" while the server serves (the self-check systemd's watchdog uses), and 503 once it is stopping, for load balancers, e.g. --health /healthz."},
+		Set: urlPathSet("healthz", func(c *Config) *string { return &c.HealthPath })},
+	{Option: getopt.Option{Long: "drain-time", Arg: true, Meta: "DURATION", Help: "On SIGTERM, go on serving this long with --health answering 503 before stopping, so load balancers take the server out first; counts against --shutdown-timeout.", Default: "0"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.DrainTime })},
+	{Option: getopt.Option{Long: "metrics", Arg: true, Meta: "/PATH", Help: "Serve Prometheus metrics at PATH on every listener (or, with --metrics-listen, only there), e.g. --metrics /metrics."},
+		Set: urlPathSet("metrics", func(c *Config) *string { return &c.MetricsPath })},
+	{Option: getopt.Option{Long: "metrics-listen", Arg: true, Meta: "ENDPOINT", Help: "Serve the metrics (at /metrics or --metrics PATH) and --health on this endpoint only, e.g. tcp:9100:interface=127.0.0.1."},
+		Set: func(a *cmdLine, r getopt.Result) error { a.cfg.MetricsListen = r.Value; return nil }},
+	{Option: getopt.Option{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Exit once no connection has been open this long; systemd, which holds the sockets, starts gotwistd again on the next one. Every endpoint must be systemd:; 0 for never.", Default: "0"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.ExitIdleTime })},
+	{Option: getopt.Option{Long: "handover", Arg: true, Meta: "auto|on|off", Help: "On stop, park idle keep-alive connections in systemd's file descriptor store (FileDescriptorStoreMax=) so the next instance serves them and a restart loses none. auto: when $FDSTORE is set, or systemd reports the unit's FileDescriptorStoreMax= over D-Bus (systemd 252-253).", Default: HandoverAuto},
+		Set: setHandover},
+	{Option: getopt.Option{Long: "http1-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/1.1 on TCP, UNIX and TLS endpoints: gotwistd's own engine (faster, stricter parser) or Go's net/http. With --http2-engine=net/http, net/http serves HTTP/1.1 on TLS endpoints too.", Default: EngineGotwistd},
+		Set: engineSet(func(c *Config) *string { return &c.HTTP1Engine })},
+	{Option: getopt.Option{Long: "http2-engine", Arg: true, Meta: "gotwistd|net/http", Help: "What serves HTTP/2 on TLS endpoints: gotwistd's own engine (answers cached files without a goroutine per request, one write for the responses a client asked for together) or Go's net/http.", Default: EngineGotwistd},
+		Set: engineSet(func(c *Config) *string { return &c.HTTP2Engine })},
+	{Option: getopt.Option{Long: "acme-ca", Arg: true, Meta: "URL", Help: "ACME directory of le: endpoints without ca= (lets: endpoints: Let's Encrypt's staging directory, https://acme-staging-v02.api.letsencrypt.org/directory).", Default: "https://acme-v02.api.letsencrypt.org/directory"},
+		Set: setACMECA},
+	{Option: getopt.Option{Long: "acme-email", Arg: true, Meta: "ADDRESS", Help: "Contact address of the ACME account of le: endpoints without email=."},
+		Set: setACMEEmail},
+	{Option: getopt.Option{Long: "no-https-redirect", Help: "With an le: endpoint, keep plain HTTP listeners serving the site instead of redirecting to HTTPS."},
+		Set: flagSet(func(c *Config) { c.NoHTTPSRedirect = true })},
+	{Option: getopt.Option{Long: "hsts", Arg: true, Meta: "DURATION", Help: "Add Strict-Transport-Security with this max-age (such as 8760h, or seconds) to every response; 0 for none.", Default: "0"},
+		Set: durationSet(func(c *Config) *time.Duration { return &c.HSTS })},
+	{Option: getopt.Option{Long: "display-tracebacks", Help: "Accepted for twistd compatibility; gotwistd never shows internal errors to clients."},
+		Set: flagSet(func(c *Config) { c.DisplayTracebacks = true })},
+	{Option: getopt.Option{Long: "notracebacks", Short: 'n', Help: "(DEPRECATED) Accepted for twistd compatibility; does nothing."},
+		Set: flagSet(func(*Config) {})}, // twistd deprecated it and does nothing with it either.
+	{Option: getopt.Option{Long: "help", Help: "Display this help and exit."},
+		Set: flagSet(func(*Config) {})}, // ParseArgs answers --help before applying any option.
+}
+
+// options is the command line of `gotwistd web`.
+var options = specs.Parser(hint)
 
 // ParseArgs parses the arguments that follow `web` into a Config, by
 // twistd's rules (long options may be abbreviated to a unique prefix).
 // With --help it returns flag.ErrHelp; WriteHelp prints the help. Any other
 // error satisfies errors.Is(err, getopt.ErrUsage) and is one line.
 func ParseArgs(args []string) (Config, error) {
-	cfg := DefaultConfig()
+	a := cmdLine{cfg: DefaultConfig(), cert: DefaultCertificate, key: DefaultCertificate}
 	results, rest, err := options.Parse(args)
 	if err != nil {
-		return cfg, err
+		return a.cfg, err
 	}
 	if len(rest) > 0 {
-		return cfg, getopt.Usagef(hint, "unexpected argument %q: web takes only options", rest[0])
+		return a.cfg, getopt.Usagef(hint, "unexpected argument %q: web takes only options", rest[0])
 	}
-	var port, https string
-	cert, key := DefaultCertificate, DefaultCertificate
 	for _, r := range results {
 		if r.Name == "help" {
-			return cfg, flag.ErrHelp
+			return a.cfg, flag.ErrHelp
 		}
 	}
-	for _, r := range results {
-		v := r.Value
-		switch r.Name {
-		case "listen":
-			cfg.Listen = append(cfg.Listen, v)
-		case "port":
-			port = v
-		case "https":
-			https = v
-		case "certificate":
-			cert = v
-		case "privkey":
-			key = v
-		case "path":
-			if v == "" {
-				return cfg, getopt.Usagef(hint, "--path is empty: give a directory, such as --path .")
-			}
-			abs, err := filepath.Abs(v)
-			if err != nil {
-				return cfg, getopt.Usagef(hint, "--path %s: %w", v, err)
-			}
-			cfg.Root = abs
-		case "index":
-			cfg.Indexes = append(cfg.Indexes, v)
-		case "mime-type", "ignore-ext", "allow-ignore-ext":
-			if cfg.Root == "" {
-				return cfg, getopt.Usagef(hint, "You can only use --%s after --path.", r.Name)
-			}
-			switch r.Name {
-			case "mime-type":
-				cfg.DefaultType = v
-			case "ignore-ext":
-				cfg.IgnoreExt = append(cfg.IgnoreExt, v)
-			default:
-				cfg.AllowIgnoreExt = true
-			}
-		case "add-header":
-			h, err := parseHeader(v)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.Headers = append(cfg.Headers, h)
-		case "cache-control", "cors", "error-page", "spa-fallback", "listing":
-			if err := parseSiteOption(&cfg, r.Name, v); err != nil {
-				return cfg, err
-			}
-		case "logfile":
-			if v == "" {
-				return cfg, getopt.Usagef(hint, "--logfile is empty: give a file name, or leave the option out to log to the main log")
-			}
-			abs, err := filepath.Abs(v)
-			if err != nil {
-				return cfg, getopt.Usagef(hint, "--logfile %s: %w", v, err)
-			}
-			cfg.AccessLog = abs
-		case "no-compress":
-			cfg.NoCompress = true
-		case "compress-min-size":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return cfg, getopt.Usagef(hint, "--compress-min-size %q: give a number of bytes of at least 1, such as 256", v)
-			}
-			cfg.CompressMinSize = n
-		case "no-access-log":
-			cfg.NoAccessLog = true
-		case "serve-dotfiles":
-			cfg.ServeDotfiles = true
-		case "no-follow-symlinks":
-			cfg.NoFollowSymlinks = true
-		case "cgi":
-			cfg.CGI = true
-		case "cgi-timeout":
-			d, err := parseDuration(r.Name, v)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.CGITimeout = d
-		case "cgi-max-body":
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				return cfg, getopt.Usagef(hint, "--cgi-max-body %q: give a number of bytes, such as 10485760", v)
-			}
-			cfg.CGIMaxBody = n
-		case "cgi-max-procs":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return cfg, getopt.Usagef(hint, "--cgi-max-procs %q: give a number of scripts, such as 100", v)
-			}
-			cfg.CGIMaxProcs = n
-		case "read-header-timeout", "idle-timeout", "write-timeout", "send-timeout":
-			d, err := parseDuration(r.Name, v)
-			if err != nil {
-				return cfg, err
-			}
-			switch r.Name {
-			case "read-header-timeout":
-				cfg.ReadHeaderTimeout = d
-			case "idle-timeout":
-				cfg.IdleTimeout = d
-			case "send-timeout":
-				cfg.SendTimeout = d
-			default:
-				cfg.WriteTimeout = d
-			}
-		case "max-header-bytes":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1024 {
-				return cfg, getopt.Usagef(hint, "--max-header-bytes %q: give a number of bytes of at least 1024, such as 65536", v)
-			}
-			cfg.MaxHeaderBytes = n
-		case "max-connections":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 {
-				return cfg, getopt.Usagef(hint, "--max-connections %q: give a number of connections, or 0 for no limit", v)
-			}
-			cfg.MaxConnections = n
-		case "health", "metrics":
-			if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "?#") {
-				return cfg, getopt.Usagef(hint, "--%s %q: give a path starting with /, such as /%s", r.Name, v, map[string]string{"health": "healthz", "metrics": "metrics"}[r.Name])
-			}
-			if r.Name == "health" {
-				cfg.HealthPath = v
-			} else {
-				cfg.MetricsPath = v
-			}
-		case "metrics-listen":
-			cfg.MetricsListen = v
-		case "drain-time", "exit-idle-time":
-			d, err := parseDuration(r.Name, v)
-			if err != nil {
-				return cfg, err
-			}
-			if r.Name == "drain-time" {
-				cfg.DrainTime = d
-			} else {
-				cfg.ExitIdleTime = d
-			}
-		case "handover":
-			switch v {
-			case HandoverAuto, HandoverOn, HandoverOff:
-				cfg.Handover = v
-			default:
-				return cfg, getopt.Usagef(hint, "--handover %q: give auto, on or off", v)
-			}
-		case "http1-engine", "http2-engine":
-			if v != EngineGotwistd && v != EngineNetHTTP {
-				return cfg, getopt.Usagef(hint, "--%s %q: give gotwistd or net/http", r.Name, v)
-			}
-			if r.Name == "http1-engine" {
-				cfg.HTTP1Engine = v
-			} else {
-				cfg.HTTP2Engine = v
-			}
-		case "acme-ca":
-			if !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "http://") {
-				return cfg, getopt.Usagef(hint, "--acme-ca %q: give the URL of the CA's ACME directory, such as https://acme-staging-v02.api.letsencrypt.org/directory", v)
-			}
-			cfg.ACMECA = v
-		case "acme-email":
-			if !strings.Contains(v, "@") || strings.ContainsAny(v, " ,<>:") {
-				return cfg, getopt.Usagef(hint, "--acme-email %q: give an e-mail address, such as --acme-email ops@example.com", v)
-			}
-			cfg.ACMEEmail = v
-		case "no-https-redirect":
-			cfg.NoHTTPSRedirect = true
-		case "hsts":
-			d, err := parseDuration(r.Name, v)
-			if err != nil {
-				return cfg, err
-			}
-			cfg.HSTS = d
-		case "display-tracebacks":
-			cfg.DisplayTracebacks = true
-		case "notracebacks":
-			// twistd deprecated it and does nothing with it either.
-		}
+	if err := specs.Apply(&a, results); err != nil {
+		return a.cfg, err
 	}
-	if err := checkSiteOptions(&cfg); err != nil {
+	cfg := a.cfg
+	if err := checkOptions(&cfg); err != nil {
 		return cfg, err
 	}
-	if cfg.NoAccessLog && cfg.AccessLog != "" {
-		return cfg, getopt.Usagef(hint, "--no-access-log and --logfile contradict each other: give one of them")
+	if a.port != "" {
+		cfg.Listen = append(cfg.Listen, a.port)
 	}
-	if cfg.CGI && cfg.Root == "" {
-		return cfg, getopt.Usagef(hint, "--cgi needs --path: give the directory holding the scripts, such as --path /srv/www")
-	}
-	if cfg.HealthPath != "" && cfg.HealthPath == cfg.MetricsPath {
-		return cfg, getopt.Usagef(hint, "--health and --metrics both give %s: give them different paths", cfg.HealthPath)
-	}
-	if cfg.DrainTime > 0 && cfg.HealthPath == "" {
-		return cfg, getopt.Usagef(hint, "--drain-time without --health: nothing would tell load balancers to stop sending; add --health /healthz")
-	}
-	if port != "" {
-		cfg.Listen = append(cfg.Listen, port)
-	}
-	if https != "" {
-		cfg.Listen = append(cfg.Listen, "ssl:port="+escapeField(https)+":privateKey="+escapeField(key)+":certKey="+escapeField(cert))
+	if a.https != "" {
+		cfg.Listen = append(cfg.Listen, "ssl:port="+escapeField(a.https)+":privateKey="+escapeField(a.key)+":certKey="+escapeField(a.cert))
 	}
 	if len(cfg.Listen) == 0 {
 		cfg.Listen = []string{DefaultListen}
 	}
 	return cfg, nil
+}
+
+// checkOptions refuses the combinations of options that cannot work.
+func checkOptions(cfg *Config) error {
+	if err := checkSiteOptions(cfg); err != nil {
+		return err
+	}
+	if cfg.NoAccessLog && cfg.AccessLog != "" {
+		return getopt.Usagef(hint, "--no-access-log and --logfile contradict each other: give one of them")
+	}
+	if cfg.CGI && cfg.Root == "" {
+		return getopt.Usagef(hint, "--cgi needs --path: give the directory holding the scripts, such as --path /srv/www")
+	}
+	if cfg.HealthPath != "" && cfg.HealthPath == cfg.MetricsPath {
+		return getopt.Usagef(hint, "--health and --metrics both give %s: give them different paths", cfg.HealthPath)
+	}
+	if cfg.DrainTime > 0 && cfg.HealthPath == "" {
+		return getopt.Usagef(hint, "--drain-time without --health: nothing would tell load balancers to stop sending; add --health /healthz")
+	}
+	return nil
 }
 
 // escapeField escapes a value for an endpoint string field.

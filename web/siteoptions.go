@@ -8,56 +8,64 @@ import (
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
-// parseSiteOption reads one of the options that shape what the files'
-// responses look like: --cache-control, --cors, --error-page,
-// --spa-fallback and --listing.
-func parseSiteOption(cfg *Config, name, v string) error {
-	switch name {
-	case "cache-control":
-		rule, err := static.ParseCacheRule(v)
-		if err != nil {
-			return getopt.Usagef(hint, "--cache-control: %v", err)
-		}
-		cfg.CacheControl = append(cfg.CacheControl, rule)
-	case "cors":
-		origins, err := static.ParseCORS(v)
-		if err != nil {
-			return getopt.Usagef(hint, "%v", err)
-		}
-		for _, o := range origins {
-			if !contains(cfg.CORS, o) {
-				cfg.CORS = append(cfg.CORS, o)
-			}
-		}
-		if len(cfg.CORS) > 1 && contains(cfg.CORS, "*") {
-			return getopt.Usagef(hint, "--cors * already allows every origin: give it alone")
-		}
-	case "error-page":
-		code, path, err := parseErrorPage(v)
-		if err != nil {
-			return err
-		}
-		if _, dup := cfg.ErrorPages[code]; dup {
-			return getopt.Usagef(hint, "--error-page %q: status %d has a page already: give one per status", v, code)
-		}
-		if cfg.ErrorPages == nil {
-			cfg.ErrorPages = make(map[int]string)
-		}
-		cfg.ErrorPages[code] = path
-	case "spa-fallback":
-		if !strings.HasPrefix(v, "/") {
-			return getopt.Usagef(hint, "--spa-fallback %q: give the URL path of a file under --path, such as /index.html", v)
-		}
-		cfg.SPAFallback = v
-	case "listing":
-		switch v {
-		case static.ListingGotwistd, static.ListingTwistd, static.ListingOff:
-			cfg.Listing = v
-		default:
-			return getopt.Usagef(hint, "--listing %q: give gotwistd, twistd or off", v)
+// The options that shape what the files' responses look like:
+// --cache-control, --cors, --error-page, --spa-fallback and --listing.
+
+func setCacheControl(cfg *Config, v string) error {
+	rule, err := static.ParseCacheRule(v)
+	if err != nil {
+		return getopt.Usagef(hint, "--cache-control: %v", err)
+	}
+	cfg.CacheControl = append(cfg.CacheControl, rule)
+	return nil
+}
+
+func setCORS(cfg *Config, v string) error {
+	origins, err := static.ParseCORS(v)
+	if err != nil {
+		return getopt.Usagef(hint, "%v", err)
+	}
+	for _, o := range origins {
+		if !contains(cfg.CORS, o) {
+			cfg.CORS = append(cfg.CORS, o)
 		}
 	}
+	if len(cfg.CORS) > 1 && contains(cfg.CORS, "*") {
+		return getopt.Usagef(hint, "--cors * already allows every origin: give it alone")
+	}
 	return nil
+}
+
+func setErrorPage(cfg *Config, v string) error {
+	code, path, err := parseErrorPage(v)
+	if err != nil {
+		return err
+	}
+	if _, dup := cfg.ErrorPages[code]; dup {
+		return getopt.Usagef(hint, "--error-page %q: status %d has a page already: give one per status", v, code)
+	}
+	if cfg.ErrorPages == nil {
+		cfg.ErrorPages = make(map[int]string)
+	}
+	cfg.ErrorPages[code] = path
+	return nil
+}
+
+func setSPAFallback(cfg *Config, v string) error {
+	if !strings.HasPrefix(v, "/") {
+		return getopt.Usagef(hint, "--spa-fallback %q: give the URL path of a file under --path, such as /index.html", v)
+	}
+	cfg.SPAFallback = v
+	return nil
+}
+
+func setListing(cfg *Config, v string) error {
+	switch v {
+	case static.ListingGotwistd, static.ListingTwistd, static.ListingOff:
+		cfg.Listing = v
+		return nil
+	}
+	return getopt.Usagef(hint, "--listing %q: give gotwistd, twistd or off", v)
 }
 
 // parseErrorPage reads STATUS=PATH.

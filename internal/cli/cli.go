@@ -255,7 +255,10 @@ func (r *runner) startDaemon(args []string, o *options, p service.Plugin) error 
 }
 
 // serve runs the plugin in this process: the foreground, or the daemon
-// child.
+// child. Its steps: take the signals, set the umask, check the pidfile and
+// open the log (here), call Plugin.New (newLogged), write the pidfile,
+// change root and directory, Listen and drop privileges (setUp), start
+// Serve and report the start (here), then run the main loop (runLoop).
 func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pipe *statusPipe) error {
 	begin := time.Now()
 	// Take the signals first: from here on SIGTERM, SIGINT and SIGHUP
@@ -284,84 +287,21 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 	}
 	defer lo.close()
 	logger := slog.New(lo.handler)
-	g := newGate(lo.handler)
-	// New and Listen may be slow (a docroot on a slow disk, an access log
-	// on a FIFO whose reader starts late): sw extends systemd's start
-	// timeout meanwhile and handles the signals.
-	sw := &startWatch{begin: begin, limit: o.startTimeout, sigs: sigs, logger: logger}
-	var svc service.Service
-	err = sw.step(p.Name()+": New (reading its options)", func() error {
-		var err error
-		svc, err = r.newService(o, p, slog.New(g))
-		return err
-	})
-	if errors.Is(err, errStartTimeout) {
-		logger.Error(err.Error())
-		return &loggedError{err: err, toStderr: lo.toStderr}
-	}
-	if err != nil {
-		return err
-	}
-	g.openGate(func() {
-		logger.Info("Log opened.")
-		if stale {
-			logger.Info("Removing stale pidfile " + o.pidFile)
-		}
-		logger.Info(fmt.Sprintf("gotwistd %s (%s %s) starting up.", Version, executable(), runtime.Version()))
-		logger.Info(fmt.Sprintf("runtime: Go %s %s/%s, GOMAXPROCS=%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0)))
-		for _, opt := range o.ignored {
-			logger.Info(fmt.Sprintf("Ignoring twistd option %s: it has no meaning for gotwistd.", opt))
-		}
-	})
 	fail := func(err error) error {
 		logger.Error(err.Error())
 		return &loggedError{err: err, toStderr: lo.toStderr}
 	}
-
-	pid := os.Getpid()
-	removePID := func() {}
-	if o.pidFile != "" {
-		if err := writePIDFile(o.pidFile, pid); err != nil {
-			return fail(err)
-		}
-		removePID = func() {
-			if msg := removePIDFile(o.pidFile, pid); msg != "" {
-				logger.Warn(msg)
-			}
-		}
-	}
-	rundir := o.rundir
-	if o.chroot != "" {
-		if err := chroot(o.chroot); err != nil {
-			removePID()
-			return fail(err)
-		}
-		if rundir == "." {
-			rundir = "/"
-		}
-	}
-	if err := os.Chdir(rundir); err != nil {
-		removePID()
-		return fail(fmt.Errorf("change to the run directory: %w", err))
-	}
-	err = sw.step(p.Name()+": Listen (binding the listeners)", func() error {
-		return svc.Listen(context.Background())
-	})
-	if errors.Is(err, errStartInterrupted) {
-		removePID()
+	// New and Listen may be slow (a docroot on a slow disk, an access log
+	// on a FIFO whose reader starts late): sw extends systemd's start
+	// timeout meanwhile and handles the signals.
+	sw := &startWatch{begin: begin, limit: o.startTimeout, sigs: sigs, logger: logger}
+	svc, err := r.newLogged(o, p, lo.handler, sw, stale, fail)
+	if err != nil {
 		return err
 	}
+	removePID, err := setUp(o, p, svc, cr, sw, logger, fail)
 	if err != nil {
-		removePID()
-		return fail(err)
-	}
-	desc, err := cr.drop(o.euid)
-	if err != nil {
-		removePID()
-		return fail(err)
-	}
-	if desc != "" {
-		logger.Info("set " + desc)
+		return err
 	}
 
 	serveDone := make(chan error, 1)
@@ -380,214 +320,99 @@ func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pip
 		o: o, svc: svc, logger: logger, log: lo,
 		sigs: sigs, pending: sw.pending, serveDone: serveDone, pings: make(chan chan struct{}),
 	}
-	watchdogCtx, stopWatchdog := context.WithCancel(context.Background())
-	l.startWatchdog(watchdogCtx)
-	err = l.run()
-	stopWatchdog()
-	logger.Info("Main loop terminated.")
-	removePID()
-	logger.Info("Server Shut Down.")
+	err = l.runLoop(removePID)
 	if err != nil {
 		return &loggedError{err: err, toStderr: lo.toStderr}
 	}
 	return nil
 }
 
-// loop is the runner's main loop: signals, the service's end, watchdog
-// health checks.
-type loop struct {
-	o         *options
-	svc       service.Service
-	logger    *slog.Logger
-	log       *logOutput
-	sigs      <-chan os.Signal
-	pending   []os.Signal // SIGHUP/SIGUSR1 received during a slow start
-	serveDone <-chan error
-	pings     chan chan struct{}
-
-	stopSignals    int
-	shutdownDone   chan error // nil until the shutdown starts
-	cancelShutdown context.CancelFunc
-}
-
-// run serves until the service has stopped: Serve returned and, if a
-// shutdown was started, Shutdown returned too. Its error is the fatal one.
-func (l *loop) run() error {
-	var (
-		fatal            error
-		served, shutdown bool
-	)
-	defer func() {
-		if l.cancelShutdown != nil {
-			l.cancelShutdown()
-		}
-	}()
-	for _, sig := range l.pending {
-		l.signal(sig)
+// newLogged calls Plugin.New as a step of sw, with the plugin's log lines
+// held back until the runner's own opening lines are written: "Log
+// opened.", the stale pidfile removed, the version and runtime lines, and
+// the twistd options ignored. An error past the start timeout is logged
+// (fail); other errors are returned as they are.
+func (r *runner) newLogged(o *options, p service.Plugin, h slog.Handler, sw *startWatch, stale bool, fail func(error) error) (service.Service, error) {
+	logger := sw.logger
+	g := newGate(h)
+	var svc service.Service
+	err := sw.step(p.Name()+": New (reading its options)", func() error {
+		var err error
+		svc, err = r.newService(o, p, slog.New(g))
+		return err
+	})
+	if errors.Is(err, errStartTimeout) {
+		return nil, fail(err)
 	}
-	for !served || (l.shutdownDone != nil && !shutdown) {
-		select {
-		case sig := <-l.sigs:
-			if err := l.signal(sig); err != nil {
-				return err
-			}
-		case err := <-l.serveDone:
-			served = true
-			switch {
-			case err != nil && l.shutdownDone == nil:
-				fatal = fmt.Errorf("server failed: %w", err)
-				l.logger.Error(fatal.Error())
-				notifyLogged(l.logger, "STATUS=")(systemd.Errno(fatal, ""))
-				l.startShutdown()
-			case err != nil:
-				l.logger.Warn(fmt.Sprintf("server stopped with an error: %v", err))
-			case l.shutdownDone == nil:
-				// Serve finished on its own (e.g. it served the one
-				// connection of an Accept=yes socket): clean up.
-				l.startShutdown()
-			}
-		case err := <-l.shutdownDone:
-			shutdown = true
-			switch {
-			case err == nil:
-			case errors.Is(err, context.DeadlineExceeded):
-				l.logger.Info(fmt.Sprintf("Grace period of %s is over: closed the connections still open.", l.o.shutdownTimeout))
-			case errors.Is(err, context.Canceled):
-				// A second signal; already logged.
-			default:
-				l.logger.Warn(fmt.Sprintf("shutdown: %v", err))
-			}
-		case reply := <-l.pings:
-			close(reply)
-		}
-	}
-	return fatal
-}
-
-// signal handles one signal; its error is fatal.
-func (l *loop) signal(sig os.Signal) error {
-	switch sig {
-	case syscall.SIGTERM, syscall.SIGINT:
-		return l.stopSignal(sig)
-	case syscall.SIGHUP:
-		l.reload()
-	case sigReopenLogs:
-		l.reopenLogs()
-	}
-	return nil
-}
-
-func (l *loop) stopSignal(sig os.Signal) error {
-	name := signalName(sig)
-	l.stopSignals++
-	switch {
-	case l.stopSignals == 1 && l.shutdownDone == nil:
-		l.logger.Info(fmt.Sprintf("Received %s, shutting down.", name))
-		l.startShutdown()
-	case l.stopSignals <= 2:
-		l.logger.Info(fmt.Sprintf("Received %s again, closing all connections now.", name))
-		l.cancelShutdown()
-	default:
-		l.logger.Info(fmt.Sprintf("Received %s a third time, exiting without waiting for the server.", name))
-		return fmt.Errorf("the server did not stop after %s twice", name)
-	}
-	return nil
-}
-
-// startShutdown tells systemd and starts Service.Shutdown with the grace
-// period; the loop waits for it.
-func (l *loop) startShutdown() {
-	notifyLogged(l.logger, "STOPPING=1")(systemd.Stopping("shutting down"))
-	ctx, cancel := context.WithTimeout(context.Background(), l.o.shutdownTimeout)
-	done := make(chan error, 1)
-	l.cancelShutdown, l.shutdownDone = cancel, done
-	go func() { done <- l.svc.Shutdown(ctx) }()
-}
-
-func (l *loop) reload() {
-	if l.shutdownDone != nil {
-		l.logger.Info("Received SIGHUP while shutting down; not reloading.")
-		return
-	}
-	l.logger.Info("Received SIGHUP, reloading.")
-	notifyLogged(l.logger, "RELOADING=1")(systemd.Reloading())
-	if l.log.file != nil {
-		if err := l.log.file.Reopen(); err != nil {
-			l.logger.Error(fmt.Sprintf("Reload: the log file stays as it was: %v", err))
-		}
-	}
-	err := l.svc.Reload()
-	status := l.svc.Status()
 	if err != nil {
-		l.logger.Error(fmt.Sprintf("Reload failed: %v", err))
-		status = fmt.Sprintf("reload failed: %v; %s", err, status)
-	} else {
-		l.logger.Info("Reload complete.")
+		return nil, err
 	}
-	notifyLogged(l.logger, "READY=1")(systemd.Ready(status))
+	g.openGate(func() {
+		logger.Info("Log opened.")
+		if stale {
+			logger.Info("Removing stale pidfile " + o.pidFile)
+		}
+		logger.Info(fmt.Sprintf("gotwistd %s (%s %s) starting up.", Version, executable(), runtime.Version()))
+		logger.Info(fmt.Sprintf("runtime: Go %s %s/%s, GOMAXPROCS=%d", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0)))
+		for _, opt := range o.ignored {
+			logger.Info(fmt.Sprintf("Ignoring twistd option %s: it has no meaning for gotwistd.", opt))
+		}
+	})
+	return svc, nil
 }
 
-func (l *loop) reopenLogs() {
-	what := "reopened the log files"
-	if f := l.log.file; f != nil {
-		rotated, err := f.Rotate()
-		switch {
-		case err != nil:
-			l.logger.Error(fmt.Sprintf("Received SIGUSR1: the log file stays as it was: %v", err))
-		case rotated:
-			what = fmt.Sprintf("rotated the log file (the previous one is now %s.1)", f.Path())
+// setUp writes the pidfile, changes root (--chroot) and directory
+// (--rundir), calls Service.Listen as a step of sw and drops privileges.
+// It returns the function that removes the pidfile again; on an error it
+// has removed it already, and logged the error (fail) unless the start was
+// interrupted by a signal.
+func setUp(o *options, p service.Plugin, svc service.Service, cr *creds, sw *startWatch, logger *slog.Logger, fail func(error) error) (removePID func(), err error) {
+	pid := os.Getpid()
+	removePID = func() {}
+	if o.pidFile != "" {
+		if err := writePIDFile(o.pidFile, pid); err != nil {
+			return nil, fail(err)
 		}
-	}
-	if err := l.svc.ReopenLogs(); err != nil {
-		l.logger.Error(fmt.Sprintf("Received SIGUSR1: reopening the service's log files failed: %v", err))
-		return
-	}
-	l.logger.Info("Received SIGUSR1, " + what + ".")
-}
-
-// startWatchdog feeds systemd's watchdog (WatchdogSec=) while the main
-// loop answers within a quarter of the interval and, when the service has
-// a Healthy(ctx) error method, while that passes too. A loop stuck in a
-// reload or a deadlocked service stops the pings, and systemd restarts it.
-func (l *loop) startWatchdog(ctx context.Context) {
-	d, err := systemd.WatchdogInterval()
-	if err != nil {
-		l.logger.Warn(fmt.Sprintf("systemd watchdog: %v", err))
-		return
-	}
-	if d <= 0 {
-		return
-	}
-	l.logger.Info(fmt.Sprintf("systemd watchdog: %s, pinging every %s.", d, d/2))
-	checker, _ := l.svc.(interface{ Healthy(context.Context) error })
-	healthy := func() bool {
-		hctx, cancel := context.WithTimeout(ctx, d/4)
-		defer cancel()
-		reply := make(chan struct{})
-		select {
-		case l.pings <- reply:
-		case <-hctx.Done():
-			l.logger.Warn("systemd watchdog: the main loop did not answer; not pinging.")
-			return false
-		}
-		select {
-		case <-reply:
-		case <-hctx.Done():
-			return false
-		}
-		if checker != nil {
-			if err := checker.Healthy(hctx); err != nil {
-				l.logger.Warn(fmt.Sprintf("systemd watchdog: health check failed, not pinging: %v", err))
-				return false
+		removePID = func() {
+			if msg := removePIDFile(o.pidFile, pid); msg != "" {
+				logger.Warn(msg)
 			}
 		}
-		return true
 	}
-	go func() {
-		if err := systemd.RunWatchdog(ctx, healthy); err != nil {
-			l.logger.Error(fmt.Sprintf("systemd watchdog stopped: %v", err))
+	rundir := o.rundir
+	if o.chroot != "" {
+		if err := chroot(o.chroot); err != nil {
+			removePID()
+			return nil, fail(err)
 		}
-	}()
+		if rundir == "." {
+			rundir = "/"
+		}
+	}
+	if err := os.Chdir(rundir); err != nil {
+		removePID()
+		return nil, fail(fmt.Errorf("change to the run directory: %w", err))
+	}
+	err = sw.step(p.Name()+": Listen (binding the listeners)", func() error {
+		return svc.Listen(context.Background())
+	})
+	if errors.Is(err, errStartInterrupted) {
+		removePID()
+		return nil, err
+	}
+	if err != nil {
+		removePID()
+		return nil, fail(err)
+	}
+	desc, err := cr.drop(o.euid)
+	if err != nil {
+		removePID()
+		return nil, fail(err)
+	}
+	if desc != "" {
+		logger.Info("set " + desc)
+	}
+	return removePID, nil
 }
 
 // notifyLogged returns a function that logs a failed sd_notify call.

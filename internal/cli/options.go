@@ -56,99 +56,92 @@ func defaultOptions() options {
 	}
 }
 
-// optSpec describes one global option. arg is the metavariable for options
-// that take a value, "" for flags.
-type optSpec struct {
-	long, short, arg, help string
-	def                    string // the default shown in --help
-	set                    func(o *options, v string) error
-}
-
 // specs lists every global option: twistd's own (so that any twistd command
 // line parses, and any abbreviation that is unique for twistd stays unique),
 // then gotwistd's additions, named so they add no ambiguity to a prefix that
 // twistd accepts.
-var specs = []optSpec{
-	{long: "nodaemon", short: "n", help: "don't daemonize, don't use default umask of 0077",
-		set: func(o *options, _ string) error { o.noDaemon = true; return nil }},
-	{long: "pidfile", arg: "PATH", help: "name of the pidfile; empty: none", def: "gotwistd.pid",
-		set: func(o *options, v string) error { o.pidFile = v; return nil }},
-	{long: "logfile", short: "l", arg: "PATH", help: "log to a file, - for stdout", def: "stderr; gotwistd.log for a daemon",
-		set: func(o *options, v string) error { o.logFile = v; return nil }},
-	{long: "syslog", help: "log to syslog, not to a file",
-		set: func(o *options, _ string) error { o.syslog = true; return nil }},
-	{long: "prefix", arg: "IDENT", help: "use the given prefix when syslogging", def: "gotwistd",
-		set: func(o *options, v string) error { o.prefix = v; return nil }},
-	{long: "uid", short: "u", arg: "USER", help: "the user (name or number) to run as, after binding ports",
-		set: func(o *options, v string) error { o.uid = v; return nil }},
-	{long: "gid", short: "g", arg: "GROUP", help: "the group (name or number) to run as", def: "the --uid user's group",
-		set: func(o *options, v string) error { o.gid = v; return nil }},
-	{long: "euid", help: "set only the effective uid/gid, keeping the real ones (root can regain privileges; use with caution)",
-		set: func(o *options, _ string) error { o.euid = true; return nil }},
-	{long: "umask", arg: "OCTAL", help: "the file creation mask to apply", def: "0077 for a daemon, else unchanged",
-		set: parseUmask},
-	{long: "chroot", arg: "DIR", help: "chroot to a directory before binding ports",
-		set: func(o *options, v string) error { o.chroot = v; return nil }},
-	{long: "rundir", short: "d", arg: "DIR", help: "change to a directory before running", def: ".",
-		set: func(o *options, v string) error { o.rundir = v; return nil }},
-	{long: "version", help: "print version information and exit",
-		set: func(o *options, _ string) error { o.version = true; return nil }},
-	{long: "help", help: "display this help and exit",
-		set: func(o *options, _ string) error { o.help = true; return nil }},
-	{long: "help-reactors", help: "twistd's reactor list; gotwistd has one event loop, Go's runtime",
-		set: func(o *options, _ string) error { o.helpReactors = true; return nil }},
+var specs = getopt.Specs[options]{
+	{Option: getopt.Option{Long: "nodaemon", Short: 'n', Help: "don't daemonize, don't use default umask of 0077"},
+		Set: func(o *options, _ getopt.Result) error { o.noDaemon = true; return nil }},
+	{Option: getopt.Option{Long: "pidfile", Arg: true, Meta: "PATH", Help: "name of the pidfile; empty: none", Default: "gotwistd.pid"},
+		Set: func(o *options, r getopt.Result) error { o.pidFile = r.Value; return nil }},
+	{Option: getopt.Option{Long: "logfile", Short: 'l', Arg: true, Meta: "PATH", Help: "log to a file, - for stdout", Default: "stderr; gotwistd.log for a daemon"},
+		Set: func(o *options, r getopt.Result) error { o.logFile = r.Value; return nil }},
+	{Option: getopt.Option{Long: "syslog", Help: "log to syslog, not to a file"},
+		Set: func(o *options, _ getopt.Result) error { o.syslog = true; return nil }},
+	{Option: getopt.Option{Long: "prefix", Arg: true, Meta: "IDENT", Help: "use the given prefix when syslogging", Default: "gotwistd"},
+		Set: func(o *options, r getopt.Result) error { o.prefix = r.Value; return nil }},
+	{Option: getopt.Option{Long: "uid", Short: 'u', Arg: true, Meta: "USER", Help: "the user (name or number) to run as, after binding ports"},
+		Set: func(o *options, r getopt.Result) error { o.uid = r.Value; return nil }},
+	{Option: getopt.Option{Long: "gid", Short: 'g', Arg: true, Meta: "GROUP", Help: "the group (name or number) to run as", Default: "the --uid user's group"},
+		Set: func(o *options, r getopt.Result) error { o.gid = r.Value; return nil }},
+	{Option: getopt.Option{Long: "euid", Help: "set only the effective uid/gid, keeping the real ones (root can regain privileges; use with caution)"},
+		Set: func(o *options, _ getopt.Result) error { o.euid = true; return nil }},
+	{Option: getopt.Option{Long: "umask", Arg: true, Meta: "OCTAL", Help: "the file creation mask to apply", Default: "0077 for a daemon, else unchanged"},
+		Set: parseUmask},
+	{Option: getopt.Option{Long: "chroot", Arg: true, Meta: "DIR", Help: "chroot to a directory before binding ports"},
+		Set: func(o *options, r getopt.Result) error { o.chroot = r.Value; return nil }},
+	{Option: getopt.Option{Long: "rundir", Short: 'd', Arg: true, Meta: "DIR", Help: "change to a directory before running", Default: "."},
+		Set: func(o *options, r getopt.Result) error { o.rundir = r.Value; return nil }},
+	{Option: getopt.Option{Long: "version", Help: "print version information and exit"},
+		Set: func(o *options, _ getopt.Result) error { o.version = true; return nil }},
+	{Option: getopt.Option{Long: "help", Help: "display this help and exit"},
+		Set: func(o *options, _ getopt.Result) error { o.help = true; return nil }},
+	{Option: getopt.Option{Long: "help-reactors", Help: "twistd's reactor list; gotwistd has one event loop, Go's runtime"},
+		Set: func(o *options, _ getopt.Result) error { o.helpReactors = true; return nil }},
 
 	// gotwistd's own.
-	{long: "log-format", arg: "FORMAT", help: "text (twistd's line format) or json", def: "text",
-		set: setLogFormat},
-	{long: "log-max-size", arg: "BYTES", help: "rotate the log file at this size, e.g. 1000000 as twistd does, or 10M", def: "0, never",
-		set: setLogMaxSize},
-	{long: "shutdown-timeout", arg: "DURATION", help: "on SIGTERM/SIGINT, wait this long for requests in flight", def: "10s",
-		set: setShutdownTimeout},
-	{long: "start-timeout", arg: "DURATION", help: "give up a start-up (plugin New and Listen) that takes longer; " +
+	{Option: getopt.Option{Long: "log-format", Arg: true, Meta: "FORMAT", Help: "text (twistd's line format) or json", Default: "text"},
+		Set: setLogFormat},
+	{Option: getopt.Option{Long: "log-max-size", Arg: true, Meta: "BYTES", Help: "rotate the log file at this size, e.g. 1000000 as twistd does, or 10M", Default: "0, never"},
+		Set: setLogMaxSize},
+	{Option: getopt.Option{Long: "shutdown-timeout", Arg: true, Meta: "DURATION", Help: "on SIGTERM/SIGINT, wait this long for requests in flight", Default: "10s"},
+		Set: setShutdownTimeout},
+	{Option: getopt.Option{Long: "start-timeout", Arg: true, Meta: "DURATION", Help: "give up a start-up (plugin New and Listen) that takes longer; " +
 		"under systemd, ask for more time (EXTEND_TIMEOUT_USEC) meanwhile, so TimeoutStartSec= can stay short; " +
-		"0: no limit, and TimeoutStartSec= alone applies", def: "90s",
-		set: setStartTimeout},
-	{long: "spew", help: "log at debug level (twistd: trace every call)",
-		set: func(o *options, _ string) error { o.spew = true; return nil }},
+		"0: no limit, and TimeoutStartSec= alone applies", Default: "90s"},
+		Set: setStartTimeout},
+	{Option: getopt.Option{Long: "spew", Help: "log at debug level (twistd: trace every call)"},
+		Set: func(o *options, _ getopt.Result) error { o.spew = true; return nil }},
 
 	// twistd's options that make no sense for Go: accepted, logged as
 	// ignored, so twistd command lines keep working.
-	{long: "no-save", short: "o", help: "ignored (twistd: do not save state on shutdown)", set: ignore("--no_save")},
-	{long: "savestats", help: "ignored (twistd: profiler statistics)", set: ignore("--savestats")},
-	{long: "profile", short: "p", arg: "FILE", help: "ignored (twistd: run under a Python profiler)", set: ignore("--profile")},
-	{long: "profiler", arg: "NAME", help: "ignored (twistd: which Python profiler)", set: ignore("--profiler")},
-	{long: "reactor", short: "r", arg: "NAME", help: "ignored (twistd: which reactor)", set: ignore("--reactor")},
-	{long: "debug", short: "b", help: "ignored, but implies --nodaemon (twistd: run under the Python debugger)",
-		set: func(o *options, v string) error { o.noDaemon = true; return ignore("--debug")(o, v) }},
-	{long: "originalname", help: "ignored (twistd: don't change the process name)", set: ignore("--originalname")},
-	{long: "logger", arg: "NAME", help: "ignored (twistd: a Python log observer factory)", set: ignore("--logger")},
-	{long: "encrypted", short: "e", help: "ignored (twistd: the .tap file is encrypted)", set: ignore("--encrypted")},
+	{Option: getopt.Option{Long: "no-save", Short: 'o', Help: "ignored (twistd: do not save state on shutdown)"}, Set: ignore("--no_save")},
+	{Option: getopt.Option{Long: "savestats", Help: "ignored (twistd: profiler statistics)"}, Set: ignore("--savestats")},
+	{Option: getopt.Option{Long: "profile", Short: 'p', Arg: true, Meta: "FILE", Help: "ignored (twistd: run under a Python profiler)"}, Set: ignore("--profile")},
+	{Option: getopt.Option{Long: "profiler", Arg: true, Meta: "NAME", Help: "ignored (twistd: which Python profiler)"}, Set: ignore("--profiler")},
+	{Option: getopt.Option{Long: "reactor", Short: 'r', Arg: true, Meta: "NAME", Help: "ignored (twistd: which reactor)"}, Set: ignore("--reactor")},
+	{Option: getopt.Option{Long: "debug", Short: 'b', Help: "ignored, but implies --nodaemon (twistd: run under the Python debugger)"},
+		Set: func(o *options, r getopt.Result) error { o.noDaemon = true; return ignore("--debug")(o, r) }},
+	{Option: getopt.Option{Long: "originalname", Help: "ignored (twistd: don't change the process name)"}, Set: ignore("--originalname")},
+	{Option: getopt.Option{Long: "logger", Arg: true, Meta: "NAME", Help: "ignored (twistd: a Python log observer factory)"}, Set: ignore("--logger")},
+	{Option: getopt.Option{Long: "encrypted", Short: 'e', Help: "ignored (twistd: the .tap file is encrypted)"}, Set: ignore("--encrypted")},
 
 	// twistd's ways of loading a Python application: refused.
-	{long: "file", short: "f", arg: "FILE", set: refuse("--file")},
-	{long: "python", short: "y", arg: "FILE", set: refuse("--python")},
-	{long: "source", short: "s", arg: "FILE", set: refuse("--source")},
+	{Option: getopt.Option{Long: "file", Short: 'f', Arg: true, Meta: "FILE"}, Set: refuse("--file")},
+	{Option: getopt.Option{Long: "python", Short: 'y', Arg: true, Meta: "FILE"}, Set: refuse("--python")},
+	{Option: getopt.Option{Long: "source", Short: 's', Arg: true, Meta: "FILE"}, Set: refuse("--source")},
 }
 
-func ignore(name string) func(*options, string) error {
-	return func(o *options, v string) error {
+func ignore(name string) func(*options, getopt.Result) error {
+	return func(o *options, r getopt.Result) error {
 		given := name
-		if v != "" {
-			given += "=" + v
+		if r.Value != "" {
+			given += "=" + r.Value
 		}
 		o.ignored = append(o.ignored, given)
 		return nil
 	}
 }
 
-func refuse(name string) func(*options, string) error {
-	return func(*options, string) error {
+func refuse(name string) func(*options, getopt.Result) error {
+	return func(*options, getopt.Result) error {
 		return usageErrorf("option %s loads a Python application, which gotwistd cannot run; name a plugin instead, e.g. web", name)
 	}
 }
 
-func parseUmask(o *options, v string) error {
+func parseUmask(o *options, r getopt.Result) error {
+	v := r.Value
 	m, err := strconv.ParseUint(v, 8, 32)
 	if err != nil || m > 0o777 {
 		return usageErrorf("--umask %q is not an octal file mode such as 022 or 0077", v)
@@ -157,7 +150,8 @@ func parseUmask(o *options, v string) error {
 	return nil
 }
 
-func setLogFormat(o *options, v string) error {
+func setLogFormat(o *options, r getopt.Result) error {
+	v := r.Value
 	switch v {
 	case "text", "json":
 		o.logFormat = v
@@ -166,7 +160,8 @@ func setLogFormat(o *options, v string) error {
 	return usageErrorf("--log-format %q is not text or json", v)
 }
 
-func setLogMaxSize(o *options, v string) error {
+func setLogMaxSize(o *options, r getopt.Result) error {
+	v := r.Value
 	n, err := parseSize(v)
 	if err != nil {
 		return usageErrorf("--log-max-size %q is not a size in bytes such as 1000000, 512K or 10M", v)
@@ -201,7 +196,8 @@ func parseSize(v string) (int64, error) {
 	return n * mult, nil
 }
 
-func setShutdownTimeout(o *options, v string) error {
+func setShutdownTimeout(o *options, r getopt.Result) error {
+	v := r.Value
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
 		return usageErrorf("--shutdown-timeout %q is not a duration such as 10s or 1m30s", v)
@@ -210,7 +206,8 @@ func setShutdownTimeout(o *options, v string) error {
 	return nil
 }
 
-func setStartTimeout(o *options, v string) error {
+func setStartTimeout(o *options, r getopt.Result) error {
+	v := r.Value
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
 		return usageErrorf("--start-timeout %q is not a duration such as 90s or 5m, or 0", v)
@@ -220,26 +217,7 @@ func setStartTimeout(o *options, v string) error {
 }
 
 // parser returns the getopt parser for the global options.
-func parser() *getopt.Parser {
-	p := &getopt.Parser{Hint: "gotwistd --help"}
-	for _, s := range specs {
-		o := getopt.Option{Long: s.long, Arg: s.arg != "", Meta: s.arg, Help: s.help, Default: s.def}
-		if s.short != "" {
-			o.Short = s.short[0]
-		}
-		p.Options = append(p.Options, o)
-	}
-	return p
-}
-
-func specNamed(name string) *optSpec {
-	for i := range specs {
-		if specs[i].long == name || specs[i].short == name {
-			return &specs[i]
-		}
-	}
-	panic("cli: getopt returned an option not in specs: " + name)
-}
+func parser() *getopt.Parser { return specs.Parser("gotwistd --help") }
 
 // parseOptions reads the global options the way twistd's getopt does (see
 // package getopt): long options as --name, --name=value or --name value,
@@ -253,10 +231,8 @@ func parseOptions(args []string, cwd string) (options, error) {
 	if err != nil {
 		return o, withCandidates(err)
 	}
-	for _, r := range results {
-		if err := specNamed(r.Name).set(&o, r.Value); err != nil {
-			return o, err
-		}
+	if err := specs.Apply(&o, results); err != nil {
+		return o, err
 	}
 	if len(rest) > 0 {
 		o.plugin, o.pluginArgs = rest[0], rest[1:]
@@ -283,8 +259,8 @@ func withCandidates(err error) error {
 	prefix := strings.ReplaceAll(abbrev, "_", "-")
 	var names []string
 	for _, s := range specs {
-		if strings.HasPrefix(s.long, prefix) {
-			names = append(names, "--"+s.long)
+		if strings.HasPrefix(s.Long, prefix) {
+			names = append(names, "--"+s.Long)
 		}
 	}
 	return usageErrorf("option --%s not a unique prefix: %s", abbrev, strings.Join(names, ", "))

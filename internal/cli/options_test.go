@@ -223,8 +223,8 @@ func TestHelpListsOptionsAndPlugins(t *testing.T) {
 	writeHelp(&b, []service.Plugin{fakePlugin{}, otherPlugin{}})
 	help := b.String()
 	for _, s := range specs {
-		if s.help != "" && !strings.Contains(help, "--"+s.long) {
-			t.Errorf("--help does not list --%s", s.long)
+		if s.Help != "" && !strings.Contains(help, "--"+s.Long) {
+			t.Errorf("--help does not list --%s", s.Long)
 		}
 	}
 	for _, want := range []string{

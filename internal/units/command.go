@@ -15,23 +15,53 @@ import (
 
 const hint = "gotwistd units --help"
 
-var parser = &getopt.Parser{Hint: hint, Options: []getopt.Option{
-	{Long: "name", Arg: true, Meta: "NAME", Help: "Base name of the units: NAME.service and NAME.socket (required)."},
-	{Long: "path", Arg: true, Meta: "DIR", Help: "Absolute directory the site serves (required)."},
-	{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "A socket for systemd to bind, repeatable: tcp:PORT, tcp6:PORT, ssl:PORT:privateKey=K:certKey=C, quic:PORT:privateKey=K:certKey=C (HTTP/3), unix:PATH, le:/var/lib/NAME/acme:tcp:443:hosts=H (ACME; the directory becomes StateDirectory=).", Default: "tcp:80"},
-	{Long: "user", Arg: true, Meta: "USER", Help: "User= of the service.", Default: "DynamicUser=yes"},
-	{Long: "group", Arg: true, Meta: "GROUP", Help: "Group= of the service."},
-	{Long: "watchdog", Arg: true, Meta: "DURATION", Help: "WatchdogSec=, e.g. 30s; 0 for none.", Default: "0"},
-	{Long: "access-log", Help: "Write the access log to /var/log/NAME/access.log instead of the journal."},
-	{Long: "notify-reload", Help: "Use Type=notify-reload (systemd >= 253) instead of Type=notify + ExecReload=."},
-	{Long: "no-socket", Help: "No socket unit: the service binds its own listeners (weaker hardening)."},
-	{Long: "fdstore-max", Arg: true, Meta: "N", Help: "FileDescriptorStoreMax=: connections kept across a restart; 0 for none.", Default: "4096"},
-	{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Make the service exit once no connection has been open this long; its socket starts it again. 0 for never.", Default: "0"},
-	{Long: "binary", Arg: true, Meta: "PATH", Help: "Absolute path of gotwistd.", Default: DefaultBinary},
-	{Long: "out", Arg: true, Meta: "DIR", Help: "Write the unit files into DIR (e.g. /etc/systemd/system) instead of printing them."},
-	{Long: "force", Help: "With --out, replace unit files that already exist."},
-	{Long: "help", Help: "Display this help and exit."},
-}}
+// cmdLine is what Command builds while it reads the options.
+type cmdLine struct {
+	o     Options
+	out   string // --out; "" prints the units
+	force bool   // --force
+}
+
+// errHelp is --help's: Command prints the help, and reads no option after
+// it.
+var errHelp = errors.New("help")
+
+// specs are the options of `gotwistd units`, in the order --help shows,
+// each with what it does to the command line being read.
+var specs = getopt.Specs[cmdLine]{
+	{Option: getopt.Option{Long: "name", Arg: true, Meta: "NAME", Help: "Base name of the units: NAME.service and NAME.socket (required)."},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.Name = r.Value; return nil }},
+	{Option: getopt.Option{Long: "path", Arg: true, Meta: "DIR", Help: "Absolute directory the site serves (required)."},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.Path = r.Value; return nil }},
+	{Option: getopt.Option{Long: "listen", Arg: true, Meta: "ENDPOINT", Help: "A socket for systemd to bind, repeatable: tcp:PORT, tcp6:PORT, ssl:PORT:privateKey=K:certKey=C, quic:PORT:privateKey=K:certKey=C (HTTP/3), unix:PATH, le:/var/lib/NAME/acme:tcp:443:hosts=H (ACME; the directory becomes StateDirectory=).", Default: "tcp:80"},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.Listen = append(c.o.Listen, r.Value); return nil }},
+	{Option: getopt.Option{Long: "user", Arg: true, Meta: "USER", Help: "User= of the service.", Default: "DynamicUser=yes"},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.User = r.Value; return nil }},
+	{Option: getopt.Option{Long: "group", Arg: true, Meta: "GROUP", Help: "Group= of the service."},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.Group = r.Value; return nil }},
+	{Option: getopt.Option{Long: "watchdog", Arg: true, Meta: "DURATION", Help: "WatchdogSec=, e.g. 30s; 0 for none.", Default: "0"},
+		Set: setWatchdog},
+	{Option: getopt.Option{Long: "access-log", Help: "Write the access log to /var/log/NAME/access.log instead of the journal."},
+		Set: func(c *cmdLine, _ getopt.Result) error { c.o.AccessLog = true; return nil }},
+	{Option: getopt.Option{Long: "notify-reload", Help: "Use Type=notify-reload (systemd >= 253) instead of Type=notify + ExecReload=."},
+		Set: func(c *cmdLine, _ getopt.Result) error { c.o.NotifyReload = true; return nil }},
+	{Option: getopt.Option{Long: "no-socket", Help: "No socket unit: the service binds its own listeners (weaker hardening)."},
+		Set: func(c *cmdLine, _ getopt.Result) error { c.o.NoSocket = true; return nil }},
+	{Option: getopt.Option{Long: "fdstore-max", Arg: true, Meta: "N", Help: "FileDescriptorStoreMax=: connections kept across a restart; 0 for none.", Default: "4096"},
+		Set: setFDStoreMax},
+	{Option: getopt.Option{Long: "exit-idle-time", Arg: true, Meta: "DURATION", Help: "Make the service exit once no connection has been open this long; its socket starts it again. 0 for never.", Default: "0"},
+		Set: setExitIdleTime},
+	{Option: getopt.Option{Long: "binary", Arg: true, Meta: "PATH", Help: "Absolute path of gotwistd.", Default: DefaultBinary},
+		Set: func(c *cmdLine, r getopt.Result) error { c.o.Binary = r.Value; return nil }},
+	{Option: getopt.Option{Long: "out", Arg: true, Meta: "DIR", Help: "Write the unit files into DIR (e.g. /etc/systemd/system) instead of printing them."},
+		Set: func(c *cmdLine, r getopt.Result) error { c.out = r.Value; return nil }},
+	{Option: getopt.Option{Long: "force", Help: "With --out, replace unit files that already exist."},
+		Set: func(c *cmdLine, _ getopt.Result) error { c.force = true; return nil }},
+	{Option: getopt.Option{Long: "help", Help: "Display this help and exit."},
+		Set: func(*cmdLine, getopt.Result) error { return errHelp }},
+}
+
+var parser = specs.Parser(hint)
 
 // Command runs `gotwistd units ARGS`: it writes the unit files of a site to
 // stdout, or into the --out directory, and returns a usage or I/O error.
@@ -43,75 +73,23 @@ func Command(args []string, stdout io.Writer) error {
 	if len(rest) > 0 {
 		return getopt.Usagef(hint, "unexpected argument %q", rest[0])
 	}
-	var o Options
-	var out string
-	var force bool
-	for _, r := range results {
-		switch r.Name {
-		case "name":
-			o.Name = r.Value
-		case "path":
-			o.Path = r.Value
-		case "listen":
-			o.Listen = append(o.Listen, r.Value)
-		case "user":
-			o.User = r.Value
-		case "group":
-			o.Group = r.Value
-		case "watchdog":
-			d, err := time.ParseDuration(r.Value)
-			if r.Value == "0" {
-				d, err = 0, nil
-			}
-			if err != nil {
-				return getopt.Usagef(hint, "%s %q is not a duration: write e.g. 30s", r.Written, r.Value)
-			}
-			o.Watchdog = d
-		case "access-log":
-			o.AccessLog = true
-		case "notify-reload":
-			o.NotifyReload = true
-		case "no-socket":
-			o.NoSocket = true
-		case "fdstore-max":
-			n, err := strconv.Atoi(r.Value)
-			if err != nil || n < 0 {
-				return getopt.Usagef(hint, "%s %q is not a count: write e.g. 4096, or 0 for none", r.Written, r.Value)
-			}
-			o.FDStoreMax = n
-			if n == 0 {
-				o.FDStoreMax = -1
-			}
-		case "exit-idle-time":
-			d, err := time.ParseDuration(r.Value)
-			if r.Value == "0" {
-				d, err = 0, nil
-			}
-			if err != nil || d < 0 {
-				return getopt.Usagef(hint, "%s %q is not a duration: write e.g. 5m", r.Written, r.Value)
-			}
-			o.ExitIdleTime = d
-		case "binary":
-			o.Binary = r.Value
-		case "out":
-			out = r.Value
-		case "force":
-			force = true
-		case "help":
-			fmt.Fprintln(stdout, "Usage: gotwistd units --name NAME --path DIR [options]")
-			fmt.Fprintln(stdout, "Writes a hardened, socket-activated systemd service and socket for a site.")
-			fmt.Fprintln(stdout)
-			return parser.WriteHelp(stdout)
-		}
+	var c cmdLine
+	if err := specs.Apply(&c, results); errors.Is(err, errHelp) {
+		fmt.Fprintln(stdout, "Usage: gotwistd units --name NAME --path DIR [options]")
+		fmt.Fprintln(stdout, "Writes a hardened, socket-activated systemd service and socket for a site.")
+		fmt.Fprintln(stdout)
+		return parser.WriteHelp(stdout)
+	} else if err != nil {
+		return err
 	}
-	files, err := Generate(o)
+	files, err := Generate(c.o)
 	if err != nil {
 		if errors.Is(err, ErrOptions) {
 			return getopt.Usagef(hint, "%s", err)
 		}
 		return err
 	}
-	if out == "" {
+	if c.out == "" {
 		for _, f := range files {
 			if _, err := fmt.Fprintf(stdout, "# ==> %s <==\n%s\n", f.Name, f.Content); err != nil {
 				return err
@@ -119,7 +97,43 @@ func Command(args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	return write(out, files, force, stdout)
+	return write(c.out, files, c.force, stdout)
+}
+
+func setWatchdog(c *cmdLine, r getopt.Result) error {
+	d, err := time.ParseDuration(r.Value)
+	if r.Value == "0" {
+		d, err = 0, nil
+	}
+	if err != nil {
+		return getopt.Usagef(hint, "%s %q is not a duration: write e.g. 30s", r.Written, r.Value)
+	}
+	c.o.Watchdog = d
+	return nil
+}
+
+func setFDStoreMax(c *cmdLine, r getopt.Result) error {
+	n, err := strconv.Atoi(r.Value)
+	if err != nil || n < 0 {
+		return getopt.Usagef(hint, "%s %q is not a count: write e.g. 4096, or 0 for none", r.Written, r.Value)
+	}
+	c.o.FDStoreMax = n
+	if n == 0 {
+		c.o.FDStoreMax = -1
+	}
+	return nil
+}
+
+func setExitIdleTime(c *cmdLine, r getopt.Result) error {
+	d, err := time.ParseDuration(r.Value)
+	if r.Value == "0" {
+		d, err = 0, nil
+	}
+	if err != nil || d < 0 {
+		return getopt.Usagef(hint, "%s %q is not a duration: write e.g. 5m", r.Written, r.Value)
+	}
+	c.o.ExitIdleTime = d
+	return nil
 }
 
 // write puts files into dir; it never replaces an existing file unless

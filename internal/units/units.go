@@ -325,8 +325,8 @@ func socketUnit(o Options, ls []listener) string {
 }
 
 func serviceUnit(o Options, ls []listener) string {
-	var b strings.Builder
-	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	var u unitText
+	line := u.line
 	line("# Written by `gotwistd units`.")
 	line("[Unit]")
 	line("Description=%s", o.Description)
@@ -344,7 +344,41 @@ func serviceUnit(o Options, ls []listener) string {
 		line("Type=notify")
 		line("ExecReload=/bin/kill -HUP $MAINPID")
 	}
-	// One option and its value a line, as the tutorial writes ExecStart=.
+	line("ExecStart=%s", execStart(o, ls))
+	line("WorkingDirectory=%s", specifiers.Replace(o.Path))
+	if o.ExitIdleTime > 0 {
+		line("# It exits 0 when idle; the socket starts it again.")
+		line("Restart=on-failure")
+	} else {
+		line("Restart=always")
+	}
+	line("NotifyAccess=main")
+	if o.Watchdog > 0 {
+		line("WatchdogSec=%d", int(o.Watchdog/time.Second))
+	}
+	if o.FDStoreMax > 0 {
+		line("# Idle keep-alive connections wait here across a restart.")
+		line("FileDescriptorStoreMax=%d", o.FDStoreMax)
+		line("# systemd >= 254 sets FDSTORE itself; gotwistd parks connections when it is set.")
+		line("Environment=FDSTORE=%d", o.FDStoreMax)
+	}
+	if o.AccessLog {
+		line("LogsDirectory=%s", o.Name)
+	}
+	u.stateAndCredentials(o, ls)
+	u.user(o)
+	u.sandbox(o, ls)
+	return u.b.String()
+}
+
+// unitText is a unit file being written, a line at a time.
+type unitText struct{ b strings.Builder }
+
+func (u *unitText) line(format string, args ...any) { fmt.Fprintf(&u.b, format+"\n", args...) }
+
+// execStart returns the service's command line, one option and its value a
+// line, as the tutorial writes ExecStart=.
+func execStart(o Options, ls []listener) string {
 	words := [][]string{{o.Binary}, {"--nodaemon"}, {"--pidfile="}, {"web", "--path", "."}}
 	for _, l := range ls {
 		ep := l.service
@@ -367,94 +401,85 @@ func serviceUnit(o Options, ls []listener) string {
 		cmd = append(cmd, strings.Join(ws, " "))
 	}
 	exec := strings.Join(cmd, " \\\n    ")
-	line("ExecStart=%s", strings.ReplaceAll(exec, credDir, "%d/"))
-	line("WorkingDirectory=%s", specifiers.Replace(o.Path))
-	if o.ExitIdleTime > 0 {
-		line("# It exits 0 when idle; the socket starts it again.")
-		line("Restart=on-failure")
-	} else {
-		line("Restart=always")
-	}
-	line("NotifyAccess=main")
-	if o.Watchdog > 0 {
-		line("WatchdogSec=%d", int(o.Watchdog/time.Second))
-	}
-	if o.FDStoreMax > 0 {
-		line("# Idle keep-alive connections wait here across a restart.")
-		line("FileDescriptorStoreMax=%d", o.FDStoreMax)
-		line("# systemd >= 254 sets FDSTORE itself; gotwistd parks connections when it is set.")
-		line("Environment=FDSTORE=%d", o.FDStoreMax)
-	}
-	if o.AccessLog {
-		line("LogsDirectory=%s", o.Name)
-	}
+	return strings.ReplaceAll(exec, credDir, "%d/")
+}
+
+// stateAndCredentials writes the StateDirectory= of le: endpoints and the
+// credentials that carry TLS keys.
+func (u *unitText) stateAndCredentials(o Options, ls []listener) {
 	var states []string
-	network := false
 	for _, l := range ls {
 		if l.state != "" && !slices.Contains(states, l.state) {
 			states = append(states, l.state)
 		}
-		network = network || l.network
 	}
 	if len(states) > 0 {
-		line("# ACME account and certificates (le:), kept across restarts in /var/lib.")
-		line("StateDirectory=%s", specifiers.Replace(strings.Join(states, " ")))
+		u.line("# ACME account and certificates (le:), kept across restarts in /var/lib.")
+		u.line("StateDirectory=%s", specifiers.Replace(strings.Join(states, " ")))
 	}
 	var creds bool
 	for _, l := range ls {
 		for _, c := range l.creds {
 			if !creds {
-				line("# TLS keys reach the service through systemd's credentials, readable by it alone.")
-				line("# After renewing a certificate: systemctl restart %s.service", o.Name)
+				u.line("# TLS keys reach the service through systemd's credentials, readable by it alone.")
+				u.line("# After renewing a certificate: systemctl restart %s.service", o.Name)
 				creds = true
 			}
-			line("%s", c)
+			u.line("%s", c)
 		}
 	}
-	line("")
-	line("# Who runs it.")
+}
+
+// user writes who runs the service.
+func (u *unitText) user(o Options) {
+	u.line("")
+	u.line("# Who runs it.")
 	if o.User == "" {
-		line("DynamicUser=yes")
+		u.line("DynamicUser=yes")
 	} else {
-		line("User=%s", o.User)
+		u.line("User=%s", o.User)
 		if o.Group != "" {
-			line("Group=%s", o.Group)
+			u.line("Group=%s", o.Group)
 		}
 	}
-	line("")
-	line("# Hardening: score it with `systemd-analyze security %s.service`.", o.Name)
+}
+
+// sandbox writes the hardening: what the listeners need of the network and
+// of capabilities, then what every service gets.
+func (u *unitText) sandbox(o Options, ls []listener) {
+	u.line("")
+	u.line("# Hardening: score it with `systemd-analyze security %s.service`.", o.Name)
 	if o.NoSocket {
-		line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
+		u.line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
 		low := false
 		for _, l := range ls {
 			low = low || l.lowPort
 		}
 		if low {
-			line("AmbientCapabilities=CAP_NET_BIND_SERVICE")
-			line("CapabilityBoundingSet=CAP_NET_BIND_SERVICE")
+			u.line("AmbientCapabilities=CAP_NET_BIND_SERVICE")
+			u.line("CapabilityBoundingSet=CAP_NET_BIND_SERVICE")
 		} else {
-			line("CapabilityBoundingSet=")
-			line("AmbientCapabilities=")
+			u.line("CapabilityBoundingSet=")
+			u.line("AmbientCapabilities=")
 		}
-	} else if network {
-		line("# The sockets come from %s.socket; the service reaches the ACME CA itself.", o.Name)
-		line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
-		line("CapabilityBoundingSet=")
-		line("AmbientCapabilities=")
-		line("PrivateUsers=yes")
+	} else if slices.ContainsFunc(ls, func(l listener) bool { return l.network }) {
+		u.line("# The sockets come from %s.socket; the service reaches the ACME CA itself.", o.Name)
+		u.line("RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6")
+		u.line("CapabilityBoundingSet=")
+		u.line("AmbientCapabilities=")
+		u.line("PrivateUsers=yes")
 	} else {
-		line("# The sockets come from %s.socket, so the service needs no network of its own.", o.Name)
-		line("PrivateNetwork=yes")
-		line("IPAddressDeny=any")
-		line("RestrictAddressFamilies=AF_UNIX")
-		line("CapabilityBoundingSet=")
-		line("AmbientCapabilities=")
-		line("PrivateUsers=yes")
+		u.line("# The sockets come from %s.socket, so the service needs no network of its own.", o.Name)
+		u.line("PrivateNetwork=yes")
+		u.line("IPAddressDeny=any")
+		u.line("RestrictAddressFamilies=AF_UNIX")
+		u.line("CapabilityBoundingSet=")
+		u.line("AmbientCapabilities=")
+		u.line("PrivateUsers=yes")
 	}
 	for _, d := range hardening {
-		line("%s", d)
+		u.line("%s", d)
 	}
-	return b.String()
 }
 
 // hardening is what every generated service gets, whatever its listeners.

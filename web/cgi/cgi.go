@@ -166,159 +166,47 @@ func (rn *Runner) ServeScript(w http.ResponseWriter, r *http.Request, s static.S
 		writePage(w, r, http.StatusServiceUnavailable, busyPage)
 		return
 	}
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		rn.log.Error(fmt.Sprintf("CGI %s: %v", uri, err))
-		writePage(w, r, http.StatusInternalServerError, internalErrorPage)
+	x := rn.start(w, r, s, stdin, bodyLen)
+	if x == nil {
 		return
 	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		outR.Close()
-		outW.Close()
-		rn.log.Error(fmt.Sprintf("CGI %s: %v", uri, err))
-		writePage(w, r, http.StatusInternalServerError, internalErrorPage)
-		return
-	}
-	cmd := &exec.Cmd{
-		Path:        s.Path,
-		Args:        []string{s.Path},
-		Dir:         filepath.Dir(s.Path),
-		Env:         Environ(r, s, rn.software, bodyLen),
-		Stdout:      outW,
-		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
-		// Wait does not wait longer for the copy of an in-memory body to
-		// stdin than that, should a child that left the group hold it.
-		WaitDelay: exitGrace,
-	}
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	err = cmd.Start()
-	outW.Close()
-	errW.Close()
-	if err != nil {
-		outR.Close()
-		errR.Close()
-		hint := ""
-		if errors.Is(err, os.ErrPermission) {
-			hint = " (is it executable? chmod +x it)"
-		} else if errors.Is(err, syscall.ENOEXEC) {
-			hint = " (does it start with a #! line?)"
-		}
-		rn.log.Error(fmt.Sprintf("CGI %s: cannot run %s: %v%s", uri, s.Path, errors.Unwrap(err), hint))
-		writePage(w, r, http.StatusInternalServerError, internalErrorPage)
-		return
-	}
-	p := &proc{cmd: cmd, pipes: []*os.File{outR, errR}, done: make(chan struct{})}
-	go p.wait()
-	stderrDone := make(chan struct{})
-	go func() {
-		defer close(stderrDone)
-		logStderr(errR, uri, rn.log)
-	}()
-	var timedOut atomic.Bool
-	stopWatch := make(chan struct{})
-	go func() {
-		var timeout <-chan time.Time
-		if rn.timeout > 0 {
-			t := time.NewTimer(rn.timeout)
-			defer t.Stop()
-			timeout = t.C
-		}
-		select {
-		case <-r.Context().Done():
-			p.kill()
-		case <-timeout:
-			timedOut.Store(true)
-			p.kill()
-		case <-p.done:
-		case <-stopWatch:
-		}
-	}()
-	finish := func() {
-		p.kill()
-		<-p.done
-		<-stderrDone
-		close(stopWatch)
-		outR.Close()
-		errR.Close()
-	}
-	finished := false
-	defer func() {
-		if !finished {
-			finish()
-		}
-	}()
+	defer x.finish()
 
 	nph := strings.HasPrefix(filepath.Base(s.Path), "nph-")
-	resp, rest, err := readHeader(outR, nph)
+	resp, rest, err := readHeader(x.out, nph)
 	if err != nil {
-		finish()
-		finished = true
+		x.finish()
 		switch {
-		case timedOut.Load():
+		case x.timedOut.Load():
 			rn.log.Error(fmt.Sprintf("CGI %s: killed after %s (--cgi-timeout) before its headers ended", uri, rn.timeout))
 			writePage(w, r, http.StatusGatewayTimeout, gatewayTimeoutPage)
 		case r.Context().Err() != nil:
 			// The client is gone.
 		default:
-			rn.log.Error(fmt.Sprintf("CGI %s: bad output (502): %v; %s", uri, err, p.status()))
+			rn.log.Error(fmt.Sprintf("CGI %s: bad output (502): %v; %s", uri, err, x.p.status()))
 			writePage(w, r, http.StatusBadGateway, badGatewayPage)
 		}
 		return
 	}
 	if resp.LocalRedirect != "" {
-		finish()
-		finished = true
+		x.finish()
 		rn.localRedirect(w, r, s, resp.LocalRedirect)
 		return
 	}
-	hdr := w.Header()
-	for k, v := range resp.Header {
-		hdr[k] = v
-	}
-	if _, ok := resp.Header["Content-Type"]; !ok {
-		hdr["Content-Type"] = nil // none, and none sniffed
-	}
-	w.WriteHeader(resp.Status)
-	body := r.Method != http.MethodHead && resp.Status != http.StatusNoContent && resp.Status != http.StatusNotModified
-	flush := http.NewResponseController(w)
-	writeErr := false
-	if body && len(rest) > 0 {
-		_, err := w.Write(rest)
-		writeErr = err != nil
-		_ = flush.Flush()
-	}
-	buf := make([]byte, chunk)
-	for !writeErr {
-		n, err := outR.Read(buf)
-		if n > 0 && body {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				writeErr = true
-				break
-			}
-			_ = flush.Flush()
-		}
-		if err != nil {
-			break
-		}
-	}
-	finish()
-	finished = true
+	writeErr := copyResponse(w, r, resp, rest, x.out)
+	x.finish()
 	switch {
-	case timedOut.Load():
+	case x.timedOut.Load():
 		rn.log.Error(fmt.Sprintf("CGI %s: killed after %s (--cgi-timeout); response cut short", uri, rn.timeout))
 		panic(http.ErrAbortHandler)
 	case writeErr || r.Context().Err() != nil:
 		// The client is gone; the script was killed.
-	case p.signaled():
-		rn.log.Error(fmt.Sprintf("CGI %s: %s; response cut short", uri, p.status()))
+	case x.p.signaled():
+		rn.log.Error(fmt.Sprintf("CGI %s: %s; response cut short", uri, x.p.status()))
 		panic(http.ErrAbortHandler)
-	case !p.success() && !p.killed:
+	case !x.p.success() && !x.p.killed:
 		// (Killed: it closed its output and ran on; that is its end.)
-		rn.log.Error(fmt.Sprintf("CGI %s: %s", uri, p.status()))
+		rn.log.Error(fmt.Sprintf("CGI %s: %s", uri, x.p.status()))
 	}
 }
 

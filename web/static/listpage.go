@@ -400,7 +400,26 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 	b.WriteString("</title>\n<style>\n")
 	b.WriteString(listCSS)
 	b.WriteString("</style>\n</head>\n<body>\n<header>\n<h1>Index of ")
-	// Each segment links to its directory.
+	writeBreadcrumbs(&b, dir)
+	b.WriteString("</h1>\n<p class=\"summary\">")
+	writeSummary(&b, items)
+	b.WriteString("</p>\n</header>\n<main>\n<table>\n<thead>\n<tr>")
+	writeColumnHeads(&b, q)
+	b.WriteString("</tr>\n</thead>\n<tbody>\n")
+	if !root {
+		b.WriteString("<tr class=\"dir up\"><td class=\"name\"><a href=\"../\">../</a> <small>(parent directory)</small></td>" +
+			"<td class=\"size\"></td><td class=\"mtime\"></td><td class=\"type\"></td></tr>\n")
+	}
+	for _, it := range items {
+		writeListRow(&b, it)
+	}
+	b.WriteString("</tbody>\n</table>\n</main>\n</body>\n</html>\n")
+	return b.Bytes()
+}
+
+// writeBreadcrumbs writes the title's path, each segment a link to its
+// directory.
+func writeBreadcrumbs(b *bytes.Buffer, dir string) {
 	b.WriteString(`<a href="/">/</a>`)
 	prefix := "/"
 	for _, seg := range strings.Split(strings.Trim(dir, "/"), "/") {
@@ -414,7 +433,11 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 		b.WriteString(escapeHTML(displayName(seg)))
 		b.WriteString("/</a>")
 	}
-	b.WriteString("</h1>\n<p class=\"summary\">")
+}
+
+// writeSummary writes how many directories and files the listing holds, and
+// the files' total size.
+func writeSummary(b *bytes.Buffer, items []listItem) {
 	dirs, files, total := 0, 0, int64(0)
 	for _, it := range items {
 		if it.IsDir {
@@ -432,7 +455,11 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 		b.WriteString(humanSize(total))
 		b.WriteString(")")
 	}
-	b.WriteString("</p>\n</header>\n<main>\n<table>\n<thead>\n<tr>")
+}
+
+// writeColumnHeads writes the table's column heads, each a link sorting by
+// its column, the one sorted by marked with an arrow.
+func writeColumnHeads(b *bytes.Buffer, q listQuery) {
 	for _, c := range []struct{ col, label string }{
 		{sortName, "Name"}, {sortSize, "Size"}, {sortMTime, "Modified (UTC)"}, {sortType, "Type"},
 	} {
@@ -472,60 +499,55 @@ func listingHTML(dir string, root bool, items []listItem, q listQuery) []byte {
 		}
 		b.WriteString("</a></th>")
 	}
-	b.WriteString("</tr>\n</thead>\n<tbody>\n")
-	if !root {
-		b.WriteString("<tr class=\"dir up\"><td class=\"name\"><a href=\"../\">../</a> <small>(parent directory)</small></td>" +
-			"<td class=\"size\"></td><td class=\"mtime\"></td><td class=\"type\"></td></tr>\n")
+}
+
+// writeListRow writes the table row of one directory entry.
+func writeListRow(b *bytes.Buffer, it listItem) {
+	if it.IsDir {
+		b.WriteString(`<tr class="dir"><td class="name"><a href="`)
+	} else {
+		b.WriteString(`<tr class="file"><td class="name"><a href="`)
 	}
-	for _, it := range items {
-		if it.IsDir {
-			b.WriteString(`<tr class="dir"><td class="name"><a href="`)
-		} else {
-			b.WriteString(`<tr class="file"><td class="name"><a href="`)
-		}
-		b.WriteString(escapeHTML(it.URL))
-		b.WriteString(`">`)
-		b.WriteString(escapeHTML(displayName(it.Name)))
-		if it.IsDir {
-			b.WriteString("/")
-		}
-		b.WriteString("</a></td>")
-		if it.IsDir {
-			b.WriteString(`<td class="size none">`)
-			b.WriteString("\u2014")
-		} else {
-			b.WriteString(`<td class="size" data-bytes="`)
-			b.WriteString(strconv.FormatInt(it.Size, 10))
-			b.WriteString(`">`)
-			b.WriteString(humanSize(it.Size))
-			if it.Size >= 1024 {
-				b.WriteString("<small>")
-				b.WriteString(exactSize(it.Size))
-				b.WriteString("</small>")
-			}
-		}
-		b.WriteString(`</td><td class="mtime"><time datetime="`)
-		b.WriteString(it.MTime)
-		b.WriteString(`">`)
-		t := time.Unix(0, it.mtime).UTC()
-		b.WriteString(t.Format("2006-01-02"))
-		b.WriteString(" <small>")
-		b.WriteString(t.Format("15:04"))
-		b.WriteString("</small></time></td><td class=\"type\">")
-		if it.IsDir {
-			b.WriteString("directory")
-		} else {
-			// A long type may wrap after its "/", not inside a word.
-			b.WriteString(strings.Replace(escapeHTML(it.Type), "/", "/<wbr>", 1))
-			if it.Encoding != "" {
-				b.WriteString(", ")
-				b.WriteString(escapeHTML(it.Encoding))
-			}
-		}
-		b.WriteString("</td></tr>\n")
+	b.WriteString(escapeHTML(it.URL))
+	b.WriteString(`">`)
+	b.WriteString(escapeHTML(displayName(it.Name)))
+	if it.IsDir {
+		b.WriteString("/")
 	}
-	b.WriteString("</tbody>\n</table>\n</main>\n</body>\n</html>\n")
-	return b.Bytes()
+	b.WriteString("</a></td>")
+	if it.IsDir {
+		b.WriteString(`<td class="size none">`)
+		b.WriteString("\u2014")
+	} else {
+		b.WriteString(`<td class="size" data-bytes="`)
+		b.WriteString(strconv.FormatInt(it.Size, 10))
+		b.WriteString(`">`)
+		b.WriteString(humanSize(it.Size))
+		if it.Size >= 1024 {
+			b.WriteString("<small>")
+			b.WriteString(exactSize(it.Size))
+			b.WriteString("</small>")
+		}
+	}
+	b.WriteString(`</td><td class="mtime"><time datetime="`)
+	b.WriteString(it.MTime)
+	b.WriteString(`">`)
+	t := time.Unix(0, it.mtime).UTC()
+	b.WriteString(t.Format("2006-01-02"))
+	b.WriteString(" <small>")
+	b.WriteString(t.Format("15:04"))
+	b.WriteString("</small></time></td><td class=\"type\">")
+	if it.IsDir {
+		b.WriteString("directory")
+	} else {
+		// A long type may wrap after its "/", not inside a word.
+		b.WriteString(strings.Replace(escapeHTML(it.Type), "/", "/<wbr>", 1))
+		if it.Encoding != "" {
+			b.WriteString(", ")
+			b.WriteString(escapeHTML(it.Encoding))
+		}
+	}
+	b.WriteString("</td></tr>\n")
 }
 
 func plural(n int, one, many string) string {

@@ -3,7 +3,6 @@ package static
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -177,6 +176,44 @@ type headerValues struct {
 	vals []string
 }
 
+// initHeaders checks cfg.Headers and sets the headers every response gets:
+// Server (cfg.ServerHeader, unless Headers has its own) and Headers, merged
+// by canonical name in the order given.
+func (h *Handler) initHeaders(cfg Config) error {
+	server := cfg.ServerHeader
+	if server == "" {
+		server = "gotwistd"
+	}
+	h.server = []string{server}
+	for _, kv := range cfg.Headers {
+		if !validHeaderName(kv[0]) {
+			return fmt.Errorf("%w: header name %q is not a valid HTTP token", ErrBadConfig, kv[0])
+		}
+		if strings.ContainsAny(kv[1], "\r\n\x00") {
+			return fmt.Errorf("%w: value of header %q contains a line break or NUL", ErrBadConfig, kv[0])
+		}
+		key := http.CanonicalHeaderKey(kv[0])
+		switch key {
+		case "Content-Length", "Transfer-Encoding", "Content-Range", "Connection":
+			return fmt.Errorf("%w: header %q describes each response's framing and cannot be added to all of them", ErrBadConfig, kv[0])
+		}
+		if key == "Server" {
+			h.server = nil
+		}
+		if key == "Date" {
+			// The fast path's caller adds its own Date.
+			h.noFast = true
+		}
+		i := slices.IndexFunc(h.extra, func(x headerValues) bool { return x.key == key })
+		if i < 0 {
+			h.extra = append(h.extra, headerValues{key: key})
+			i = len(h.extra) - 1
+		}
+		h.extra[i].vals = append(h.extra[i].vals, strings.TrimSpace(kv[1]))
+	}
+	return nil
+}
+
 // New checks cfg and returns a Handler serving cfg.Root. It fails when
 // Root is missing or not a directory, or when a header, index name or
 // ignored extension is malformed; errors wrap ErrBadConfig or the file
@@ -240,36 +277,8 @@ func New(cfg Config) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
-	server := cfg.ServerHeader
-	if server == "" {
-		server = "gotwistd"
-	}
-	h.server = []string{server}
-	for _, kv := range cfg.Headers {
-		if !validHeaderName(kv[0]) {
-			return nil, fmt.Errorf("%w: header name %q is not a valid HTTP token", ErrBadConfig, kv[0])
-		}
-		if strings.ContainsAny(kv[1], "\r\n\x00") {
-			return nil, fmt.Errorf("%w: value of header %q contains a line break or NUL", ErrBadConfig, kv[0])
-		}
-		key := http.CanonicalHeaderKey(kv[0])
-		switch key {
-		case "Content-Length", "Transfer-Encoding", "Content-Range", "Connection":
-			return nil, fmt.Errorf("%w: header %q describes each response's framing and cannot be added to all of them", ErrBadConfig, kv[0])
-		}
-		if key == "Server" {
-			h.server = nil
-		}
-		if key == "Date" {
-			// The fast path's caller adds its own Date.
-			h.noFast = true
-		}
-		i := slices.IndexFunc(h.extra, func(x headerValues) bool { return x.key == key })
-		if i < 0 {
-			h.extra = append(h.extra, headerValues{key: key})
-			i = len(h.extra) - 1
-		}
-		h.extra[i].vals = append(h.extra[i].vals, strings.TrimSpace(kv[1]))
+	if err := h.initHeaders(cfg); err != nil {
+		return nil, err
 	}
 	if err := h.initRules(cfg); err != nil {
 		return nil, err
@@ -493,245 +502,4 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, rel strin
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-}
-
-// serveFile serves the regular file rel (described by fi), named name for
-// its MIME type, or its precompressed sibling.
-func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, rel, name string, fi fileInfo) {
-	if IsScriptName(name) {
-		// An index or an ignored extension led here: run or refuse it.
-		h.runScript(w, r, rel, r.URL.Path, "", fi)
-		return
-	}
-	ctype, enc := h.fileType(name), ""
-	key, frel, ffi := rel, rel, fi
-	vary := false
-	if enc == "" {
-		if ae := r.Header["Accept-Encoding"]; len(ae) > 0 {
-			if mask := acceptedCodings(ae); mask != 0 {
-				// Siblings recently found missing are not looked for again
-				// for siblingTTL: a new x.br may go unnoticed that long.
-				base := h.cache.get(rel)
-				if base != nil && base.id != fi.id {
-					base = nil
-				}
-				now := h.now().UnixNano()
-				var skip, absent uint8
-				if base != nil {
-					if v := base.sibAbsent.Load(); now-int64(v&^7) < int64(siblingTTL) {
-						skip = uint8(v & 7)
-					}
-				}
-				found := false
-				for _, p := range precompressed {
-					if mask&p.bit == 0 || skip&p.bit != 0 {
-						continue
-					}
-					sfi, err := h.statJoin(rel, p.suffix, "")
-					if err != nil || sfi.kind != kindRegular {
-						absent |= p.bit
-						continue
-					}
-					vary = true
-					if sfi.id.mtime < fi.id.mtime {
-						continue // stale: x changed after x.gz was made
-					}
-					key, frel, ffi, enc = rel+p.key, rel+p.suffix, sfi, p.coding
-					found = true
-					break
-				}
-				if base != nil && !found && absent != 0 {
-					base.sibAbsent.Store(uint64(now)&^7 | uint64(absent|skip))
-				}
-			}
-		}
-	}
-
-	e := h.cache.get(key)
-	if e != nil && (e.id != ffi.id || e.clamped && h.now().Unix() >= ceilSeconds(e.id.mtime)) {
-		e = nil
-	}
-	var f *os.File
-	if e == nil || e.data == nil {
-		// Open even for HEAD and 304, as twistd does, so an unreadable
-		// file is 403 whatever the request.
-		var ofi fileInfo
-		var err error
-		f, ofi, err = h.open(frel)
-		if err != nil {
-			h.fail(w, r, frel, err)
-			return
-		}
-		defer func() {
-			if f != nil {
-				f.Close()
-			}
-		}()
-		if ofi.kind != kindRegular {
-			h.errorPage(w, r, http.StatusNotFound, notFoundPage)
-			return
-		}
-		store := false
-		if e == nil || e.id != ofi.id {
-			e, store = h.newEntry(ofi, ctype, enc), true
-			e.hdrCC = h.cacheControl(rel)
-		}
-		// Small files get their content cached once they are out of the
-		// racy window; entries are immutable, so a filled copy replaces e.
-		if e.data == nil && h.cacheable(ofi) {
-			if data := loadData(f, ofi); data != nil {
-				filled := *e
-				filled.data = data
-				filled.fast = h.renderFast(&filled)
-				e, store = &filled, true
-			}
-		}
-		if store {
-			h.cache.put(key, e)
-		}
-		if e.data != nil {
-			f.Close()
-			f = nil
-		}
-	}
-
-	if e.squeeze {
-		// Compressed on the fly, unless a Range asks for part of the
-		// file: ranges are of the file as it is (never of a compressed
-		// body, which a client could not resume reliably).
-		vary = true
-		if ae := r.Header["Accept-Encoding"]; len(ae) > 0 && header(r.Header, "Range") == "" {
-			if ci := chooseCoding(codingQ(ae)); ci >= 0 {
-				if c := h.compressedEntry(rel, e, f, ci); c != nil {
-					e = c
-				}
-			}
-		}
-	}
-
-	hdr := w.Header()
-	if vary {
-		if old := hdr["Vary"]; len(old) > 0 {
-			hdr["Vary"] = append(slices.Clip(old), "Accept-Encoding")
-		} else {
-			hdr["Vary"] = hdrVaryAE
-		}
-	}
-	hdr["Accept-Ranges"] = hdrAcceptRanges
-	hdr["Last-Modified"] = e.hdrLastMod
-	hdr["Etag"] = e.hdrETag
-	setCacheControl(hdr, e.hdrCC)
-	switch preconditions(r, e.etag, e.lastMod, e.modSecs) {
-	case http.StatusNotModified:
-		w.WriteHeader(http.StatusNotModified)
-		return
-	case http.StatusPreconditionFailed:
-		h.resetCacheControl(hdr)
-		h.errorPage(w, r, http.StatusPreconditionFailed, preconditionPage)
-		return
-	}
-	hdr["Content-Type"] = e.hdrType
-	if e.hdrEnc != nil {
-		hdr["Content-Encoding"] = e.hdrEnc
-	}
-	size := e.id.size
-	if r.Method == http.MethodGet {
-		if rv := header(r.Header, "Range"); rv != "" && ifRange(r, e.etag, e.modSecs) {
-			var buf [maxRanges]byteRange
-			ranges, res := parseRange(rv, size, buf[:0])
-			switch res {
-			case rangeUnsatisfiable:
-				hdr["Content-Range"] = []string{"bytes */" + strconv.FormatInt(size, 10)}
-				h.resetCacheControl(hdr)
-				h.errorPage(w, r, http.StatusRequestedRangeNotSatisfiable, "")
-				return
-			case rangeOK:
-				if len(ranges) == 1 {
-					h.serveRange(w, e, f, ranges[0])
-				} else {
-					h.serveMultiRange(w, e, f, ranges)
-				}
-				return
-			}
-		}
-	}
-	hdr["Content-Length"] = e.hdrLen
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return
-	}
-	if e.data != nil {
-		_, _ = w.Write(e.data)
-		return
-	}
-	if h.writeMapped(w, f, e.id, 0, size) {
-		return
-	}
-	// io.CopyN hands net/http an io.LimitedReader over the *os.File, which
-	// it sends with sendfile(2) on TCP connections.
-	_, _ = io.CopyN(w, f, size)
-}
-
-func contentRange(r byteRange, size int64) string {
-	return "bytes " + strconv.FormatInt(r.start, 10) + "-" + strconv.FormatInt(r.start+r.length-1, 10) +
-		"/" + strconv.FormatInt(size, 10)
-}
-
-func (h *Handler) serveRange(w http.ResponseWriter, e *entry, f *os.File, br byteRange) {
-	hdr := w.Header()
-	hdr["Content-Range"] = []string{contentRange(br, e.id.size)}
-	hdr["Content-Length"] = []string{strconv.FormatInt(br.length, 10)}
-	w.WriteHeader(http.StatusPartialContent)
-	if e.data != nil {
-		_, _ = w.Write(e.data[br.start : br.start+br.length])
-		return
-	}
-	if h.writeMapped(w, f, e.id, br.start, br.length) {
-		return
-	}
-	if _, err := f.Seek(br.start, io.SeekStart); err != nil {
-		return
-	}
-	_, _ = io.CopyN(w, f, br.length)
-}
-
-// serveMultiRange writes a multipart/byteranges body (RFC 9110 section
-// 14.6). Each part carries the file's Content-Type; the response itself
-// has no Content-Encoding, as in twistd.
-func (h *Handler) serveMultiRange(w http.ResponseWriter, e *entry, f *os.File, ranges []byteRange) {
-	boundary := strconv.FormatUint(h.boundary.Add(1)^uint64(time.Now().UnixNano()), 16) +
-		strconv.FormatUint(uint64(e.id.ino), 16) + "gotwistd"
-	heads := make([]string, len(ranges))
-	total := int64(0)
-	for i, br := range ranges {
-		head := "--" + boundary + "\r\nContent-Type: " + e.ctype + "\r\nContent-Range: " +
-			contentRange(br, e.id.size) + "\r\n\r\n"
-		if i > 0 {
-			head = "\r\n" + head
-		}
-		heads[i] = head
-		total += int64(len(head)) + br.length
-	}
-	tail := "\r\n--" + boundary + "--\r\n"
-	total += int64(len(tail))
-	hdr := w.Header()
-	delete(hdr, "Content-Encoding")
-	hdr["Content-Type"] = []string{"multipart/byteranges; boundary=" + boundary}
-	hdr["Content-Length"] = []string{strconv.FormatInt(total, 10)}
-	w.WriteHeader(http.StatusPartialContent)
-	for i, br := range ranges {
-		if _, err := io.WriteString(w, heads[i]); err != nil {
-			return
-		}
-		var err error
-		if e.data != nil {
-			_, err = w.Write(e.data[br.start : br.start+br.length])
-		} else {
-			_, err = io.Copy(w, io.NewSectionReader(f, br.start, br.length))
-		}
-		if err != nil {
-			return
-		}
-	}
-	_, _ = io.WriteString(w, tail)
 }
