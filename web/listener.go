@@ -242,9 +242,14 @@ func newNetHTTP(ec engineConfig, l *endpoint.Listener, h *site) *listenerState {
 }
 
 // connState is the connection state hook of a listener's engine: it
-// tells the handover tracker t (if not nil) and counts the ends of
-// accept-once connections.
+// tells the handover tracker t (net/http's Server only: gotwistd's engine
+// tells the tracker where requests end itself, through
+// handover.Boundary) and counts the ends of accept-once connections; nil
+// if there is nothing to do.
 func (ls *listenerState) connState(t *handover.Tracker) func(net.Conn, http.ConnState) {
+	if !ls.netHTTP {
+		t = nil
+	}
 	if t == nil && ls.acceptOnce == nil {
 		return nil
 	}

@@ -88,6 +88,11 @@ type conn struct {
 
 	w *work // nil while idle
 
+	// between is a wrapper's BetweenRequests (handover.Boundary), called
+	// whenever the connection is between requests with no unread byte;
+	// or nil.
+	between func()
+
 	tc       *tls.Conn            // nc when it is a TLS connection; or nil
 	tlsState *tls.ConnectionState // tc's, once its handshake is done
 
@@ -153,6 +158,9 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 			}
 			if hs, ok := inner.(Handshaker); ok && c.hs == nil {
 				c.hs = hs
+			}
+			if b, ok := inner.(interface{ BetweenRequests() }); ok && c.between == nil {
+				c.between = b.BetweenRequests
 			}
 			inner = t.Unwrap()
 			continue
@@ -337,6 +345,9 @@ func (c *conn) idle() {
 		c.srv.ConnState(c.nc, http.StateIdle)
 	}
 	c.armed = false
+	if c.between != nil {
+		c.between() // nothing is buffered: the next read waits for a request
+	}
 }
 
 func (c *conn) getWork() *work {

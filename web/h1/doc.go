@@ -108,4 +108,9 @@
 // Transparent (it also passes reads through, as a connection limit does):
 // only then can the connection be served from an event loop. A handover
 // tracker, which watches reads, keeps its connections on goroutines.
+// A wrapper with a BetweenRequests method (handover.Boundary: a handover
+// tracker's connections) has it called each time the connection is
+// between requests with no unread byte buffered, before the read that
+// waits for the next one, on the connection's goroutine or on its event
+// loop: that is how the tracker knows where it may park the connection.
 package h1

@@ -402,6 +402,9 @@ func (lp *loop) serve(c *conn, now time.Time) {
 		if srv.ConnState != nil {
 			srv.ConnState(c.nc, http.StateIdle)
 		}
+		if c.between != nil {
+			c.between() // every byte read was served
+		}
 		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
 			lp.end(c)
 		}
