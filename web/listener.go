@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -72,17 +74,21 @@ type streamEngine interface {
 
 // engineConfig is what every listener's engine is built from.
 type engineConfig struct {
-	cfg      *Config
-	version  string
-	errorLog *log.Logger
-	static   *static.Handler // nil unless the site is the static handler
-	altSvc   []string        // Alt-Svc announcing HTTP/3, or nil
-	idle     *idleTimer      // --exit-idle-time, or nil
+	cfg     *Config
+	version string
+	errLog  *slog.Logger // gotwistd's engines' log
+	// netHTTPLog is errLog for net/http's Server, which takes a
+	// *log.Logger.
+	netHTTPLog *log.Logger
+	static     *static.Handler // nil unless the site is the static handler
+	altSvc     []string        // Alt-Svc announcing HTTP/3, or nil
+	idle       *idleTimer      // --exit-idle-time, or nil
 }
 
 // build gives each listener its state.
 func (s *Server) build() {
-	ec := engineConfig{cfg: &s.cfg, version: s.version, errorLog: log.New(errorLogWriter{s.errLog}, "", 0), idle: s.idle}
+	ec := engineConfig{cfg: &s.cfg, version: s.version, errLog: s.errLog,
+		netHTTPLog: log.New(errorLogWriter{s.errLog}, "", 0), idle: s.idle}
 	ec.static, _ = s.handler.(*static.Handler)
 	var alts []string
 	for _, l := range s.listeners {
@@ -174,7 +180,7 @@ func newH2(ec engineConfig, h *site) *h2.Server {
 		Handler:        h,
 		IdleTimeout:    ec.cfg.IdleTimeout,
 		MaxHeaderBytes: ec.cfg.MaxHeaderBytes,
-		ErrorLog:       ec.errorLog,
+		ErrorLog:       ec.errLog,
 	}
 	if ec.static != nil {
 		h.static = ec.static
@@ -197,7 +203,7 @@ func newH1(ec engineConfig, l *endpoint.Listener, h *site, plainACME bool) *list
 		WriteTimeout:      ec.cfg.WriteTimeout,
 		MaxHeaderBytes:    ec.cfg.MaxHeaderBytes,
 		MaxTargetBytes:    maxRequestTarget,
-		ErrorLog:          ec.errorLog,
+		ErrorLog:          ec.errLog,
 		ErrorPage:         h.enginePage,
 		ServerHeader:      "gotwistd/" + ec.version,
 		Refused:           h.refused,
@@ -230,7 +236,7 @@ func newNetHTTP(ec engineConfig, l *endpoint.Listener, h *site) *listenerState {
 		IdleTimeout:       ec.cfg.IdleTimeout,
 		WriteTimeout:      ec.cfg.WriteTimeout,
 		MaxHeaderBytes:    ec.cfg.MaxHeaderBytes,
-		ErrorLog:          ec.errorLog,
+		ErrorLog:          ec.netHTTPLog,
 		TLSConfig:         ls.tls,
 	}
 	if l.TLS != nil && ec.cfg.HTTP2Engine == EngineGotwistd {
@@ -308,3 +314,22 @@ func (s *Server) serveOne(i int) error {
 	}
 	return nil
 }
+
+// errorLogWriter sends net/http's error log, which comes as lines of a
+// *log.Logger, to a *slog.Logger: TLS handshake failures (scanners,
+// clients that distrust the certificate) at debug level, everything else
+// as warnings. Only net/http's Server needs it: gotwistd's engines log
+// through a *slog.Logger, at their own levels.
+type errorLogWriter struct{ l *slog.Logger }
+
+func (w errorLogWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.Contains(msg, "TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	w.l.Log(context.Background(), level, msg)
+	return len(p), nil
+}
+
+var _ io.Writer = errorLogWriter{}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -466,20 +466,3 @@ func shortEndpoint(ep *endpoint.Endpoint, l *endpoint.Listener) string {
 	}
 	return e.String()
 }
-
-// errorLogWriter sends net/http's error log to the main log: TLS handshake
-// failures (scanners, clients that distrust the certificate) at debug
-// level, everything else as warnings.
-type errorLogWriter struct{ l *slog.Logger }
-
-func (w errorLogWriter) Write(p []byte) (int, error) {
-	msg := strings.TrimSuffix(string(p), "\n")
-	level := slog.LevelWarn
-	if strings.Contains(msg, "TLS handshake error") {
-		level = slog.LevelDebug
-	}
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
-}
-
-var _ io.Writer = errorLogWriter{}

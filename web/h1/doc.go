@@ -43,8 +43,7 @@
 // epoll_ctl(2). A connection the Handler answered last waits on its
 // goroutine for a second first (its client often asks again at once), then
 // goes to a loop too. Loops close connections idle longer than IdleTimeout
-// (to the second), and Shutdown's idle ones. Server.NoEventLoop turns them
-// off.
+// (to the second), and Shutdown's idle ones.
 //
 // A FastHandler that is also a Watcher lends the loops a descriptor to
 // watch (gotwistd's static handler: inotify on its cached files); a loop
