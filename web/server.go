@@ -130,39 +130,11 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.Root == "" {
-		s.handler = newWelcome(version, cfg.Headers)
-	} else {
-		var scripts static.ScriptRunner
-		if cfg.CGI {
-			scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody, MaxProcs: cfg.CGIMaxProcs,
-				ServerSoftware: "gotwistd/" + version, Log: logger.With("system", systemCGI)})
-		}
-		h, err := static.New(static.Config{
-			Root:             cfg.Root,
-			Indexes:          cfg.Indexes,
-			DefaultType:      cfg.DefaultType,
-			IgnoreExt:        cfg.IgnoreExt,
-			AllowIgnoreExt:   cfg.AllowIgnoreExt,
-			Headers:          cfg.Headers,
-			ServeDotfiles:    cfg.ServeDotfiles,
-			NoFollowSymlinks: cfg.NoFollowSymlinks,
-			CacheControl:     cfg.CacheControl,
-			CORS:             cfg.CORS,
-			ErrorPages:       cfg.ErrorPages,
-			SPAFallback:      cfg.SPAFallback,
-			Listing:          cfg.Listing,
-			NoCompress:       cfg.NoCompress,
-			CompressMinSize:  cfg.CompressMinSize,
-			ServerHeader:     "gotwistd/" + version,
-			ErrorLog:         s.errLog,
-			CGI:              scripts,
-		})
-		if err != nil {
-			return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}
-		}
-		s.handler = h
+	h, err := s.newHandler(logger)
+	if err != nil {
+		return nil, err
 	}
+	s.handler = h
 	if err := s.newOpsConfig(); err != nil {
 		return nil, err
 	}
@@ -172,6 +144,44 @@ func New(cfg Config, env service.Env) (*Server, error) {
 		}}
 	}
 	return s, nil
+}
+
+// newHandler is the site's handler: the static files of Config.Root (with
+// CGI if asked), or the welcome page.
+func (s *Server) newHandler(logger *slog.Logger) (http.Handler, error) {
+	cfg := s.cfg
+	if cfg.Root == "" {
+		return newWelcome(s.version, cfg.Headers), nil
+	}
+	var scripts static.ScriptRunner
+	if cfg.CGI {
+		scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody, MaxProcs: cfg.CGIMaxProcs,
+			ServerSoftware: "gotwistd/" + s.version, Log: logger.With("system", systemCGI)})
+	}
+	h, err := static.New(static.Config{
+		Root:             cfg.Root,
+		Indexes:          cfg.Indexes,
+		DefaultType:      cfg.DefaultType,
+		IgnoreExt:        cfg.IgnoreExt,
+		AllowIgnoreExt:   cfg.AllowIgnoreExt,
+		Headers:          cfg.Headers,
+		ServeDotfiles:    cfg.ServeDotfiles,
+		NoFollowSymlinks: cfg.NoFollowSymlinks,
+		CacheControl:     cfg.CacheControl,
+		CORS:             cfg.CORS,
+		ErrorPages:       cfg.ErrorPages,
+		SPAFallback:      cfg.SPAFallback,
+		Listing:          cfg.Listing,
+		NoCompress:       cfg.NoCompress,
+		CompressMinSize:  cfg.CompressMinSize,
+		ServerHeader:     "gotwistd/" + s.version,
+		ErrorLog:         s.errLog,
+		CGI:              scripts,
+	})
+	if err != nil {
+		return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}
+	}
+	return h, nil
 }
 
 // Listen opens the access log and binds every endpoint, logging
