@@ -101,8 +101,8 @@ const (
 // past is a deadline that has already passed.
 var past = time.Unix(1, 0)
 
-// Tracker follows the connections of one http.Server so that Handover can
-// park them. Its zero value is not usable: call New.
+// Tracker follows the connections of one HTTP/1.x server so that Handover
+// can park them. Its zero value is not usable: call New.
 type Tracker struct {
 	// Name is the FDNAME the connections are parked under.
 	Name string
