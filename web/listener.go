@@ -31,11 +31,10 @@ import (
 // request to the state's site (handler.go), which hands it to the static
 // handler.
 
-// listenerState is everything that serves one listener: its engine, the
-// site the engine hands requests to, and the handover's state.
+// listenerState is everything that serves one listener: its engine (which
+// hands requests to the listener's site) and the handover's state.
 type listenerState struct {
-	l    *endpoint.Listener
-	site *site
+	l *endpoint.Listener
 
 	// engine serves a stream listener (gotwistd's h1.Server, or
 	// net/http's Server); nil for quic.
@@ -151,7 +150,7 @@ func newH3(ec engineConfig, l *endpoint.Listener, h *site) *listenerState {
 	if ec.idle != nil {
 		hh = idleHandler{h: h, idle: ec.idle}
 	}
-	return &listenerState{l: l, site: h, h3: &http3.Server{
+	return &listenerState{l: l, h3: &http3.Server{
 		Handler:        hh,
 		TLSConfig:      l.TLS,
 		MaxHeaderBytes: ec.cfg.MaxHeaderBytes,
@@ -194,7 +193,7 @@ func newH2(ec engineConfig, h *site) *h2.Server {
 // plainACME: an le: listener is next to it, whose ACME challenges and
 // redirect come first on plain listeners, so no fast path there.
 func newH1(ec engineConfig, l *endpoint.Listener, h *site, plainACME bool) *listenerState {
-	ls := &listenerState{l: l, site: h, tls: tlsConfig(ec, l, h)}
+	ls := &listenerState{l: l, tls: tlsConfig(ec, l, h)}
 	h.static = ec.static
 	hs := &h1.Server{
 		Handler:           h,
@@ -229,7 +228,7 @@ func newH1(ec engineConfig, l *endpoint.Listener, h *site, plainACME bool) *list
 // (--http1-engine=net/http, or --http2-engine=net/http on ssl): on ssl,
 // "h2" goes to gotwistd's HTTP/2 engine unless --http2-engine=net/http.
 func newNetHTTP(ec engineConfig, l *endpoint.Listener, h *site) *listenerState {
-	ls := &listenerState{l: l, site: h, tls: tlsConfig(ec, l, h), netHTTP: true}
+	ls := &listenerState{l: l, tls: tlsConfig(ec, l, h), netHTTP: true}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: ec.cfg.ReadHeaderTimeout,
