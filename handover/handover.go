@@ -1,5 +1,6 @@
 // Package handover keeps HTTP/1.1 keep-alive connections open across a
-// restart of a net/http server run by systemd.
+// restart of an HTTP/1.1 server run by systemd: net/http's, or one that
+// tells the Tracker where its requests end (Boundary).
 //
 // On stop, instead of closing its idle keep-alive connections (which makes
 // every client that was about to reuse one see an error or retry), the
