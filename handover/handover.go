@@ -1,5 +1,6 @@
 // Package handover keeps HTTP/1.1 keep-alive connections open across a
-// restart of a net/http server run by systemd.
+// restart of an HTTP/1.1 server run by systemd: net/http's, or one that
+// tells the Tracker where its requests end (Boundary).
 //
 // On stop, instead of closing its idle keep-alive connections (which makes
 // every client that was about to reuse one see an error or retry), the
@@ -16,11 +17,26 @@
 // called off and the request is served. Nothing the client sent is lost.
 // Bytes the server read ahead also count: the one byte net/http's
 // background read takes while a handler runs (the start of a fast client's
-// next request), or a pipelined request a server buffered. A server's
-// buffered reader (net/http's, gotwistd's own engine's) asks for less than
-// its whole buffer while it holds such bytes, so a Read shorter than the
-// connection's first one is not a boundary: that request is served here,
-// and the connection parked after it.
+// next request), or a pipelined request a server buffered.
+//
+// How the Tracker learns where the boundaries are depends on the server:
+//
+//   - a server that knows (gotwistd's HTTP/1.1 engine, web/h1, on its
+//     goroutines and its event loops) tells it: each time a connection
+//     is between requests with no unread byte buffered, it calls the
+//     connection's BetweenRequests (see Boundary), found by looking
+//     through the wrappers that Unwrap. Its next Read that waits is a
+//     boundary; no other Read is. ConnState is not needed.
+//   - net/http's Server cannot call it: for it, the Tracker guesses from
+//     ConnState and the sizes of the server's Reads. Its buffered reader
+//     asks for less than its whole buffer while it holds such bytes, so a
+//     Read shorter than the connection's first one is not a boundary:
+//     that request is served here, and the connection parked after it.
+//     Install Tracker.ConnState on that server.
+//
+// HTTP/2 connections are never at a boundary another process could take
+// up (their HPACK tables and stream state live in the server, and they
+// run over TLS): the engine does not call BetweenRequests for them.
 // A connection accepted once the handover has started (it was in the
 // listening socket's queue when the listener closed, or a previous
 // instance parked it and this one had not taken it yet) is parked at once,
@@ -33,7 +49,7 @@
 // left to http.Server.Shutdown, which closes them at a request boundary with
 // "Connection: close".
 //
-// Use it with an http.Server:
+// Use it with net/http's Server (gotwistd's engine needs no ConnState):
 //
 //	t := handover.New(handover.DefaultName)
 //	srv := &http.Server{Handler: h, ConnState: t.ConnState}
@@ -60,10 +76,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/gotwistd/gotwistd/systemd"
@@ -72,8 +86,8 @@ import (
 // DefaultName is the FDNAME under which connections are parked.
 const DefaultName = "gotwistd-conn"
 
-// Connection states. A connection moves active -> idle (the server reported
-// StateNew or StateIdle) -> waiting (its Read started with no byte of a next
+// Connection states. A connection moves active -> idle (the server called
+// BetweenRequests, or reported StateNew or StateIdle) -> waiting (its Read started with no byte of a next
 // request read or buffered) -> leaving (Handover interrupted that Read) ->
 // parked on Close. Data read in any state but leaving makes it active.
 const (
@@ -86,8 +100,8 @@ const (
 // past is a deadline that has already passed.
 var past = time.Unix(1, 0)
 
-// Tracker follows the connections of one http.Server so that Handover can
-// park them. Its zero value is not usable: call New.
+// Tracker follows the connections of one HTTP/1.x server so that Handover
+// can park them. Its zero value is not usable: call New.
 type Tracker struct {
 	// Name is the FDNAME the connections are parked under.
 	Name string
@@ -172,8 +186,23 @@ func (t *Tracker) Listener(l net.Listener) net.Listener {
 	return tl
 }
 
-// ConnState is an http.Server ConnState hook; install it (or call it from
-// yours) on the server whose listener Listener wrapped.
+// Boundary is implemented by the connections a Tracker's listener
+// accepts. A server that knows where its connections' requests end calls
+// BetweenRequests each time a connection is between two requests (or
+// before its first) with no byte of the next one read or buffered, before
+// the Read that waits for it. From the first call on, that connection's
+// boundaries are the ones the server tells, and ConnState and the sizes of
+// Reads are ignored for it. Servers find it by looking through wrappers
+// with an Unwrap() net.Conn method.
+type Boundary interface {
+	BetweenRequests()
+}
+
+var _ Boundary = (*conn)(nil)
+
+// ConnState is an http.Server ConnState hook, for servers that do not call
+// BetweenRequests (net/http's); install it (or call it from yours) on the
+// server whose listener Listener wrapped.
 func (t *Tracker) ConnState(c net.Conn, s http.ConnState) {
 	tc, ok := c.(*conn)
 	for !ok {
@@ -184,6 +213,9 @@ func (t *Tracker) ConnState(c net.Conn, s http.ConnState) {
 		}
 		c = u.Unwrap()
 		tc, ok = c.(*conn)
+	}
+	if tc.told.Load() {
+		return // the server says where the boundaries are
 	}
 	switch s {
 	case http.StateNew, http.StateIdle:
@@ -336,9 +368,20 @@ type conn struct {
 	deadline time.Time  // the read deadline the server last set
 	closed   bool
 
+	// told is set once the server called BetweenRequests: then state
+	// idle means the server said it is between requests.
+	told atomic.Bool
 	// firstLen is the length of the connection's first Read: the size of
-	// the server's read buffer when it holds nothing (0 until then).
+	// the server's read buffer when it holds nothing (0 until then). For
+	// servers that do not call BetweenRequests.
 	firstLen atomic.Int64
+}
+
+// BetweenRequests is Boundary's: the server is between two requests on
+// this connection, with no byte of the next one read.
+func (c *conn) BetweenRequests() {
+	c.told.Store(true)
+	c.state.CompareAndSwap(stActive, stIdle)
 }
 
 func (c *conn) Read(p []byte) (int, error) {
@@ -365,7 +408,9 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 // boundary says whether a Read into a buffer of n bytes can be the server
-// waiting for a next request with none of it read yet. The first Read of a
+// waiting for a next request with none of it read yet. For a server that
+// calls BetweenRequests, every Read in state idle is (the state says it):
+// this is called only then. For the others, the first Read of a
 // connection is (nothing was read before it). After that, a server's
 // buffered reader asks for its whole buffer, as long as the first Read,
 // only when it holds no byte; a shorter Read means it holds the start of a
@@ -374,6 +419,9 @@ func (c *conn) Read(p []byte) (int, error) {
 func (c *conn) boundary(n int) bool {
 	if n == 0 {
 		return false // returns at once: waits for nothing
+	}
+	if c.told.Load() {
+		return true
 	}
 	if c.firstLen.CompareAndSwap(0, int64(n)) {
 		return true
@@ -469,104 +517,4 @@ func (c *conn) Close() error {
 	}
 	c.t.remove(c)
 	return err
-}
-
-// Adopt returns a listener that first yields the connections parked by a
-// previous instance (socks, as systemd.SocketsNamed returns them), then
-// accepts from l. It tells systemd to forget its copies of them, so that
-// closing a connection really closes it. Sockets that are not connected
-// stream sockets are closed and skipped. A socket whose name holds a
-// client address (NameFor) gives a connection whose RemoteAddr is that
-// address; one parked before its PROXY protocol header was read (its name
-// ends in ProxiedSuffix) is closed: use AdoptProxied to serve those.
-func Adopt(l net.Listener, socks []systemd.Socket) net.Listener {
-	return AdoptProxied(l, socks, nil)
-}
-
-// AdoptProxied is Adopt, with proxied wrapping each connection parked
-// before its PROXY protocol header was read in what reads it
-// (endpoint.ProxyListener.Wrap).
-func AdoptProxied(l net.Listener, socks []systemd.Socket, proxied func(net.Conn) net.Conn) net.Listener {
-	a := &adopting{Listener: l}
-	var names []string
-	for _, s := range socks {
-		if s.Type != syscall.SOCK_STREAM || s.Listening || s.File == nil {
-			if s.File != nil {
-				s.File.Close()
-			}
-			continue
-		}
-		c, err := net.FileConn(s.File)
-		s.File.Close()
-		if err != nil {
-			continue
-		}
-		base, _, _ := strings.Cut(s.Name, "@")
-		addr, isProxied, _ := AddrOf(base, s.Name)
-		fc, isFile := c.(fileConn)
-		switch {
-		case isProxied && proxied == nil:
-			c.Close()
-			names = appendUnique(names, s.Name)
-			continue
-		case isProxied:
-			c = proxied(c)
-		case addr.IsValid() && isFile:
-			c = &addrConn{fileConn: fc, remote: addr}
-		}
-		a.queue = append(a.queue, c)
-		names = appendUnique(names, s.Name)
-	}
-	for _, n := range names {
-		systemd.RemoveStoredFiles(n)
-	}
-	return a
-}
-
-func appendUnique(names []string, n string) []string {
-	for _, m := range names {
-		if m == n {
-			return names
-		}
-	}
-	return append(names, n)
-}
-
-type adopting struct {
-	net.Listener
-	mu    sync.Mutex
-	queue []net.Conn
-}
-
-func (a *adopting) Accept() (net.Conn, error) {
-	a.mu.Lock()
-	if len(a.queue) > 0 {
-		c := a.queue[0]
-		a.queue = a.queue[1:]
-		a.mu.Unlock()
-		return c, nil
-	}
-	a.mu.Unlock()
-	return a.Listener.Accept()
-}
-
-// takeQueued returns the parked connections not yet served, and forgets
-// them.
-func (a *adopting) takeQueued() []net.Conn {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	q := a.queue
-	a.queue = nil
-	return q
-}
-
-// Close closes the listener and any parked connection not yet served.
-func (a *adopting) Close() error {
-	a.mu.Lock()
-	for _, c := range a.queue {
-		c.Close()
-	}
-	a.queue = nil
-	a.mu.Unlock()
-	return a.Listener.Close()
 }

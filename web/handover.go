@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 
@@ -111,7 +110,7 @@ func (s *Server) adopt() {
 	}
 	for i := range s.listeners {
 		if s.adoptable(i) {
-			s.adopted[i] = socks
+			s.served[i].adopted = socks
 			if s.metrics != nil {
 				s.metrics.adopted.Add(uint64(len(socks)))
 			}
@@ -130,11 +129,13 @@ func (s *Server) adopt() {
 }
 
 // wrapPlain puts the handover machinery around listener i's socket.
-func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listener {
+// Call it with mu held.
+func (s *Server) wrapPlain(i int, ln net.Listener) net.Listener {
 	if !s.adoptable(i) {
 		return ln
 	}
-	if socks := s.adopted[i]; socks != nil {
+	ls := s.served[i]
+	if socks := ls.adopted; socks != nil {
 		// Connections parked before their PROXY header was read are
 		// read by this listener's header reader, or one configured as
 		// it would be.
@@ -144,21 +145,14 @@ func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listene
 			pl.HeaderTimeout, pl.OnError = s.cfg.ReadHeaderTimeout, s.proxyLog.onError
 		}
 		ln = handover.AdoptProxied(ln, socks, func(c net.Conn) net.Conn { return pl.Wrap(c) })
-		s.adopted[i] = nil
+		ls.adopted = nil
 	}
 	if !s.handover {
 		return ln
 	}
 	t := handover.New(handover.DefaultName)
 	t.SetRoom(s.plan.room)
-	s.trackers[i] = t
-	prev := srv.ConnState
-	srv.ConnState = func(c net.Conn, st http.ConnState) {
-		t.ConnState(c, st)
-		if prev != nil {
-			prev(c, st)
-		}
-	}
+	ls.tracker = t
 	return t.Listener(ln)
 }
 
@@ -166,8 +160,9 @@ func (s *Server) wrapPlain(i int, ln net.Listener, srv *http.Server) net.Listene
 // reaches a request boundary, until none is left or ctx is done; what is
 // left is then shut down as usual.
 func (s *Server) handOver(ctx context.Context, i int) error {
-	t := s.trackers[i]
-	s.listeners[i].Stream.Close() // stop accepting; systemd keeps the socket
+	ls := s.served[i]
+	t := ls.tracker
+	ls.l.Stream.Close() // stop accepting; systemd keeps the socket
 	left, err := t.Handover(ctx)
 	parked, failed := t.Parked()
 	if s.metrics != nil && parked > 0 {
@@ -182,7 +177,7 @@ func (s *Server) handOver(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
-	err = s.stream(i).Shutdown(ctx)
+	err = ls.engine.Shutdown(ctx)
 	if errors.Is(err, net.ErrClosed) {
 		// Shutdown closes the listener too, and hears that it is closed
 		// already when Serve has not yet noticed our Close above. It has

@@ -220,7 +220,7 @@ func TestHandOverListenerClosedTwice(t *testing.T) {
 	dir := t.TempDir()
 	s := listeningServer(t, "--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--http1-engine", "net/http")
 	defer s.listeners[0].Close()
-	s.trackers[0] = handover.New(handover.DefaultName)
+	s.served[0].tracker = handover.New(handover.DefaultName)
 
 	// The stream server, its Serve loop stalled on a closed listener.
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
@@ -229,7 +229,7 @@ func TestHandOverListenerClosedTwice(t *testing.T) {
 	}
 	stall := &stallListener{Listener: inner, release: make(chan struct{}), closed: make(chan struct{}), entered: make(chan struct{})}
 	srv := &http.Server{Handler: http.NotFoundHandler()}
-	s.servers[0] = srv
+	s.served[0].engine = srv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(stall) }()
 	<-stall.entered
@@ -276,7 +276,7 @@ func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	s.adopted[0] = []systemd.Socket{{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}}
+	s.served[0].adopted = []systemd.Socket{{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}}
 	s.mu.Lock()
 	s.state = stateServing // Serve started; its goroutine for listener 0 has not run
 	s.mu.Unlock()
@@ -289,7 +289,7 @@ func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
 	if err := s.serveOne(0); err != nil {
 		t.Errorf("serveOne after Shutdown: %v", err)
 	}
-	if s.adopted[0] == nil {
+	if s.served[0].adopted == nil {
 		t.Error("the adopted connection was taken after Shutdown")
 	}
 	// Every notification the server sent comes before this marker.

@@ -2,13 +2,10 @@ package web
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
-	"log"
+
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,17 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go/http3"
-
 	"github.com/gotwistd/gotwistd/endpoint"
 	"github.com/gotwistd/gotwistd/handover"
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/internal/logfile"
 	"github.com/gotwistd/gotwistd/service"
-	"github.com/gotwistd/gotwistd/systemd"
 	"github.com/gotwistd/gotwistd/web/cgi"
-	"github.com/gotwistd/gotwistd/web/h1"
-	"github.com/gotwistd/gotwistd/web/h2"
 	"github.com/gotwistd/gotwistd/web/static"
 )
 
@@ -72,18 +64,14 @@ type Server struct {
 	mu             sync.Mutex
 	state          int
 	access         *accessLog
-	listeners      []*endpoint.Listener
-	servers        []*http.Server      // parallel to listeners; nil for quic
-	h1s            []*h1.Server        // parallel to listeners; the engine of plain streams, or nil
-	h3             []*http3.Server     // parallel to listeners; nil for streams
-	acceptOnceLeft int                 // accept-once connections still open
-	handover       bool                // park connections on Shutdown
-	plan           handoverPlan        // what decided handover, and the store's room
-	adopted        [][]systemd.Socket  // parallel to listeners: connections to adopt
-	trackers       []*handover.Tracker // parallel to listeners; nil unless parking
-	acme           *acmeSite           // le: endpoints; nil without them
-	stopping       chan struct{}       // closed when Shutdown starts
-	stopped        chan struct{}       // closed when Shutdown is done
+	listeners      []*endpoint.Listener // bound by Listen, in Config.Listen's order
+	served         []*listenerState     // served[i]: what serves listeners[i] (listener.go)
+	acceptOnceLeft int                  // accept-once connections still open
+	handover       bool                 // park connections on Shutdown
+	plan           handoverPlan         // what decided handover, and the store's room
+	acme           *acmeSite            // le: endpoints; nil without them
+	stopping       chan struct{}        // closed when Shutdown starts
+	stopped        chan struct{}        // closed when Shutdown is done
 	shutdownErr    error
 
 	// The operator's side (ops.go): --health, --metrics, --exit-idle-time.
@@ -142,39 +130,11 @@ func New(cfg Config, env service.Env) (*Server, error) {
 			return nil, err
 		}
 	}
-	if cfg.Root == "" {
-		s.handler = newWelcome(version, cfg.Headers)
-	} else {
-		var scripts static.ScriptRunner
-		if cfg.CGI {
-			scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody, MaxProcs: cfg.CGIMaxProcs,
-				ServerSoftware: "gotwistd/" + version, Log: logger.With("system", systemCGI)})
-		}
-		h, err := static.New(static.Config{
-			Root:             cfg.Root,
-			Indexes:          cfg.Indexes,
-			DefaultType:      cfg.DefaultType,
-			IgnoreExt:        cfg.IgnoreExt,
-			AllowIgnoreExt:   cfg.AllowIgnoreExt,
-			Headers:          cfg.Headers,
-			ServeDotfiles:    cfg.ServeDotfiles,
-			NoFollowSymlinks: cfg.NoFollowSymlinks,
-			CacheControl:     cfg.CacheControl,
-			CORS:             cfg.CORS,
-			ErrorPages:       cfg.ErrorPages,
-			SPAFallback:      cfg.SPAFallback,
-			Listing:          cfg.Listing,
-			NoCompress:       cfg.NoCompress,
-			CompressMinSize:  cfg.CompressMinSize,
-			ServerHeader:     "gotwistd/" + version,
-			ErrorLog:         s.errLog,
-			CGI:              scripts,
-		})
-		if err != nil {
-			return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}
-		}
-		s.handler = h
+	h, err := s.newHandler(logger)
+	if err != nil {
+		return nil, err
 	}
+	s.handler = h
 	if err := s.newOpsConfig(); err != nil {
 		return nil, err
 	}
@@ -184,6 +144,44 @@ func New(cfg Config, env service.Env) (*Server, error) {
 		}}
 	}
 	return s, nil
+}
+
+// newHandler is the site's handler: the static files of Config.Root (with
+// CGI if asked), or the welcome page.
+func (s *Server) newHandler(logger *slog.Logger) (http.Handler, error) {
+	cfg := s.cfg
+	if cfg.Root == "" {
+		return newWelcome(s.version, cfg.Headers), nil
+	}
+	var scripts static.ScriptRunner
+	if cfg.CGI {
+		scripts = cgi.New(cgi.Config{Timeout: cfg.CGITimeout, MaxBody: cfg.CGIMaxBody, MaxProcs: cfg.CGIMaxProcs,
+			ServerSoftware: "gotwistd/" + s.version, Log: logger.With("system", systemCGI)})
+	}
+	h, err := static.New(static.Config{
+		Root:             cfg.Root,
+		Indexes:          cfg.Indexes,
+		DefaultType:      cfg.DefaultType,
+		IgnoreExt:        cfg.IgnoreExt,
+		AllowIgnoreExt:   cfg.AllowIgnoreExt,
+		Headers:          cfg.Headers,
+		ServeDotfiles:    cfg.ServeDotfiles,
+		NoFollowSymlinks: cfg.NoFollowSymlinks,
+		CacheControl:     cfg.CacheControl,
+		CORS:             cfg.CORS,
+		ErrorPages:       cfg.ErrorPages,
+		SPAFallback:      cfg.SPAFallback,
+		Listing:          cfg.Listing,
+		NoCompress:       cfg.NoCompress,
+		CompressMinSize:  cfg.CompressMinSize,
+		ServerHeader:     "gotwistd/" + s.version,
+		ErrorLog:         s.errLog,
+		CGI:              scripts,
+	})
+	if err != nil {
+		return nil, &getopt.UsageError{Err: fmt.Errorf("--path %s: %w", cfg.Root, err), Hint: hint}
+	}
+	return h, nil
 }
 
 // Listen opens the access log and binds every endpoint, logging
@@ -230,8 +228,6 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.setupACME()
 	s.build()
-	s.adopted = make([][]systemd.Socket, len(s.listeners))
-	s.trackers = make([]*handover.Tracker, len(s.listeners))
 	s.plan = planHandover(s.cfg.Handover, getenv, queryFDStore)
 	s.handover = s.plan.on
 	if s.plan.note != "" {
@@ -246,147 +242,6 @@ func (s *Server) Listen(ctx context.Context) error {
 // twisted.web.server.Site.
 func (s *Server) factory() string {
 	return "<gotwistd.web.Site on " + strings.Join(s.cfg.Listen, ", ") + ">"
-}
-
-// build makes the server of each listener.
-func (s *Server) build() {
-	var altSvc []string
-	var alts []string
-	for _, l := range s.listeners {
-		if l.Packet != nil {
-			if a, ok := l.Packet.LocalAddr().(*net.UDPAddr); ok {
-				alts = append(alts, `h3=":`+strconv.Itoa(a.Port)+`"; ma=`+altSvcMaxAge)
-			}
-		}
-	}
-	if len(alts) > 0 {
-		altSvc = []string{strings.Join(alts, ", ")}
-	}
-	errorLog := log.New(errorLogWriter{s.errLog}, "", 0)
-	s.servers = make([]*http.Server, len(s.listeners))
-	s.h1s = make([]*h1.Server, len(s.listeners))
-	s.h3 = make([]*http3.Server, len(s.listeners))
-	sh, _ := s.handler.(*static.Handler)
-	ops := s.newOps()
-	for i, l := range s.listeners {
-		h := &site{h: s.handler, errLog: s.errLog, ops: ops, metrics: s.metrics,
-			server: []string{"gotwistd/" + s.version}}
-		if sh != nil && sh.HasErrorPages() {
-			h.pages = sh
-		}
-		if !s.cfg.NoAccessLog {
-			h.access = s.access
-		}
-		if l.Packet != nil {
-			var h3h http.Handler = h
-			if s.idle != nil {
-				h3h = idleHandler{h: h, idle: s.idle}
-			}
-			s.h3[i] = &http3.Server{
-				Handler:        h3h,
-				TLSConfig:      l.TLS,
-				MaxHeaderBytes: s.cfg.MaxHeaderBytes,
-				IdleTimeout:    s.cfg.IdleTimeout,
-			}
-			continue
-		}
-		h.unix = l.Stream.Addr().Network() == "unix" && l.Proxy == nil
-		if l.Proxy != nil {
-			l.Proxy.HeaderTimeout = s.cfg.ReadHeaderTimeout
-			l.Proxy.OnError = s.proxyLog.onError
-		}
-		srv := &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-			IdleTimeout:       s.cfg.IdleTimeout,
-			WriteTimeout:      s.cfg.WriteTimeout,
-			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-			ErrorLog:          errorLog,
-		}
-		var h2s *h2.Server // gotwistd's HTTP/2 engine of an ssl listener, or nil
-		if l.TLS != nil {
-			h.altSvc = altSvc
-			cfg := l.TLS.Clone()
-			if len(cfg.NextProtos) == 0 {
-				cfg.NextProtos = []string{"h2", "http/1.1"}
-			}
-			srv.TLSConfig = cfg
-			if s.cfg.HTTP2Engine == EngineGotwistd {
-				hs := &h2.Server{
-					Handler:        h,
-					IdleTimeout:    s.cfg.IdleTimeout,
-					MaxHeaderBytes: s.cfg.MaxHeaderBytes,
-					ErrorLog:       errorLog,
-				}
-				if sh != nil {
-					h.static = sh
-					hs.Fast = h
-				}
-				hs.ConfigureServer(srv)
-				h2s = hs
-			}
-		}
-		if l.AcceptOnce {
-			s.acceptOnceLeft++
-			srv.ConnState = func(_ net.Conn, st http.ConnState) {
-				if st == http.StateClosed || st == http.StateHijacked {
-					s.acceptOnceDone()
-				}
-			}
-		}
-		s.servers[i] = srv
-		// On ssl listeners, gotwistd's HTTP/1.1 engine makes the
-		// handshakes and hands "h2" to gotwistd's HTTP/2 engine; with
-		// --http2-engine=net/http, net/http serves both protocols there.
-		if (l.TLS == nil || h2s != nil) && s.cfg.HTTP1Engine != EngineNetHTTP {
-			h.static = sh
-			hs := &h1.Server{
-				Handler:           h,
-				ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-				IdleTimeout:       s.cfg.IdleTimeout,
-				WriteTimeout:      s.cfg.WriteTimeout,
-				MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-				MaxTargetBytes:    maxRequestTarget,
-				ErrorLog:          errorLog,
-				ErrorPage:         h.enginePage,
-				ServerHeader:      "gotwistd/" + s.version,
-				Refused:           h.refused,
-			}
-			if sh != nil && h.altSvc == nil {
-				// (The fast path's responses have no Alt-Svc.)
-				hs.Fast = h
-			}
-			if h2s != nil {
-				hs.NextProto = map[string]func(*tls.Conn){"h2": func(c *tls.Conn) { h2s.ServeConn(c) }}
-				hs.OnShutdown = h2s.GoAway
-			}
-			s.h1s[i] = hs
-		}
-		if s.acme != nil && l.TLS == nil {
-			// Next to an le: listener: ACME challenges and the redirect
-			// to HTTPS come first, so no fast path.
-			h.h, h.static = &plainACME{a: s.acme, next: s.handler}, nil
-			if hs := s.h1s[i]; hs != nil {
-				hs.Fast = nil
-			}
-		}
-	}
-}
-
-// streamServer is what serves a stream listener: net/http's Server or
-// gotwistd's engine.
-type streamServer interface {
-	Serve(net.Listener) error
-	Shutdown(context.Context) error
-	Close() error
-}
-
-// stream returns the server of stream listener i.
-func (s *Server) stream(i int) streamServer {
-	if hs := s.h1s[i]; hs != nil {
-		return hs
-	}
-	return s.servers[i]
 }
 
 // acceptOnceDone ends the service once the connections of every
@@ -455,54 +310,6 @@ func (s *Server) Serve() error {
 	return nil
 }
 
-func (s *Server) serveOne(i int) error {
-	l := s.listeners[i]
-	if srv := s.h3[i]; srv != nil {
-		if err := srv.Serve(l.Packet); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("serve HTTP/3 on %s: %w", l.Endpoint, err)
-		}
-		return nil
-	}
-	srv := s.servers[i]
-	ln := l.Stream
-	s.mu.Lock()
-	select {
-	case <-s.stopping:
-		// Shutdown came before this goroutine ran: serve nothing. The
-		// connections adopted from the previous instance stay in
-		// systemd's store, for the next one.
-		s.mu.Unlock()
-		return nil
-	default:
-	}
-	ln = s.wrapPlain(i, ln, srv)
-	s.mu.Unlock()
-	ln = newAcceptRetryListener(ln, l.Endpoint.String(), s.log)
-	if s.cfg.SendTimeout > 0 && ln.Addr().Network() == "tcp" {
-		ln = &sendTimeoutListener{Listener: ln, timeout: s.cfg.SendTimeout}
-	}
-	if s.limit != nil {
-		ln = &limitListener{Listener: ln, limit: s.limit}
-	}
-	if s.metrics != nil || s.idle != nil {
-		ln = &countListener{Listener: ln, m: s.metrics, idle: s.idle}
-	}
-	if srv.TLSConfig != nil {
-		ln = tls.NewListener(ln, srv.TLSConfig)
-	}
-	var ss streamServer = srv
-	if hs := s.h1s[i]; hs != nil {
-		s.mu.Lock()
-		hs.ConnState = srv.ConnState // set by build and wrapPlain
-		s.mu.Unlock()
-		ss = hs
-	}
-	if err := ss.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)
-	}
-	return nil
-}
-
 // Shutdown stops accepting on every listener, lets in-flight requests
 // finish until ctx is done (then closes what is left), closes the
 // listeners (logging "(TCP Port 8080 Closed)" as twistd does), and closes
@@ -541,20 +348,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ls := s.served[i]
 			if t := s.tracker(i); t != nil {
 				if err := s.handOver(ctx, i); err != nil {
-					s.stream(i).Close()
+					ls.engine.Close()
 					errs[i] = err
 				}
-			} else if s.servers[i] != nil {
-				srv := s.stream(i)
-				if err := srv.Shutdown(ctx); err != nil {
-					srv.Close()
+			} else if ls.engine != nil {
+				if err := ls.engine.Shutdown(ctx); err != nil {
+					ls.engine.Close()
 					errs[i] = err
 				}
 			}
-			if srv := s.h3[i]; srv != nil {
-				errs[i] = srv.Shutdown(ctx)
+			if ls.h3 != nil {
+				errs[i] = ls.h3.Shutdown(ctx)
 			}
 		}()
 	}
@@ -582,7 +389,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) tracker(i int) *handover.Tracker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.trackers[i]
+	return s.served[i].tracker
 }
 
 // Reload reloads the certificates of every ssl and quic listener (new
@@ -669,20 +476,3 @@ func shortEndpoint(ep *endpoint.Endpoint, l *endpoint.Listener) string {
 	}
 	return e.String()
 }
-
-// errorLogWriter sends net/http's error log to the main log: TLS handshake
-// failures (scanners, clients that distrust the certificate) at debug
-// level, everything else as warnings.
-type errorLogWriter struct{ l *slog.Logger }
-
-func (w errorLogWriter) Write(p []byte) (int, error) {
-	msg := strings.TrimSuffix(string(p), "\n")
-	level := slog.LevelWarn
-	if strings.Contains(msg, "TLS handshake error") {
-		level = slog.LevelDebug
-	}
-	w.l.Log(context.Background(), level, msg)
-	return len(p), nil
-}
-
-var _ io.Writer = errorLogWriter{}

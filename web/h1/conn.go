@@ -7,8 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -88,6 +86,11 @@ type conn struct {
 
 	w *work // nil while idle
 
+	// between is a wrapper's BetweenRequests (handover.Boundary), called
+	// whenever the connection is between requests with no unread byte;
+	// or nil.
+	between func()
+
 	tc       *tls.Conn            // nc when it is a TLS connection; or nil
 	tlsState *tls.ConnectionState // tc's, once its handshake is done
 
@@ -153,6 +156,9 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 			}
 			if hs, ok := inner.(Handshaker); ok && c.hs == nil {
 				c.hs = hs
+			}
+			if b, ok := inner.(interface{ BetweenRequests() }); ok && c.between == nil {
+				c.between = b.BetweenRequests
 			}
 			inner = t.Unwrap()
 			continue
@@ -337,6 +343,9 @@ func (c *conn) idle() {
 		c.srv.ConnState(c.nc, http.StateIdle)
 	}
 	c.armed = false
+	if c.between != nil {
+		c.between() // nothing is buffered: the next read waits for a request
+	}
 }
 
 func (c *conn) getWork() *work {
@@ -357,86 +366,6 @@ func (c *conn) releaseWork() {
 	clear(w.vec[:cap(w.vec)])
 	w.vec = w.vec[:0]
 	works.Put(w)
-}
-
-// read reads more input into rbuf[r1:]; false means the connection is
-// done (closed, timed out, or in error), silently.
-func (c *conn) read() bool {
-	if c.r0 == c.r1 {
-		c.r0, c.r1, c.scan = 0, 0, 0
-	}
-	if c.rbuf != nil && c.r1 == len(c.rbuf) {
-		if c.r0 > 0 {
-			c.r1 = copy(c.rbuf, c.rbuf[c.r0:c.r1])
-			c.r0 = 0
-		} else {
-			// A head larger than the buffer: grow, up to the limit
-			// checkPartial enforces (plus a little, so that the limit is
-			// seen being crossed).
-			n := min(2*len(c.rbuf), c.lim.maxHead+readBufSize)
-			nb := make([]byte, n)
-			copy(nb, c.rbuf[:c.r1])
-			if len(c.rbuf) == readBufSize {
-				b := c.rbuf
-				readBufs.Put(&b)
-			}
-			c.rbuf = nb
-		}
-	}
-	var n int
-	var err error
-	if c.raw != nil {
-		if rerr := c.raw.Read(c.readFn); rerr != nil {
-			err = rerr
-		} else {
-			n, err = c.rn, c.rerr
-			if n == 0 && err == nil {
-				err = io.EOF
-			}
-		}
-	} else {
-		if c.rbuf == nil {
-			c.rbuf = *readBufs.Get().(*[]byte)
-		}
-		n, err = c.nc.Read(c.rbuf[c.r1:])
-	}
-	if n > 0 {
-		c.r1 += n
-		c.now = time.Now()
-		return true
-	}
-	// EOF, timeout, reset: all end the connection quietly, but for the
-	// wait before parking (waitIdle).
-	c.readTimedOut = errors.Is(err, os.ErrDeadlineExceeded)
-	return false
-}
-
-// rawRead is the RawConn read callback: the buffer is taken only once the
-// socket has data, and given back when a read finds none, so an idle
-// connection holds no buffer.
-func (c *conn) rawRead(fd uintptr) bool {
-	if c.rbuf == nil {
-		c.rbuf = *readBufs.Get().(*[]byte)
-	}
-	for {
-		n, err := syscall.Read(int(fd), c.rbuf[c.r1:])
-		switch err {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			if c.r1 == 0 && len(c.rbuf) == readBufSize {
-				b := c.rbuf
-				c.rbuf = nil
-				readBufs.Put(&b)
-			}
-			return false
-		}
-		if err != nil {
-			n = 0
-		}
-		c.rn, c.rerr = n, err
-		return true
-	}
 }
 
 // process serves the complete requests in the buffer; false means close
@@ -540,128 +469,6 @@ func (c *conn) writeFast(r *Request, f *FastResponse, closing bool) {
 	c.writeWith(f.Body)
 }
 
-// flush writes the output buffer out.
-func (c *conn) flush() bool {
-	w := c.w
-	if c.werr != nil {
-		w.wbuf = w.wbuf[:0]
-		return false
-	}
-	if len(w.wbuf) == 0 {
-		return true
-	}
-	if c.inLoop {
-		c.loopWrite([][]byte{w.wbuf}, []bool{false})
-		w.wbuf = w.wbuf[:0]
-		return c.werr == nil
-	}
-	_, err := c.nc.Write(w.wbuf)
-	w.wbuf = w.wbuf[:0]
-	if err != nil {
-		c.werr = err
-		return false
-	}
-	return true
-}
-
-// writeWith writes the output buffer followed by p, with one writev(2)
-// where the socket allows it.
-func (c *conn) writeWith(p []byte) error {
-	w := c.w
-	if c.werr != nil {
-		w.wbuf = w.wbuf[:0]
-		return c.werr
-	}
-	if c.inLoop {
-		if len(w.wbuf) > 0 {
-			c.loopWrite([][]byte{w.wbuf, p}, []bool{false, true})
-		} else {
-			c.loopWrite([][]byte{p}, []bool{true})
-		}
-		w.wbuf = w.wbuf[:0]
-		return c.werr
-	}
-	var err error
-	if c.tc != nil && len(w.wbuf) > 0 && len(w.wbuf) < tlsRecord {
-		// Through TLS, each Write makes records of its own: the head
-		// (and what is pending) shares its record with the body's start
-		// instead of going out alone.
-		k := min(len(p), tlsRecord-len(w.wbuf))
-		w.wbuf = append(w.wbuf, p[:k]...)
-		p = p[k:]
-	}
-	if c.vw != nil && len(w.wbuf) > 0 {
-		w.vec = append(w.vec[:0], w.wbuf, p)
-		_, err = w.vec.WriteTo(c.vw)
-		w.vec = w.vec[:0]
-	} else {
-		if len(w.wbuf) > 0 {
-			_, err = c.nc.Write(w.wbuf)
-		}
-		if err == nil && len(p) > 0 {
-			_, err = c.nc.Write(p)
-		}
-	}
-	w.wbuf = w.wbuf[:0]
-	if err != nil {
-		c.werr = err
-	}
-	return err
-}
-
-// fail answers a request the engine refuses, and closes the connection
-// after lingering.
-func (c *conn) fail(e *parseError) {
-	c.failUnflushed(e)
-	c.flush()
-}
-
-// failUnflushed is fail without the flush: the answer waits in the write
-// buffer.
-func (c *conn) failUnflushed(e *parseError) {
-	w := c.getWork()
-	ctype, body := "text/plain; charset=utf-8", strconv.Itoa(e.code)+" "+http.StatusText(e.code)
-	if e.code == http.StatusBadRequest {
-		body += ": " + e.reason
-	}
-	if c.srv.ErrorPage != nil {
-		if t, b := c.srv.ErrorPage(e.code); b != "" {
-			ctype, body = t, b
-		}
-	}
-	b := appendStatusLine(w.wbuf, 1, e.code)
-	b = appendDate(b, time.Now())
-	if c.srv.ServerHeader != "" {
-		b = append(b, "Server: "...)
-		b = append(b, c.srv.ServerHeader...)
-		b = append(b, "\r\n"...)
-	}
-	b = append(b, "Content-Type: "...)
-	b = append(b, ctype...)
-	b = append(b, "\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(body)), 10)
-	b = append(b, "\r\nConnection: close\r\n\r\n"...)
-	b = append(b, body...)
-	w.wbuf = b
-	c.failSize = len(body)
-	c.linger = true
-}
-
-// refuse answers a request refused before its head was complete, and
-// reports it with what its first line shows.
-func (c *conn) refuse(e *parseError, buf []byte) {
-	c.failUnflushed(e)
-	defer c.flush() // after the report, as in serve
-	if c.srv.Refused == nil {
-		return
-	}
-	r := &c.getWork().req
-	if lineOf(buf, r) {
-		r.RemoteAddr = c.remote
-		c.srv.Refused(r, e.code, c.failSize)
-	}
-}
-
 // end closes the connection.
 func (c *conn) end() {
 	if c.w != nil {
@@ -687,67 +494,6 @@ func (c *conn) end() {
 		c.srv.ConnState(c.nc, http.StateClosed)
 	}
 	c.srv.trackConn(c, false)
-}
-
-// lingerClose half-closes the connection and reads what the client still
-// sends, for a while, so that closing does not reset the connection
-// under a response the client has not read yet.
-func (c *conn) lingerClose() {
-	if !closeWrite(c.nc) {
-		return
-	}
-	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTime))
-	var buf [4096]byte
-	for n := 0; n < lingerBytes; {
-		m, err := c.nc.Read(buf[:])
-		n += m
-		if err != nil {
-			return
-		}
-	}
-}
-
-// closeWrite shuts down the sending side of nc, or of the socket under
-// it; false if there is none.
-func closeWrite(nc net.Conn) bool {
-	for nc != nil {
-		if cw, ok := nc.(interface{ CloseWrite() error }); ok {
-			return cw.CloseWrite() == nil
-		}
-		u, ok := nc.(interface{ Unwrap() net.Conn })
-		if !ok {
-			return false
-		}
-		nc = u.Unwrap()
-	}
-	return false
-}
-
-// slop is how far from the wanted time a deadline already set may be and
-// still be kept: renewing a deadline costs a timer update, which a busy
-// connection need not pay for every request.
-func slop(d time.Duration) time.Duration { return min(time.Second, d/10) }
-
-// setReadDeadline sets the read deadline to t, unless the one already set
-// is no later than t and at most slop(d) earlier. t zero clears it.
-func (c *conn) setReadDeadline(t time.Time, d time.Duration) {
-	if !t.IsZero() && !c.rdl.IsZero() && !c.rdl.After(t) && t.Sub(c.rdl) <= slop(d) {
-		return
-	}
-	if t.IsZero() && c.rdl.IsZero() {
-		return
-	}
-	c.rdl = t
-	_ = c.nc.SetReadDeadline(t)
-}
-
-// setWriteDeadline is setReadDeadline for writes.
-func (c *conn) setWriteDeadline(t time.Time, d time.Duration) {
-	if !t.IsZero() && !c.wdl.IsZero() && !c.wdl.After(t) && t.Sub(c.wdl) <= slop(d) {
-		return
-	}
-	c.wdl = t
-	_ = c.nc.SetWriteDeadline(t)
 }
 
 // context returns the connection's context for *http.Request, made on

@@ -43,8 +43,7 @@
 // epoll_ctl(2). A connection the Handler answered last waits on its
 // goroutine for a second first (its client often asks again at once), then
 // goes to a loop too. Loops close connections idle longer than IdleTimeout
-// (to the second), and Shutdown's idle ones. Server.NoEventLoop turns them
-// off.
+// (to the second), and Shutdown's idle ones.
 //
 // A FastHandler that is also a Watcher lends the loops a descriptor to
 // watch (gotwistd's static handler: inotify on its cached files); a loop
@@ -108,4 +107,9 @@
 // Transparent (it also passes reads through, as a connection limit does):
 // only then can the connection be served from an event loop. A handover
 // tracker, which watches reads, keeps its connections on goroutines.
+// A wrapper with a BetweenRequests method (handover.Boundary: a handover
+// tracker's connections) has it called each time the connection is
+// between requests with no unread byte buffered, before the read that
+// waits for the next one, on the connection's goroutine or on its event
+// loop: that is how the tracker knows where it may park the connection.
 package h1

@@ -117,7 +117,7 @@ func (s *Server) toLoop(c *conn) bool {
 // loopable reports whether c may go to an event loop now: its socket is
 // one the engine reads itself, loops are on, and no shutdown is under way.
 func (s *Server) loopable(c *conn) bool {
-	return c.fd >= 0 && !s.NoEventLoop && !s.inShutdown.Load()
+	return c.fd >= 0 && !s.noEventLoop && !s.inShutdown.Load()
 }
 
 // startLoopsLocked makes the event loops still missing, one per P, unless
@@ -401,6 +401,9 @@ func (lp *loop) serve(c *conn, now time.Time) {
 		c.lastActive = now.UnixNano()
 		if srv.ConnState != nil {
 			srv.ConnState(c.nc, http.StateIdle)
+		}
+		if c.between != nil {
+			c.between() // every byte read was served
 		}
 		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
 			lp.end(c)

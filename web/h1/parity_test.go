@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -181,7 +182,7 @@ func TestParity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	std := &http.Server{Handler: mux, ErrorLog: quietLog()}
+	std := &http.Server{Handler: mux, ErrorLog: log.New(io.Discard, "", 0)}
 	go std.Serve(ln)
 	t.Cleanup(func() { std.Close() })
 
@@ -247,4 +248,4 @@ func TestParity(t *testing.T) {
 
 // quietLog drops the servers' error logs (superfluous WriteHeader and the
 // like, which the handlers provoke on purpose).
-func quietLog() *log.Logger { return log.New(io.Discard, "", 0) }
+func quietLog() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"log"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -129,9 +130,11 @@ type Server struct {
 	// request line was understood: r has Method, Target and Proto, and
 	// the header fields if they could be parsed. For an access log.
 	Refused func(r *Request, code, size int)
-	// ErrorLog receives the handler panics the engine recovers, and
-	// accept errors. Nil: the log package's standard logger.
-	ErrorLog *log.Logger
+	// ErrorLog receives, as warnings, the handler panics the engine
+	// recovers, handlers' misuse of the ResponseWriter, and accept
+	// errors; and failed TLS handshakes at debug level (scanners,
+	// clients that distrust the certificate). Nil: slog.Default().
+	ErrorLog *slog.Logger
 
 	// NextProto, if set, serves the TLS connections whose handshake
 	// chose (by ALPN) a protocol other than HTTP/1.x, keyed by its name
@@ -148,9 +151,9 @@ type Server struct {
 	// waits for them as for requests in progress.
 	OnShutdown func()
 
-	// NoEventLoop keeps every connection on a goroutine of its own, also
-	// while idle (see the package documentation).
-	NoEventLoop bool
+	// noEventLoop keeps every connection on a goroutine of its own, also
+	// while idle (tests of the goroutine path).
+	noEventLoop bool
 
 	// graceNew and graceIdle replace newConnGrace and idleGrace when
 	// set (tests).
@@ -169,11 +172,17 @@ type Server struct {
 // value as http.ErrServerClosed, so callers can test for either.
 var ErrServerClosed = http.ErrServerClosed
 
-func (s *Server) logf(format string, args ...any) {
-	if s.ErrorLog != nil {
-		s.ErrorLog.Printf(format, args...)
-	} else {
-		log.Printf(format, args...)
+// logf logs a warning.
+func (s *Server) logf(format string, args ...any) { s.logAt(slog.LevelWarn, format, args...) }
+
+// logAt logs at level.
+func (s *Server) logAt(level slog.Level, format string, args ...any) {
+	l := s.ErrorLog
+	if l == nil {
+		l = slog.Default()
+	}
+	if l.Enabled(context.Background(), level) {
+		l.Log(context.Background(), level, fmt.Sprintf(format, args...))
 	}
 }
 

@@ -44,7 +44,7 @@ func TestShutdownAnswersAccepted(t *testing.T) {
 			held, ours := sharedListener(t)
 			f := &fastFiles{files: map[string]string{"/a": "fast:a"}}
 			accepted := make(chan struct{}, 1)
-			s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), NoEventLoop: tt.noLoop, graceNew: time.Minute, graceIdle: time.Minute}
+			s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), noEventLoop: tt.noLoop, graceNew: time.Minute, graceIdle: time.Minute}
 			s.ConnState = func(c net.Conn, st http.ConnState) {
 				if st == http.StateNew {
 					accepted <- struct{}{}

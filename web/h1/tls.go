@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -31,9 +32,9 @@ func (c *conn) handshakeTLS() bool {
 			_, _ = io.WriteString(re.Conn, "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n")
 			re.Conn.Close()
 		} else {
-			// The wording of net/http's, which gotwistd logs at debug
-			// level (scanners, clients distrusting the certificate).
-			c.srv.logf("http: TLS handshake error from %s: %v", c.tc.NetConn().RemoteAddr(), err)
+			// At debug level: scanners, clients distrusting the
+			// certificate. (The wording of net/http's.)
+			c.srv.logAt(slog.LevelDebug, "http: TLS handshake error from %s: %v", c.tc.NetConn().RemoteAddr(), err)
 		}
 		return false
 	}

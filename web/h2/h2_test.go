@@ -6,7 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -477,8 +477,8 @@ func TestIdleTimeout(t *testing.T) {
 }
 
 // newLogger is a logger writing to b under mu.
-func newLogger(b *bytes.Buffer, mu *sync.Mutex) *log.Logger {
-	return log.New(lockedWriter{b, mu}, "", 0)
+func newLogger(b *bytes.Buffer, mu *sync.Mutex) *slog.Logger {
+	return slog.New(slog.NewTextHandler(lockedWriter{b, mu}, nil))
 }
 
 type lockedWriter struct {

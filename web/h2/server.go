@@ -3,7 +3,8 @@ package h2
 import (
 	"context"
 	"crypto/tls"
-	"log"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -78,8 +79,9 @@ type Server struct {
 	MaxHeaderBytes int
 	// MaxConcurrentStreams is the limit announced to clients. 0: 250.
 	MaxConcurrentStreams uint32
-	// ErrorLog receives handler panics; nil: the log package's logger.
-	ErrorLog *log.Logger
+	// ErrorLog receives handler panics, as warnings; nil:
+	// slog.Default().
+	ErrorLog *slog.Logger
 
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
@@ -112,12 +114,13 @@ func (s *Server) maxStreams() uint32 {
 	return 250
 }
 
+// logf logs a warning.
 func (s *Server) logf(format string, args ...any) {
-	if s.ErrorLog != nil {
-		s.ErrorLog.Printf(format, args...)
-	} else {
-		log.Printf(format, args...)
+	l := s.ErrorLog
+	if l == nil {
+		l = slog.Default()
 	}
+	l.Warn(fmt.Sprintf(format, args...))
 }
 
 // ServeConn serves one connection whose TLS handshake chose "h2", until

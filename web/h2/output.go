@@ -1,0 +1,183 @@
+package h2
+
+import (
+	"golang.org/x/net/http2/hpack"
+)
+
+// The connection's output: one buffer of frames that whoever finds no
+// write in progress writes out, filled with the streams' responses as
+// the client's flow-control windows allow.
+
+// flush writes the output; a write in progress on another goroutine takes
+// it instead.
+func (c *conn) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writing {
+		return
+	}
+	for len(c.out) > 0 && c.werr == nil {
+		b := c.out
+		c.out, c.spare = c.spare[:0], nil
+		c.writing = true
+		c.mu.Unlock()
+		_, err := c.nc.Write(b)
+		c.mu.Lock()
+		c.writing = false
+		if err != nil {
+			c.werr = err
+		}
+		if c.spare == nil {
+			c.spare = b[:0]
+		}
+		c.pumpLocked()
+		c.cond.Broadcast()
+	}
+	if c.werr != nil {
+		c.out = c.out[:0]
+	}
+}
+
+// pump moves waiting stream data into the output, as windows allow.
+func (c *conn) pump() {
+	c.mu.Lock()
+	c.pumpLocked()
+	c.mu.Unlock()
+}
+
+func (c *conn) pumpLocked() {
+	n := 0
+	for n < len(c.queue) && len(c.out) < outLimit {
+		st := c.queue[n]
+		if !c.sendLocked(st) {
+			break // the connection window is used up
+		}
+		st.queued = false
+		n++
+	}
+	if n > 0 {
+		// The same array again, without the streams sent.
+		left := copy(c.queue, c.queue[n:])
+		clear(c.queue[left:])
+		c.queue = c.queue[:left]
+	}
+}
+
+// sendLocked writes what st has waiting as DATA frames, as far as the
+// windows and the output limit allow; false if the connection window
+// stopped it (st stays queued), true if st is done for now (sent, or
+// waiting for its own window).
+func (c *conn) sendLocked(st *stream) bool {
+	for !st.reset && (st.pendLen > 0 || st.endAfter && !st.ended) {
+		n := min(st.pendLen, c.peerFrame)
+		if n > 0 {
+			if st.window <= 0 {
+				return true
+			}
+			if c.sendWindow <= 0 {
+				return false
+			}
+			n = int(min(int64(n), st.window, c.sendWindow))
+		}
+		if len(c.out) >= outLimit {
+			return false
+		}
+		last := n == st.pendLen && st.endAfter
+		var flags uint8
+		if last {
+			flags = flagEndStream
+		}
+		c.out = appendFrameHeader(c.out, n, frameData, flags, st.id)
+		for left := n; left > 0; {
+			b := st.pend[0]
+			k := min(left, len(b))
+			c.out = append(c.out, b[:k]...)
+			left -= k
+			if k == len(b) {
+				st.pend[0] = nil
+				st.pend = st.pend[1:]
+			} else {
+				st.pend[0] = b[k:]
+			}
+		}
+		st.pendLen -= n
+		st.window -= int64(n)
+		c.sendWindow -= int64(n)
+		if last {
+			c.finishLocked(st)
+		}
+	}
+	return true
+}
+
+// finishLocked notes that END_STREAM went out for st.
+func (c *conn) finishLocked(st *stream) {
+	st.ended = true
+	// A stream whose client has not ended its side stays, half-closed
+	// (local): what the client sends next is still checked (a body longer
+	// than its Content-Length is a PROTOCOL_ERROR, a window past 2^31-1 a
+	// FLOW_CONTROL_ERROR), and more body is then refused with
+	// RST_STREAM(NO_ERROR) (RFC 9113 section 8.1). It keeps no connection
+	// from going idle.
+	c.maybeCloseLocked(st)
+	c.cond.Broadcast()
+}
+
+// queueLocked adds data for st (not copied), and END_STREAM after it when
+// end is set.
+func (c *conn) queueLocked(st *stream, b []byte, end bool) {
+	if st.reset {
+		return
+	}
+	if len(b) > 0 {
+		st.pend = append(st.pend, b)
+		st.pendLen += len(b)
+	}
+	if end {
+		st.endAfter = true
+	}
+	if !st.queued {
+		st.queued = true
+		c.queue = append(c.queue, st)
+	}
+}
+
+// headerBlockLocked appends HEADERS (and CONTINUATION) frames with the
+// encoded fields for st.
+func (c *conn) headerBlockLocked(st *stream, status int, fields []hpack.HeaderField, end bool) {
+	c.encBuf.Reset()
+	_ = c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText(status)})
+	for _, f := range fields {
+		_ = c.enc.WriteField(f)
+	}
+	c.appendBlockLocked(st.id, c.encBuf.Bytes(), end)
+}
+
+func (c *conn) appendBlockLocked(id uint32, block []byte, end bool) {
+	typ := uint8(frameHeaders)
+	for first := true; first || len(block) > 0; first = false {
+		n := min(len(block), c.peerFrame)
+		var flags uint8
+		if first && end {
+			flags |= flagEndStream
+		}
+		if n == len(block) {
+			flags |= flagEndHeaders
+		}
+		c.out = appendFrameHeader(c.out, n, typ, flags, id)
+		c.out = append(c.out, block[:n]...)
+		block = block[n:]
+		typ = frameContinuation
+	}
+}
+
+// respondStatus answers st with an empty response of this status.
+func (c *conn) respondStatus(st *stream, status int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.reset {
+		return
+	}
+	c.headerBlockLocked(st, status, []hpack.HeaderField{{Name: "content-length", Value: "0"}}, true)
+	c.finishLocked(st)
+}
