@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
@@ -300,7 +301,7 @@ func TestStartErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(binary, append([]string{"--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1"}, tc.args...)...)
+			cmd := exec.Command(testbin.Gotwistd(t), append([]string{"--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1"}, tc.args...)...)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()
