@@ -20,6 +20,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,4 +264,39 @@ func (p *Process) Stop(grace time.Duration) bool {
 func (p *Process) Kill() {
 	p.Cmd.Process.Kill()
 	<-p.Exited
+}
+
+// WriteFiles creates files (path, with slashes -> content; a path ending
+// in "/" is a directory) under dir, making the directories they need.
+func WriteFiles(tb testing.TB, dir string, files map[string]string) {
+	tb.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if strings.HasSuffix(name, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				tb.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, for a
+// peer that is given a port rather than a socket (haproxy, Pebble,
+// gotwistd with a tcp: endpoint). Another process may take it before the
+// peer binds it; where a socket can be passed instead, pass the socket.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -73,17 +73,6 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool,
 	}
 }
 
-// freePort returns a loopback TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // pebbleCA is a running Pebble.
 type pebbleCA struct {
 	cmd  *exec.Cmd
@@ -105,8 +94,8 @@ func startPebble(t *testing.T, o pebbleOptions) *pebbleCA {
 	t.Helper()
 	dir := t.TempDir()
 	p := &pebbleCA{out: &testbin.Log{}}
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	p.mgmt = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreePort(t)))
+	p.mgmt = net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreePort(t)))
 	p.dir = "https://" + listen + "/dir"
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           listen,

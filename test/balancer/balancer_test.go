@@ -24,18 +24,6 @@ func TestMain(m *testing.M) {
 	testbin.Main(m)
 }
 
-// freePort returns a loopback TCP port that was free a moment ago
-// (haproxy and gotwistd are given ports, not sockets).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // eventually polls cond every 20 ms until it returns nil, for up to 20 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
@@ -117,7 +105,7 @@ func TestHAProxyDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	backend, front := freePort(t), freePort(t)
+	backend, front := testbin.FreePort(t), testbin.FreePort(t)
 	srv := exec.Command(bin, "--nodaemon", "--pidfile=", "web", "--listen", fmt.Sprintf("tcp:%d:interface=127.0.0.1", backend),
 		"--path", www, "--health", "/healthz", "--drain-time", "1m")
 	gp, err := testbin.Start(srv)

@@ -78,15 +78,7 @@ func newTree(t *testing.T) *tree {
 		"www/sub/.htpasswd":     marker + " nested dotfile\n",
 		"www/.well-known/a.txt": "well-known\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(base, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.WriteFiles(t, base, files)
 	f, err := os.Create(filepath.Join(tr.root, "big.bin"))
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,14 @@
 package site
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/testbin"
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
 // TestMain builds gotwistd once for the tests.
@@ -51,25 +51,47 @@ func start(t *testing.T, listen string, args ...string) *server {
 	return &server{addr: "127.0.0.1:" + m[1], log: p.Log}
 }
 
+// curlEngine is one way curl reaches gotwistd: the listener, the options
+// that select gotwistd's engine, and curl's own.
+type curlEngine struct {
+	name, listen string
+	args, curl   []string
+}
+
+// curlEngines makes a certificate for 127.0.0.1 and returns the engines
+// to test: gotwistd's and net/http's HTTP/1.1, and their HTTP/2 over TLS.
+func curlEngines(t *testing.T) []curlEngine {
+	t.Helper()
+	cert, err := testcert.New(testcert.Options{Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := cert.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssl := "ssl:0:interface=127.0.0.1:privateKey=" + keyFile + ":certKey=" + certFile
+	return []curlEngine{
+		{"h1 gotwistd", "tcp:0:interface=127.0.0.1", nil, []string{"--http1.1"}},
+		{"h1 net/http", "tcp:0:interface=127.0.0.1", []string{"--http1-engine=net/http"}, []string{"--http1.1"}},
+		{"h2 gotwistd", ssl, nil, []string{"--http2", "--cacert", certFile}},
+		{"h2 net/http", ssl, []string{"--http2-engine=net/http"}, []string{"--http2", "--cacert", certFile}},
+	}
+}
+
+// base is the URL of s's root as e reaches it.
+func (e curlEngine) base(s *server) string {
+	if strings.HasPrefix(e.listen, "ssl:") {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
+}
+
 // writeFiles creates files (path -> content; a path ending in "/" is a
 // directory) under a new directory, and returns it.
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if name[len(name)-1] == '/' {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.WriteFiles(t, root, files)
 	return root
 }
