@@ -52,26 +52,7 @@ func TestParseACME(t *testing.T) {
 			leEP(TypeLE, "/d", tcp(443, "", 50), "b.example"), "le:/d:tcp:443:hosts=b.example"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(tt.in)
-			if err != nil {
-				t.Fatalf("Parse(%q): %v", tt.in, err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("Parse(%q)\n got %#v\nwant %#v", tt.in, got, tt.want)
-			}
-			str := tt.str
-			if str == "" {
-				str = tt.in
-			}
-			if s := got.String(); s != str {
-				t.Errorf("String() = %q, want %q", s, str)
-			}
-			again, err := Parse(got.String())
-			if err != nil || !reflect.DeepEqual(again, got) {
-				t.Errorf("Parse(String()) = %#v, %v; want %#v", again, err, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, tt.in, tt.want, tt.str) })
 	}
 }
 

@@ -136,6 +136,10 @@ type Endpoint struct {
 	// Port, Interface and Backlog of the outer endpoint are zero and the
 	// inner endpoint holds its own. Default nil.
 	Inner *Endpoint
+
+	// sockets, when set, replaces systemd.Sockets for this endpoint
+	// (tests; see systemd.go).
+	sockets socketSource
 }
 
 // ParseError reports a malformed endpoint string.

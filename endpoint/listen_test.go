@@ -23,11 +23,14 @@ import (
 // closed at the end of the test.
 func listen(t *testing.T, s string) *Listener {
 	t.Helper()
-	e, err := Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := e.Listen(context.Background())
+	return listenFrom(t, nil, s)
+}
+
+// listenFrom is listen with the systemd sockets of src (nil: the
+// process's own).
+func listenFrom(t *testing.T, src socketSource, s string) *Listener {
+	t.Helper()
+	l, err := parseFrom(t, src, s).Listen(context.Background())
 	if err != nil {
 		t.Fatalf("Listen(%s): %v", s, err)
 	}
@@ -38,16 +41,32 @@ func listen(t *testing.T, s string) *Listener {
 // listenErr parses s and returns the error of Listen, which must fail.
 func listenErr(t *testing.T, s string) error {
 	t.Helper()
-	e, err := Parse(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := e.Listen(context.Background())
+	return listenErrFrom(t, nil, s)
+}
+
+// listenErrFrom is listenErr with the systemd sockets of src.
+func listenErrFrom(t *testing.T, src socketSource, s string) error {
+	t.Helper()
+	l, err := parseFrom(t, src, s).Listen(context.Background())
 	if err == nil {
 		l.Close()
 		t.Fatalf("Listen(%s) succeeded, want an error", s)
 	}
 	return err
+}
+
+// parseFrom parses s, failing the test on error, and gives the endpoint
+// and every endpoint it wraps the systemd sockets of src.
+func parseFrom(t *testing.T, src socketSource, s string) *Endpoint {
+	t.Helper()
+	e, err := Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in := e; in != nil; in = in.Inner {
+		in.sockets = src
+	}
+	return e
 }
 
 // serve runs an HTTP server on ln answering every request with body and

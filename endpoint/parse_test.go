@@ -113,26 +113,30 @@ func TestParse(t *testing.T) {
 			&Endpoint{Type: TypeQUIC, PrivateKey: "k.pem", CertKey: "k.pem", Inner: sysEP("INET6", 0, "h3")}, ""},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Parse(tt.in)
-			if err != nil {
-				t.Fatalf("Parse(%q): %v", tt.in, err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("Parse(%q)\n got %#v\nwant %#v", tt.in, got, tt.want)
-			}
-			str := tt.str
-			if str == "" {
-				str = tt.in
-			}
-			if s := got.String(); s != str {
-				t.Errorf("String() = %q, want %q", s, str)
-			}
-			again, err := Parse(got.String())
-			if err != nil || !reflect.DeepEqual(again, got) {
-				t.Errorf("Parse(String()) = %#v, %v; want %#v", again, err, got)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { checkParse(t, tt.in, tt.want, tt.str) })
+	}
+}
+
+// checkParse asserts that Parse(in) is want, that its String is str ("":
+// in), and that parsing that String gives the same endpoint.
+func checkParse(t *testing.T, in string, want *Endpoint, str string) {
+	t.Helper()
+	got, err := Parse(in)
+	if err != nil {
+		t.Fatalf("Parse(%q): %v", in, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Parse(%q)\n got %#v\nwant %#v", in, got, want)
+	}
+	if str == "" {
+		str = in
+	}
+	if s := got.String(); s != str {
+		t.Errorf("String() = %q, want %q", s, str)
+	}
+	again, err := Parse(got.String())
+	if err != nil || !reflect.DeepEqual(again, got) {
+		t.Errorf("Parse(String()) = %#v, %v; want %#v", again, err, got)
 	}
 }
 

@@ -12,8 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// systemdSockets is systemd.Sockets; tests replace it.
-var systemdSockets = systemd.Sockets
+// socketSource lists the sockets systemd passed, as systemd.Sockets does.
+// An Endpoint's sockets field holds one in tests, which so fake socket
+// activation for their own endpoints only (and can run in parallel).
+type socketSource func() ([]systemd.Socket, error)
+
+// systemdSockets is the socket source of e: systemd.Sockets unless a test
+// set another.
+func (e *Endpoint) systemdSockets() ([]systemd.Socket, error) {
+	if e.sockets != nil {
+		return e.sockets()
+	}
+	return systemd.Sockets()
+}
 
 var domainFamily = map[string]int{
 	DomainINET:  unix.AF_INET,
@@ -97,7 +108,7 @@ func fit(s systemd.Socket, index int, domain string, datagram bool) error {
 
 // pickSystemd finds the inherited socket e selects.
 func pickSystemd(e *Endpoint, datagram bool) (systemd.Socket, error) {
-	socks, err := systemdSockets()
+	socks, err := e.systemdSockets()
 	if err != nil {
 		return systemd.Socket{}, err
 	}

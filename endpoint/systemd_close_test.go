@@ -16,6 +16,7 @@ import (
 // needs. A shutdown(2) of the socket would reset the queued connections
 // and stop the socket for systemd too.
 func TestSystemdCloseKeepsSocket(t *testing.T) {
+	t.Parallel()
 	web := tcpSocket(t, "tcp4", "127.0.0.1:0", "web")
 	fd, err := unix.Dup(int(web.file.Fd()))
 	if err != nil {
@@ -23,9 +24,9 @@ func TestSystemdCloseKeepsSocket(t *testing.T) {
 	}
 	systemdCopy := os.NewFile(uintptr(fd), "systemd's copy")
 	defer systemdCopy.Close()
-	fakeActivation(t, web)
+	src := fakeActivation(t, web)
 
-	l := listen(t, "systemd:domain=INET:index=0")
+	l := listenFrom(t, src, "systemd:domain=INET:index=0")
 	dial := func(greeting string) {
 		c, err := net.Dial("tcp4", web.addr.String())
 		if err != nil {

@@ -106,27 +106,26 @@ func probe(t *testing.T, fd int, s inherited) systemd.Socket {
 	return sock
 }
 
-// fakeActivation makes the endpoint package see socks as the sockets
+// fakeActivation returns a socket source that gives socks as the sockets
 // systemd passed, numbered from fd 3.
-func fakeActivation(t *testing.T, socks ...inherited) {
+func fakeActivation(t *testing.T, socks ...inherited) socketSource {
 	t.Helper()
 	var list []systemd.Socket
 	for i, s := range socks {
 		list = append(list, probe(t, 3+i, s))
 	}
-	old := systemdSockets
-	systemdSockets = func() ([]systemd.Socket, error) { return list, nil }
-	t.Cleanup(func() { systemdSockets = old })
+	return func() ([]systemd.Socket, error) { return list, nil }
 }
 
 // TestSystemdTwistedVector is Twisted's own test: fds 3..7 named
 // a.socket:b.socket:foo:d.socket:e.socket.
 func TestSystemdTwistedVector(t *testing.T) {
+	t.Parallel()
 	var socks []inherited
 	for _, name := range strings.Split("a.socket:b.socket:foo:d.socket:e.socket", ":") {
 		socks = append(socks, tcpSocket(t, "tcp4", "127.0.0.1:0", name))
 	}
-	fakeActivation(t, socks...)
+	src := fakeActivation(t, socks...)
 	tests := []struct {
 		endpoint string
 		want     int // index into socks: fd want+3
@@ -138,7 +137,7 @@ func TestSystemdTwistedVector(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.endpoint, func(t *testing.T) {
-			l := listen(t, tt.endpoint)
+			l := listenFrom(t, src, tt.endpoint)
 			if got, want := l.Stream.Addr().String(), socks[tt.want].addr.String(); got != want {
 				t.Errorf("listener on %s, want fd %d at %s", got, tt.want+3, want)
 			}
@@ -157,6 +156,7 @@ func TestSystemdTwistedVector(t *testing.T) {
 }
 
 func TestSystemdServe(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := makeCert(t, dir, "srv", 1, false, nil)
 	sockPath := filepath.Join(dir, "www.sock")
@@ -164,17 +164,17 @@ func TestSystemdServe(t *testing.T) {
 	httpsTCP := tcpSocket(t, "tcp4", "127.0.0.1:0", "https")
 	httpsUDP := udpSocket(t, "https")
 	unixWeb := unixSocket(t, sockPath, "local")
-	fakeActivation(t, web, httpsUDP, httpsTCP, unixWeb)
+	src := fakeActivation(t, web, httpsUDP, httpsTCP, unixWeb)
 
 	t.Run("tcp by index", func(t *testing.T) {
-		l := listen(t, "systemd:domain=INET:index=0")
+		l := listenFrom(t, src, "systemd:domain=INET:index=0")
 		serve(t, l.Stream, nil, "web")
 		if got := get(t, plainClient(), "http://"+web.addr.String()+"/"); got != "web HTTP/1.1" {
 			t.Errorf("GET = %q", got)
 		}
 	})
 	t.Run("unix by name", func(t *testing.T) {
-		l := listen(t, "systemd:domain=UNIX:name=local")
+		l := listenFrom(t, src, "systemd:domain=UNIX:name=local")
 		if got := l.Description(); got != "'"+sockPath+"'" {
 			t.Errorf("Description() = %q", got)
 		}
@@ -188,7 +188,7 @@ func TestSystemdServe(t *testing.T) {
 		}
 	})
 	t.Run("ssl picks the stream socket of a shared name", func(t *testing.T) {
-		l := listen(t, "ssl:systemd:domain=INET:name=https:privateKey="+escape(c.both))
+		l := listenFrom(t, src, "ssl:systemd:domain=INET:name=https:privateKey="+escape(c.both))
 		if l.TLS == nil {
 			t.Fatal("no TLS config")
 		}
@@ -198,7 +198,7 @@ func TestSystemdServe(t *testing.T) {
 		}
 	})
 	t.Run("quic picks the datagram socket of a shared name", func(t *testing.T) {
-		l := listen(t, "quic:systemd:domain=INET:name=https:privateKey="+escape(c.both))
+		l := listenFrom(t, src, "quic:systemd:domain=INET:name=https:privateKey="+escape(c.both))
 		if l.Packet == nil || l.Stream != nil {
 			t.Fatalf("Packet %v Stream %v", l.Packet, l.Stream)
 		}
@@ -215,13 +215,14 @@ func TestSystemdServe(t *testing.T) {
 }
 
 func TestSystemdErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	c := makeCert(t, dir, "srv", 1, false, nil)
 	web := tcpSocket(t, "tcp4", "127.0.0.1:0", "my-web-port")
 	dns := udpSocket(t, "dns")
 	local := unixSocket(t, filepath.Join(dir, "s.sock"), "local")
 	conn := connectedSocket(t, "connection")
-	fakeActivation(t, web, dns, local, conn)
+	src := fakeActivation(t, web, dns, local, conn)
 	tests := []struct {
 		name, endpoint, want string
 	}{
@@ -242,7 +243,7 @@ func TestSystemdErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := listenErr(t, tt.endpoint)
+			err := listenErrFrom(t, src, tt.endpoint)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error\n got %s\nwant %s", err, tt.want)
 			}
@@ -251,30 +252,30 @@ func TestSystemdErrors(t *testing.T) {
 }
 
 func TestSystemdNotActivated(t *testing.T) {
-	old := systemdSockets
-	defer func() { systemdSockets = old }()
-	systemdSockets = func() ([]systemd.Socket, error) { return nil, nil }
+	t.Parallel()
+	src := socketSource(func() ([]systemd.Socket, error) { return nil, nil })
 	for _, s := range []string{"systemd:domain=INET:index=0", "systemd:domain=INET:name=web"} {
-		err := listenErr(t, s)
+		err := listenErrFrom(t, src, s)
 		if !strings.Contains(err.Error(), "this process was not socket-activated") {
 			t.Errorf("%s: %v", s, err)
 		}
 	}
 	boom := errors.New("LISTEN_FDS is bad")
-	systemdSockets = func() ([]systemd.Socket, error) { return nil, boom }
-	if err := listenErr(t, "systemd:domain=INET:index=0"); !errors.Is(err, boom) {
+	src = func() ([]systemd.Socket, error) { return nil, boom }
+	if err := listenErrFrom(t, src, "systemd:domain=INET:index=0"); !errors.Is(err, boom) {
 		t.Errorf("error %v does not wrap the activation error", err)
 	}
 }
 
 func TestSystemdUnnamed(t *testing.T) {
-	fakeActivation(t, tcpSocket(t, "tcp4", "127.0.0.1:0", ""))
-	listen(t, "systemd:domain=INET:index=0")
-	err := listenErr(t, "systemd:domain=INET:name=web")
+	t.Parallel()
+	src := fakeActivation(t, tcpSocket(t, "tcp4", "127.0.0.1:0", ""))
+	listenFrom(t, src, "systemd:domain=INET:index=0")
+	err := listenErrFrom(t, src, "systemd:domain=INET:name=web")
 	if !strings.Contains(err.Error(), "systemd passed 1 socket(s) without names (LISTEN_FDNAMES unset or incomplete); use index= instead") {
 		t.Errorf("error %v", err)
 	}
-	if !strings.Contains(listenErr(t, "systemd:domain=INET6:index=0").Error(), "systemd socket at index 0 (fd 3) is an INET socket") {
+	if !strings.Contains(listenErrFrom(t, src, "systemd:domain=INET6:index=0").Error(), "systemd socket at index 0 (fd 3) is an INET socket") {
 		t.Error("unnamed socket not described by index")
 	}
 }
@@ -282,9 +283,10 @@ func TestSystemdUnnamed(t *testing.T) {
 // TestSystemdAcceptOnce: an Accept=yes connection is served once, then
 // Accept blocks until Close.
 func TestSystemdAcceptOnce(t *testing.T) {
+	t.Parallel()
 	conn := connectedSocket(t, "connection")
-	fakeActivation(t, conn)
-	l := listen(t, "systemd:domain=INET:name=connection")
+	src := fakeActivation(t, conn)
+	l := listenFrom(t, src, "systemd:domain=INET:name=connection")
 	if !l.AcceptOnce {
 		t.Fatal("AcceptOnce is false for a connected socket")
 	}

@@ -9,11 +9,11 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/service"
 )
 
@@ -88,21 +88,9 @@ func TestDaemonListenRequiredAndHelp(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // serveDaemon runs d on a UNIX socket the way the runner does and returns
 // the service, the socket's path and Serve's result.
-func serveDaemon(t *testing.T, d *Daemon, logs *syncBuffer) (service.Service, string, chan error) {
+func serveDaemon(t *testing.T, d *Daemon, logs *testbin.Log) (service.Service, string, chan error) {
 	t.Helper()
 	sock := filepath.Join(t.TempDir(), "d.sock")
 	svc, err := d.Plugin().New([]string{"--listen", "unix:" + sock}, service.Env{Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -136,7 +124,7 @@ func TestDaemonStop(t *testing.T) {
 			c.Close()
 			return nil
 		}}
-		var logs syncBuffer
+		var logs testbin.Log
 		svc, sock, served := serveDaemon(t, d, &logs)
 		c, err := net.Dial("unix", sock)
 		if err != nil {
@@ -179,7 +167,7 @@ func TestDaemonStop(t *testing.T) {
 			<-in.Hard.Done()
 			return nil
 		}}
-		svc, _, served := serveDaemon(t, d, &syncBuffer{})
+		svc, _, served := serveDaemon(t, d, &testbin.Log{})
 		<-running
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()
@@ -200,7 +188,7 @@ func TestDaemonStop(t *testing.T) {
 			{"error", errors.New("disk on fire"), "disk on fire"},
 		} {
 			d := &Daemon{Name: "t", Run: func(context.Context, *Input) error { return tc.ret }}
-			_, _, served := serveDaemon(t, d, &syncBuffer{})
+			_, _, served := serveDaemon(t, d, &testbin.Log{})
 			if err := <-served; err == nil || err.Error() != tc.want {
 				t.Errorf("%s: Serve = %v, want %q", tc.name, err, tc.want)
 			}

@@ -55,12 +55,18 @@ type activationOS struct {
 	newFile func(fd int, name string) *os.File
 }
 
-var (
-	activationOnce    sync.Once
-	activationSockets []Socket
-	activationErr     error
-	activationSys     = activationOSEnv()
-)
+// activation is one read of the sockets systemd passed, through its
+// seam to the operating system: the process has one (activated); tests
+// make their own, so they neither share nor reset it.
+type activation struct {
+	os      activationOS
+	once    sync.Once
+	sockets []Socket
+	err     error
+}
+
+// activated is this process's activation, which Sockets reads.
+var activated = &activation{os: activationOSEnv()}
 
 // Sockets returns the descriptors systemd passed to this process through
 // socket activation, in order (fd 3 first). It reads the environment once:
@@ -85,20 +91,30 @@ var (
 //     ErrBadEnvironment), or one of the LISTEN_FDS descriptors is not open;
 //     err says which.
 func Sockets() ([]Socket, error) {
-	activationOnce.Do(func() {
-		activationSockets, activationErr = readSockets(activationSys)
+	return activated.get()
+}
+
+// get does the work of Sockets for a.
+func (a *activation) get() ([]Socket, error) {
+	a.once.Do(func() {
+		a.sockets, a.err = readSockets(a.os)
 	})
-	if activationSockets == nil {
-		return nil, activationErr
+	if a.sockets == nil {
+		return nil, a.err
 	}
-	return append([]Socket(nil), activationSockets...), activationErr
+	return append([]Socket(nil), a.sockets...), a.err
 }
 
 // SocketsNamed returns the sockets of Sockets whose Name is name, in
 // order. It returns (nil, nil) when none has that name, and Sockets's
 // error when Sockets fails.
 func SocketsNamed(name string) ([]Socket, error) {
-	all, err := Sockets()
+	return activated.named(name)
+}
+
+// named does the work of SocketsNamed for a.
+func (a *activation) named(name string) ([]Socket, error) {
+	all, err := a.get()
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,7 @@ var (
 )
 
 func TestActivationRead(t *testing.T) {
+	t.Parallel()
 	three := map[int]activationFakeFD{3: fdTCP, 4: fdUDP, 5: fdTCP6}
 	tests := []struct {
 		name    string
@@ -161,6 +162,7 @@ func TestActivationRead(t *testing.T) {
 }
 
 func TestActivationUnsetFails(t *testing.T) {
+	t.Parallel()
 	f := &fakeActivationOS{env: map[string]string{"LISTEN_PID": "42", "LISTEN_FDS": "1"}, pid: 42,
 		fds: map[int]activationFakeFD{3: fdTCP}, unsetErr: errors.New("read-only")}
 	if _, err := readSockets(f.os()); err == nil || !strings.Contains(err.Error(), "unset LISTEN_PID: read-only") {
@@ -172,20 +174,14 @@ func TestActivationUnsetFails(t *testing.T) {
 // every caller, concurrent or later, sees the same sockets although the
 // first read unset the environment.
 func TestActivationSameForEveryCaller(t *testing.T) {
+	t.Parallel()
 	f := &fakeActivationOS{env: map[string]string{"LISTEN_PID": "42", "LISTEN_FDS": "2", "LISTEN_FDNAMES": "web:dns"}, pid: 42, fds: map[int]activationFakeFD{3: fdTCP, 4: fdUDP}}
-	oldSys := activationSys
-	activationSys = f.os()
-	activationOnce = sync.Once{}
-	t.Cleanup(func() {
-		activationSys = oldSys
-		activationOnce = sync.Once{}
-		activationSockets, activationErr = nil, nil
-	})
+	a := &activation{os: f.os()}
 	results := make([][]Socket, 8)
 	var wg sync.WaitGroup
 	for i := range results {
 		wg.Go(func() {
-			s, err := Sockets()
+			s, err := a.get()
 			if err != nil {
 				t.Error(err)
 			}
@@ -203,14 +199,14 @@ func TestActivationSameForEveryCaller(t *testing.T) {
 	}
 	// A caller modifying its slice does not change what others get.
 	results[0][0].Name = "changed"
-	if s, _ := Sockets(); s[0].Name != "web" {
+	if s, _ := a.get(); s[0].Name != "web" {
 		t.Errorf("a caller's change leaked: %q", s[0].Name)
 	}
-	named, err := SocketsNamed("dns")
+	named, err := a.named("dns")
 	if err != nil || len(named) != 1 || named[0].FD != 4 {
 		t.Errorf("SocketsNamed(dns) = %+v, %v", named, err)
 	}
-	if named, err := SocketsNamed("none"); named != nil || err != nil {
+	if named, err := a.named("none"); named != nil || err != nil {
 		t.Errorf("SocketsNamed(none) = %+v, %v", named, err)
 	}
 }

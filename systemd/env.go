@@ -32,5 +32,7 @@ type notifyConn interface {
 	Close() error
 }
 
-// sys is the environment every exported function uses.
+// sys is the environment every exported function uses: each is a thin
+// wrapper of an env method, which tests call on an env of their own (so
+// they never replace sys, and can run in parallel).
 var sys = osEnv()

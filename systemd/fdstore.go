@@ -26,6 +26,10 @@ const maxFDName = 255
 // error wrapping ErrInvalidArgument, reported even when NOTIFY_SOCKET is
 // unset.
 func StoreFiles(name string, files ...*os.File) (bool, error) {
+	return sys.storeFiles(name, files...)
+}
+
+func (e env) storeFiles(name string, files ...*os.File) (bool, error) {
 	if err := checkFDName(name); err != nil {
 		return false, err
 	}
@@ -36,7 +40,7 @@ func StoreFiles(name string, files ...*os.File) (bool, error) {
 	if name != "" {
 		state += "\nFDNAME=" + name
 	}
-	return sys.notify(state, files)
+	return e.notify(state, files)
 }
 
 // RemoveStoredFiles closes and forgets every entry named name in the
@@ -45,13 +49,17 @@ func StoreFiles(name string, files ...*os.File) (bool, error) {
 // rules and must not be empty. Results as Notify; removing a name that is
 // not stored succeeds and does nothing.
 func RemoveStoredFiles(name string) (bool, error) {
+	return sys.removeStoredFiles(name)
+}
+
+func (e env) removeStoredFiles(name string) (bool, error) {
 	if name == "" {
 		return false, fmt.Errorf("sd_notify FDSTOREREMOVE=1: empty FDNAME (use \"stored\" for unnamed entries): %w", ErrInvalidArgument)
 	}
 	if err := checkFDName(name); err != nil {
 		return false, err
 	}
-	return sys.notify("FDSTOREREMOVE=1\nFDNAME="+name, nil)
+	return e.notify("FDSTOREREMOVE=1\nFDNAME="+name, nil)
 }
 
 // checkFDName applies systemd's fdname_is_valid.

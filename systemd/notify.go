@@ -75,7 +75,11 @@ func NotifyWithFiles(state string, files ...*os.File) (bool, error) {
 // leaves the previous status text in place). With Type=notify, systemctl
 // start returns and ordered units start only after this. Results as Notify.
 func Ready(status string) (bool, error) {
-	return sys.notify(withStatus("READY=1", status), nil)
+	return sys.ready(status)
+}
+
+func (e env) ready(status string) (bool, error) {
+	return e.notify(withStatus("READY=1", status), nil)
 }
 
 // Reloading tells the manager a reload has begun: RELOADING=1 with
@@ -90,7 +94,11 @@ func Reloading() (bool, error) {
 // Stopping tells the manager that shutdown has begun: STOPPING=1, plus
 // STATUS=status when status is not empty. Results as Notify.
 func Stopping(status string) (bool, error) {
-	return sys.notify(withStatus("STOPPING=1", status), nil)
+	return sys.stopping(status)
+}
+
+func (e env) stopping(status string) (bool, error) {
+	return e.notify(withStatus("STOPPING=1", status), nil)
 }
 
 // Status sets the one-line status text systemctl status shows: STATUS=status.
@@ -98,7 +106,11 @@ func Stopping(status string) (bool, error) {
 // bytes is cut, so the text can neither inject other assignments nor make
 // systemd drop the message. Results as Notify.
 func Status(status string) (bool, error) {
-	return sys.notify("STATUS="+cleanStatus(status), nil)
+	return sys.status(status)
+}
+
+func (e env) status(status string) (bool, error) {
+	return e.notify("STATUS="+cleanStatus(status), nil)
 }
 
 // Errno reports a failure: STATUS=status (err's text when status is empty)
@@ -106,6 +118,10 @@ func Status(status string) (bool, error) {
 // which systemctl status shows as the error. Send it before exiting on a
 // fatal error. Results as Notify.
 func Errno(err error, status string) (bool, error) {
+	return sys.errno(err, status)
+}
+
+func (e env) errno(err error, status string) (bool, error) {
 	if status == "" && err != nil {
 		status = err.Error()
 	}
@@ -114,7 +130,7 @@ func Errno(err error, status string) (bool, error) {
 	if errors.As(err, &errno) && errno != 0 {
 		state += "\nERRNO=" + strconv.FormatUint(uint64(errno), 10)
 	}
-	return sys.notify(state, nil)
+	return e.notify(state, nil)
 }
 
 // ExtendTimeout asks the manager for d more time from now before the
@@ -123,11 +139,15 @@ func Errno(err error, status string) (bool, error) {
 // while a slow start is still making progress. A d <= 0 is an error wrapping
 // ErrInvalidArgument; otherwise results as Notify.
 func ExtendTimeout(d time.Duration) (bool, error) {
+	return sys.extendTimeout(d)
+}
+
+func (e env) extendTimeout(d time.Duration) (bool, error) {
 	if d <= 0 {
 		return false, fmt.Errorf("sd_notify EXTEND_TIMEOUT_USEC: duration %v is not positive: %w", d, ErrInvalidArgument)
 	}
 	usec := (d + time.Microsecond - 1) / time.Microsecond
-	return sys.notify("EXTEND_TIMEOUT_USEC="+strconv.FormatInt(int64(usec), 10), nil)
+	return e.notify("EXTEND_TIMEOUT_USEC="+strconv.FormatInt(int64(usec), 10), nil)
 }
 
 func (e env) reloading() (bool, error) {

@@ -52,14 +52,6 @@ func (c fakeConn) send(msg []byte, files []*os.File) error {
 
 func (c fakeConn) Close() error { return nil }
 
-// useEnv makes every exported function use e until the test ends.
-func useEnv(t *testing.T, e env) {
-	t.Helper()
-	old := sys
-	sys = e
-	t.Cleanup(func() { sys = old })
-}
-
 func tempFile(t *testing.T) *os.File {
 	t.Helper()
 	f, err := os.CreateTemp(t.TempDir(), "fd")
@@ -73,6 +65,7 @@ func tempFile(t *testing.T) *os.File {
 // TestNotifySocketCombinations checks every NOTIFY_SOCKET case and every
 // way the connection can fail, through Notify.
 func TestNotifySocketCombinations(t *testing.T) {
+	t.Parallel()
 	errDial := errors.New("dial refused")
 	errSend := errors.New("send failed")
 	tests := []struct {
@@ -100,9 +93,10 @@ func TestNotifySocketCombinations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := &fakeEnv{vars: tc.vars, pid: 42, dialErr: tc.dialErr, sendErr: tc.sendErr}
-			useEnv(t, f.env())
-			sent, err := Notify("READY=1")
+			e := f.env()
+			sent, err := e.notify("READY=1", nil)
 			if sent != tc.wantSent {
 				t.Errorf("sent = %v, want %v", sent, tc.wantSent)
 			}
@@ -125,7 +119,7 @@ func TestNotifySocketCombinations(t *testing.T) {
 				t.Errorf("sent %q, want [\"READY=1\"]", f.sent)
 			}
 			// Nothing is unset: the variable is still there for the next call.
-			if _, err2 := Notify("READY=1"); (err2 == nil) != (err == nil) && tc.dialErr == nil && tc.sendErr == nil {
+			if _, err2 := e.notify("READY=1", nil); (err2 == nil) != (err == nil) && tc.dialErr == nil && tc.sendErr == nil {
 				t.Errorf("second call differs: %v then %v", err, err2)
 			}
 		})
@@ -134,43 +128,43 @@ func TestNotifySocketCombinations(t *testing.T) {
 
 // TestMessages checks the exact datagram each helper sends.
 func TestMessages(t *testing.T) {
+	t.Parallel()
 	pathErr := &os.PathError{Op: "open", Path: "/etc/x", Err: syscall.ENOENT}
 	tests := []struct {
 		name      string
-		call      func() (bool, error)
+		call      func(e env) (bool, error)
 		want      string
 		wantFiles int
 	}{
-		{"notify raw", func() (bool, error) { return Notify("MAINPID=7\nSTATUS=x") }, "MAINPID=7\nSTATUS=x", 0},
-		{"ready without status", func() (bool, error) { return Ready("") }, "READY=1", 0},
-		{"ready with status", func() (bool, error) { return Ready("serving on tcp:8080") }, "READY=1\nSTATUS=serving on tcp:8080", 0},
-		{"ready status newline flattened", func() (bool, error) { return Ready("a\nREADY=0\r\nb") }, "READY=1\nSTATUS=a READY=0  b", 0},
-		{"ready status NUL dropped", func() (bool, error) { return Ready("a\x00b") }, "READY=1\nSTATUS=ab", 0},
-		{"reloading", Reloading, "RELOADING=1\nMONOTONIC_USEC=123456789", 0},
-		{"stopping without status", func() (bool, error) { return Stopping("") }, "STOPPING=1", 0},
-		{"stopping with status", func() (bool, error) { return Stopping("draining") }, "STOPPING=1\nSTATUS=draining", 0},
-		{"status", func() (bool, error) { return Status("3 connections") }, "STATUS=3 connections", 0},
-		{"status empty clears", func() (bool, error) { return Status("") }, "STATUS=", 0},
-		{"status cut", func() (bool, error) { return Status(strings.Repeat("é", 1500)) }, "STATUS=" + strings.Repeat("é", 1024), 0},
-		{"errno from wrapped errno", func() (bool, error) { return Errno(fmt.Errorf("listen: %w", pathErr), "") }, "STATUS=listen: open /etc/x: no such file or directory\nERRNO=2", 0},
-		{"errno with own status", func() (bool, error) { return Errno(syscall.EADDRINUSE, "port 80 taken") }, "STATUS=port 80 taken\nERRNO=98", 0},
-		{"errno without errno", func() (bool, error) { return Errno(errors.New("bad config"), "") }, "STATUS=bad config", 0},
-		{"errno zero ignored", func() (bool, error) { return Errno(syscall.Errno(0), "x") }, "STATUS=x", 0},
-		{"errno nil error", func() (bool, error) { return Errno(nil, "failed") }, "STATUS=failed", 0},
-		{"errno multi-line error", func() (bool, error) { return Errno(errors.Join(errors.New("a"), syscall.EACCES), "") }, "STATUS=a permission denied\nERRNO=13", 0},
-		{"extend timeout", func() (bool, error) { return ExtendTimeout(90 * time.Second) }, "EXTEND_TIMEOUT_USEC=90000000", 0},
-		{"extend timeout rounds up", func() (bool, error) { return ExtendTimeout(1500 * time.Nanosecond) }, "EXTEND_TIMEOUT_USEC=2", 0},
-		{"store named", func() (bool, error) { return StoreFiles("web-80", tempFile(t), tempFile(t)) }, "FDSTORE=1\nFDNAME=web-80", 2},
-		{"store unnamed", func() (bool, error) { return StoreFiles("", tempFile(t)) }, "FDSTORE=1", 1},
-		{"store longest name", func() (bool, error) { return StoreFiles(strings.Repeat("n", 255), tempFile(t)) }, "FDSTORE=1\nFDNAME=" + strings.Repeat("n", 255), 1},
-		{"remove stored", func() (bool, error) { return RemoveStoredFiles("web-80") }, "FDSTOREREMOVE=1\nFDNAME=web-80", 0},
-		{"notify with files", func() (bool, error) { return NotifyWithFiles("FDSTORE=1\nFDPOLL=0", tempFile(t)) }, "FDSTORE=1\nFDPOLL=0", 1},
+		{"notify raw", func(e env) (bool, error) { return e.notify("MAINPID=7\nSTATUS=x", nil) }, "MAINPID=7\nSTATUS=x", 0},
+		{"ready without status", func(e env) (bool, error) { return e.ready("") }, "READY=1", 0},
+		{"ready with status", func(e env) (bool, error) { return e.ready("serving on tcp:8080") }, "READY=1\nSTATUS=serving on tcp:8080", 0},
+		{"ready status newline flattened", func(e env) (bool, error) { return e.ready("a\nREADY=0\r\nb") }, "READY=1\nSTATUS=a READY=0  b", 0},
+		{"ready status NUL dropped", func(e env) (bool, error) { return e.ready("a\x00b") }, "READY=1\nSTATUS=ab", 0},
+		{"reloading", env.reloading, "RELOADING=1\nMONOTONIC_USEC=123456789", 0},
+		{"stopping without status", func(e env) (bool, error) { return e.stopping("") }, "STOPPING=1", 0},
+		{"stopping with status", func(e env) (bool, error) { return e.stopping("draining") }, "STOPPING=1\nSTATUS=draining", 0},
+		{"status", func(e env) (bool, error) { return e.status("3 connections") }, "STATUS=3 connections", 0},
+		{"status empty clears", func(e env) (bool, error) { return e.status("") }, "STATUS=", 0},
+		{"status cut", func(e env) (bool, error) { return e.status(strings.Repeat("é", 1500)) }, "STATUS=" + strings.Repeat("é", 1024), 0},
+		{"errno from wrapped errno", func(e env) (bool, error) { return e.errno(fmt.Errorf("listen: %w", pathErr), "") }, "STATUS=listen: open /etc/x: no such file or directory\nERRNO=2", 0},
+		{"errno with own status", func(e env) (bool, error) { return e.errno(syscall.EADDRINUSE, "port 80 taken") }, "STATUS=port 80 taken\nERRNO=98", 0},
+		{"errno without errno", func(e env) (bool, error) { return e.errno(errors.New("bad config"), "") }, "STATUS=bad config", 0},
+		{"errno zero ignored", func(e env) (bool, error) { return e.errno(syscall.Errno(0), "x") }, "STATUS=x", 0},
+		{"errno nil error", func(e env) (bool, error) { return e.errno(nil, "failed") }, "STATUS=failed", 0},
+		{"errno multi-line error", func(e env) (bool, error) { return e.errno(errors.Join(errors.New("a"), syscall.EACCES), "") }, "STATUS=a permission denied\nERRNO=13", 0},
+		{"extend timeout", func(e env) (bool, error) { return e.extendTimeout(90 * time.Second) }, "EXTEND_TIMEOUT_USEC=90000000", 0},
+		{"extend timeout rounds up", func(e env) (bool, error) { return e.extendTimeout(1500 * time.Nanosecond) }, "EXTEND_TIMEOUT_USEC=2", 0},
+		{"store named", func(e env) (bool, error) { return e.storeFiles("web-80", tempFile(t), tempFile(t)) }, "FDSTORE=1\nFDNAME=web-80", 2},
+		{"store unnamed", func(e env) (bool, error) { return e.storeFiles("", tempFile(t)) }, "FDSTORE=1", 1},
+		{"store longest name", func(e env) (bool, error) { return e.storeFiles(strings.Repeat("n", 255), tempFile(t)) }, "FDSTORE=1\nFDNAME=" + strings.Repeat("n", 255), 1},
+		{"remove stored", func(e env) (bool, error) { return e.removeStoredFiles("web-80") }, "FDSTOREREMOVE=1\nFDNAME=web-80", 0},
+		{"notify with files", func(e env) (bool, error) { return e.notify("FDSTORE=1\nFDPOLL=0", []*os.File{tempFile(t)}) }, "FDSTORE=1\nFDPOLL=0", 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEnv{vars: map[string]string{"NOTIFY_SOCKET": "/run/n"}, mono: 123456789*time.Microsecond + 999}
-			useEnv(t, f.env())
-			sent, err := tc.call()
+			sent, err := tc.call(f.env())
 			if !sent || err != nil {
 				t.Fatalf("got (%v, %v), want (true, nil)", sent, err)
 			}
@@ -187,33 +181,33 @@ func TestMessages(t *testing.T) {
 // TestInvalidArguments checks that caller mistakes are errors whether or
 // not NOTIFY_SOCKET is set, and that nothing is sent.
 func TestInvalidArguments(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
-		call func() (bool, error)
+		call func(e env) (bool, error)
 	}{
-		{"empty state", func() (bool, error) { return Notify("") }},
-		{"state too long", func() (bool, error) { return Notify("STATUS=" + strings.Repeat("x", 4090)) }},
-		{"state with NUL", func() (bool, error) { return Notify("READY=1\x00") }},
-		{"nil file", func() (bool, error) { return NotifyWithFiles("FDSTORE=1", nil) }},
-		{"too many files", func() (bool, error) { return NotifyWithFiles("FDSTORE=1", make([]*os.File, 254)...) }},
-		{"store without files", func() (bool, error) { return StoreFiles("x") }},
-		{"store nil file", func() (bool, error) { return StoreFiles("x", nil) }},
-		{"store name with colon", func() (bool, error) { return StoreFiles("a:b", tempFile(t)) }},
-		{"store name with newline", func() (bool, error) { return StoreFiles("a\nFDSTOREREMOVE=1", tempFile(t)) }},
-		{"store name with DEL", func() (bool, error) { return StoreFiles("a\x7f", tempFile(t)) }},
-		{"store name not ASCII", func() (bool, error) { return StoreFiles("café", tempFile(t)) }},
-		{"store name too long", func() (bool, error) { return StoreFiles(strings.Repeat("n", 256), tempFile(t)) }},
-		{"remove empty name", func() (bool, error) { return RemoveStoredFiles("") }},
-		{"remove bad name", func() (bool, error) { return RemoveStoredFiles("a:b") }},
-		{"extend zero", func() (bool, error) { return ExtendTimeout(0) }},
-		{"extend negative", func() (bool, error) { return ExtendTimeout(-time.Second) }},
+		{"empty state", func(e env) (bool, error) { return e.notify("", nil) }},
+		{"state too long", func(e env) (bool, error) { return e.notify("STATUS="+strings.Repeat("x", 4090), nil) }},
+		{"state with NUL", func(e env) (bool, error) { return e.notify("READY=1\x00", nil) }},
+		{"nil file", func(e env) (bool, error) { return e.notify("FDSTORE=1", []*os.File{nil}) }},
+		{"too many files", func(e env) (bool, error) { return e.notify("FDSTORE=1", make([]*os.File, 254)) }},
+		{"store without files", func(e env) (bool, error) { return e.storeFiles("x") }},
+		{"store nil file", func(e env) (bool, error) { return e.storeFiles("x", nil) }},
+		{"store name with colon", func(e env) (bool, error) { return e.storeFiles("a:b", tempFile(t)) }},
+		{"store name with newline", func(e env) (bool, error) { return e.storeFiles("a\nFDSTOREREMOVE=1", tempFile(t)) }},
+		{"store name with DEL", func(e env) (bool, error) { return e.storeFiles("a\x7f", tempFile(t)) }},
+		{"store name not ASCII", func(e env) (bool, error) { return e.storeFiles("café", tempFile(t)) }},
+		{"store name too long", func(e env) (bool, error) { return e.storeFiles(strings.Repeat("n", 256), tempFile(t)) }},
+		{"remove empty name", func(e env) (bool, error) { return e.removeStoredFiles("") }},
+		{"remove bad name", func(e env) (bool, error) { return e.removeStoredFiles("a:b") }},
+		{"extend zero", func(e env) (bool, error) { return e.extendTimeout(0) }},
+		{"extend negative", func(e env) (bool, error) { return e.extendTimeout(-time.Second) }},
 	}
 	for _, socket := range []string{"", "/run/n"} {
 		for _, tc := range tests {
 			t.Run(fmt.Sprintf("%s/NOTIFY_SOCKET=%q", tc.name, socket), func(t *testing.T) {
 				f := &fakeEnv{vars: map[string]string{"NOTIFY_SOCKET": socket}}
-				useEnv(t, f.env())
-				sent, err := tc.call()
+				sent, err := tc.call(f.env())
 				if sent || !errors.Is(err, ErrInvalidArgument) {
 					t.Fatalf("got (%v, %v), want (false, error wrapping ErrInvalidArgument)", sent, err)
 				}
@@ -229,6 +223,7 @@ func TestInvalidArguments(t *testing.T) {
 }
 
 func TestWatchdogInterval(t *testing.T) {
+	t.Parallel()
 	const ours = 4242
 	tests := []struct {
 		name    string
@@ -265,8 +260,7 @@ func TestWatchdogInterval(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEnv{vars: map[string]string{"WATCHDOG_USEC": tc.usec, "WATCHDOG_PID": tc.pid}, pid: ours}
-			useEnv(t, f.env())
-			got, err := WatchdogInterval()
+			got, err := f.env().watchdogInterval()
 			if tc.wantErr {
 				if !errors.Is(err, ErrBadEnvironment) || got != 0 {
 					t.Fatalf("got (%v, %v), want (0, error wrapping ErrBadEnvironment)", got, err)
@@ -287,6 +281,7 @@ func TestWatchdogInterval(t *testing.T) {
 // nothing to do, or cannot start; ctx is never cancelled, so a hang would
 // be caught by the guard.
 func TestRunWatchdogReturnsAtOnce(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		vars    map[string]string
@@ -305,9 +300,9 @@ func TestRunWatchdogReturnsAtOnce(t *testing.T) {
 			if tc.wantErr == syscall.ECONNREFUSED {
 				f.dialErr = syscall.ECONNREFUSED
 			}
-			useEnv(t, f.env())
+			e := f.env()
 			done := make(chan error, 1)
-			go func() { done <- RunWatchdog(context.Background(), nil) }()
+			go func() { done <- e.runWatchdog(context.Background(), nil) }()
 			select {
 			case err := <-done:
 				if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
@@ -324,11 +319,11 @@ func TestRunWatchdogReturnsAtOnce(t *testing.T) {
 }
 
 func TestRunWatchdogCancelled(t *testing.T) {
+	t.Parallel()
 	f := &fakeEnv{vars: map[string]string{"NOTIFY_SOCKET": "/run/n", "WATCHDOG_USEC": "3600000000"}}
-	useEnv(t, f.env())
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := RunWatchdog(ctx, nil); err != nil {
+	if err := f.env().runWatchdog(ctx, nil); err != nil {
 		t.Fatalf("RunWatchdog on a done context = %v, want nil", err)
 	}
 	if len(f.sent) != 0 {

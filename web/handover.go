@@ -73,8 +73,9 @@ func planHandover(mode string, getenv func(string) string, query func(context.Co
 		note: fmt.Sprintf("File descriptor store: FileDescriptorStoreMax=%d, %d held (systemd over D-Bus): idle keep-alive connections go to the next instance on a restart", st.Max, st.Stored)}
 }
 
-// queryFDStore asks systemd; a seam for tests.
-var queryFDStore = systemd.QueryFDStore
+// queryFDStore asks systemd. planHandover takes it as a parameter, so
+// tests give their own instead of replacing a package variable.
+func queryFDStore(ctx context.Context) (systemd.FDStore, error) { return systemd.QueryFDStore(ctx) }
 
 // adoptable reports whether listener i serves plain HTTP/1.1 on a stream
 // socket, the only kind whose connections can be parked and adopted.
@@ -188,5 +189,6 @@ func (s *Server) handOver(ctx context.Context, i int) error {
 	return err
 }
 
-// getenv is os.Getenv; a seam for tests.
-var getenv = os.Getenv
+// getenv is os.Getenv. planHandover takes it as a parameter, so tests
+// give their own instead of replacing a package variable.
+func getenv(key string) string { return os.Getenv(key) }

@@ -1,108 +1,50 @@
 package portforward
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// gotwistdBinary builds ./cmd/gotwistd once for this test binary.
-func gotwistdBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gotwistd-portforward-test-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		bin := filepath.Join(dir, "gotwistd")
-		cmd := exec.Command("go", "build", "-o", bin, "github.com/gotwistd/gotwistd/cmd/gotwistd")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
-			return
-		}
-		buildBin = bin
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
+// TestMain removes the gotwistd binary the tests build, if they do.
+func TestMain(m *testing.M) {
+	os.Exit(testbin.Run(m))
 }
 
 // forwarderProcess is a running `... portforward` process and its log.
 type forwarderProcess struct {
-	cmd  *exec.Cmd
+	*testbin.Process
 	port string
-	mu   sync.Mutex
-	log  strings.Builder
-	done chan struct{}
 }
 
 // startProcess runs argv (a gotwistd or twistd3 command line forwarding
 // from tcp:0) and waits for its "ProxyFactory starting on PORT" line.
 func startProcess(t *testing.T, argv ...string) *forwarderProcess {
 	t.Helper()
-	p := &forwarderProcess{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan struct{})}
-	p.cmd.Dir = t.TempDir()
-	stderr, err := p.cmd.StderrPipe()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = t.TempDir()
+	proc, err := testbin.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.cmd.Stdout = p.cmd.Stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
+	t.Cleanup(proc.Kill)
+	var m []string
+	switch proc.Log.Wait(30*time.Second, proc.Exited, func(log string) bool { m = startingOn.FindStringSubmatch(log); return m != nil }) {
+	case testbin.ErrExited:
+		t.Fatalf("%s exited before listening:\n%s", argv[0], proc.Log)
+	case testbin.ErrTimeout:
+		t.Fatalf("%s did not say where it listens within 30 s:\n%s", argv[0], proc.Log)
 	}
-	ports := make(chan string, 1)
-	go func() {
-		defer close(p.done)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.log.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if m := startingOn.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case ports <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	})
-	select {
-	case p.port = <-ports:
-	case <-p.done:
-		t.Fatalf("%s exited before listening:\n%s", argv[0], p.logText())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not say where it listens within 30 s:\n%s", argv[0], p.logText())
-	}
-	return p
-}
-
-func (p *forwarderProcess) logText() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.log.String()
+	return &forwarderProcess{Process: proc, port: m[1]}
 }
 
 // backend is an HTTP server on loopback that names the request it got.
@@ -144,7 +86,7 @@ func get(t *testing.T, port, path string) (int, string, string) {
 func TestBinarySideBySideWithTwistd(t *testing.T) {
 	dest := backend(t)
 	args := []string{"--nodaemon", "--pidfile=", "portforward", "--port", "tcp:0:interface=127.0.0.1", "--host", "127.0.0.1", "--dest_port", dest}
-	servers := map[string][]string{"gotwistd": append([]string{gotwistdBinary(t)}, args...)}
+	servers := map[string][]string{"gotwistd": append([]string{testbin.Gotwistd(t)}, args...)}
 	if path, err := exec.LookPath("twistd3"); err == nil {
 		servers["twistd3"] = append([]string{path}, args...)
 	} else {
@@ -165,15 +107,14 @@ func TestBinarySideBySideWithTwistd(t *testing.T) {
 	}
 
 	p := procs["gotwistd"]
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	err := p.cmd.Wait()
-	<-p.done
-	if err != nil {
-		t.Fatalf("gotwistd portforward after SIGTERM: %v, want exit 0\n%s", err, p.logText())
+	<-p.Exited
+	if err := p.Err; err != nil {
+		t.Fatalf("gotwistd portforward after SIGTERM: %v, want exit 0\n%s", err, p.Log)
 	}
-	log := p.logText()
+	log := p.Log.String()
 	for _, want := range []string{
 		"ProxyFactory starting on " + p.port,
 		"Starting factory <gotwistd.portforward.ProxyFactory",
@@ -188,7 +129,7 @@ func TestBinarySideBySideWithTwistd(t *testing.T) {
 }
 
 func TestBinaryHelpAndBadOption(t *testing.T) {
-	bin := gotwistdBinary(t)
+	bin := testbin.Gotwistd(t)
 	out, err := exec.Command(bin, "portforward", "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("portforward --help: %v\n%s", err, out)

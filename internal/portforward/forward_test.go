@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/getopt"
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/service"
 )
 
@@ -111,33 +112,15 @@ func newEchoServer(t *testing.T) *echoServer {
 
 func (e *echoServer) port() int { return e.ln.Addr().(*net.TCPAddr).Port }
 
-// logBuffer collects log records as text, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 var startingOn = regexp.MustCompile(`ProxyFactory starting on (\d+)`)
 
 // startForwarder serves the plugin on an ephemeral loopback port towards
 // destPort and returns it with the address to connect to and Serve's
 // result.
-func startForwarder(t *testing.T, destPort int, logs *logBuffer) (service.Service, string, chan error) {
+func startForwarder(t *testing.T, destPort int, logs *testbin.Log) (service.Service, string, chan error) {
 	t.Helper()
 	if logs == nil {
-		logs = &logBuffer{}
+		logs = &testbin.Log{}
 	}
 	args := []string{"--port", "tcp:0:interface=127.0.0.1", "--host", "127.0.0.1", "--dest_port", strconv.Itoa(destPort), "--connect-timeout", "2s"}
 	svc, err := NewPlugin().New(args, service.Env{Logger: slog.New(slog.NewTextHandler(logs, nil))})
@@ -213,7 +196,7 @@ func TestDestinationDownClosesClient(t *testing.T) {
 	}
 	dead := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	var logs logBuffer
+	var logs testbin.Log
 	_, addr, _ := startForwarder(t, dead, &logs)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -304,7 +287,7 @@ func TestShutdownLetsOpenConnectionsFinish(t *testing.T) {
 
 func TestShutdownGracePeriodClosesTheRest(t *testing.T) {
 	echo := newEchoServer(t)
-	var logs logBuffer
+	var logs testbin.Log
 	f, addr, served := startForwarder(t, echo.port(), &logs)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // leEndpoint is the le: endpoint on the inherited socket named https.
@@ -159,7 +161,7 @@ func TestRenew(t *testing.T) {
 	socks := newSockets(t, "https")
 	httpsPort := socks.ports[0]
 	// 15 s certificates: due for renewal after 10 s.
-	p := startPebble(t, pebbleOptions{httpPort: freePort(t), tlsPort: httpsPort, validity: 15})
+	p := startPebble(t, pebbleOptions{httpPort: testbin.FreePort(t), tlsPort: httpsPort, validity: 15})
 	dir := filepath.Join(t.TempDir(), "certs")
 	// A client connects while the server starts, before it has a
 	// certificate, as the one whose connection starts a socket-activated
@@ -244,7 +246,7 @@ func TestRenew(t *testing.T) {
 func TestCAUnreachable(t *testing.T) {
 	socks := newSockets(t, "https")
 	dir := filepath.Join(t.TempDir(), "certs")
-	ca := fmt.Sprintf("https://127.0.0.1:%d/dir", freePort(t))
+	ca := fmt.Sprintf("https://127.0.0.1:%d/dir", testbin.FreePort(t))
 	s := startServer(t, socks, "--listen", leEndpoint(dir), "--acme-ca", ca)
 	var err error
 	select {

@@ -5,7 +5,6 @@
 package acme
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -20,10 +19,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // Built by TestMain.
@@ -40,55 +40,25 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gotwistd-acme-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "acme:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	gotwistd = filepath.Join(dir, "gotwistd")
-	pebble = filepath.Join(dir, "pebble")
-	for _, b := range []struct {
-		out, pkg string
-		env      []string
-	}{
-		{gotwistd, "github.com/gotwistd/gotwistd/cmd/gotwistd", []string{"CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc"}},
+	var err error
+	if gotwistd, err = testbin.BuildGotwistd(); err == nil {
 		// A tool dependency of the module (go.mod's tool line), not of
 		// the product.
-		{pebble, "github.com/letsencrypt/pebble/v2/cmd/pebble", []string{"CGO_ENABLED=0"}},
-	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
-		cmd.Env = append(os.Environ(), b.env...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "acme: go build %s: %v\n%s", b.pkg, err, out)
-			return 1
-		}
+		pebble, err = testbin.Build("github.com/letsencrypt/pebble/v2/cmd/pebble", "CGO_ENABLED=0")
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acme:", err)
+		testbin.Cleanup()
+		return 1
 	}
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/letsencrypt/pebble/v2").Output()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "acme: go list pebble: %v\n", err)
+		testbin.Cleanup()
 		return 1
 	}
 	pebbleCerts = filepath.Join(strings.TrimSpace(string(out)), "test", "certs")
-	return m.Run()
-}
-
-// buffer is an io.Writer safe for concurrent use, for a process's output.
-type buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	return testbin.Run(m)
 }
 
 // waitFor polls cond until it is true or timeout passes.
@@ -103,21 +73,10 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool,
 	}
 }
 
-// freePort returns a loopback TCP port nothing listens on now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // pebbleCA is a running Pebble.
 type pebbleCA struct {
 	cmd  *exec.Cmd
-	out  *buffer
+	out  *testbin.Log
 	dir  string // the ACME directory URL
 	mgmt string // management API address
 	root string // file of the root that signs the certificates it issues
@@ -134,9 +93,9 @@ type pebbleOptions struct {
 func startPebble(t *testing.T, o pebbleOptions) *pebbleCA {
 	t.Helper()
 	dir := t.TempDir()
-	p := &pebbleCA{out: &buffer{}}
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
-	p.mgmt = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	p := &pebbleCA{out: &testbin.Log{}}
+	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreePort(t)))
+	p.mgmt = net.JoinHostPort("127.0.0.1", strconv.Itoa(testbin.FreePort(t)))
 	p.dir = "https://" + listen + "/dir"
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           listen,
@@ -244,9 +203,9 @@ func newSockets(t *testing.T, names ...string) *sockets {
 type server struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	out    *buffer
+	out    *testbin.Log
 	notify *net.UnixConn
-	msgs   *buffer // sd_notify datagrams, one per line group
+	msgs   *testbin.Log // sd_notify datagrams, one per line group
 	done   chan error
 }
 
@@ -260,7 +219,7 @@ func startServer(t *testing.T, socks *sockets, args ...string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, out: &buffer{}, notify: nc, msgs: &buffer{}, done: make(chan error, 1)}
+	s := &server{t: t, out: &testbin.Log{}, notify: nc, msgs: &testbin.Log{}, done: make(chan error, 1)}
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -315,7 +274,9 @@ func (s *server) waitReady() {
 // waitLog waits until the output holds want.
 func (s *server) waitLog(want string, timeout time.Duration) {
 	s.t.Helper()
-	waitFor(s.t, fmt.Sprintf("the log line %q", want), timeout, func() bool { return strings.Contains(s.out.String(), want) }, s.diag)
+	if s.out.Wait(timeout, nil, func(log string) bool { return strings.Contains(log, want) }) != nil {
+		s.t.Fatalf("waited %s for the log line %q\n%s", timeout, want, s.diag())
+	}
 }
 
 // stop sends SIGTERM and waits for the exit.

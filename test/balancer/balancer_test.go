@@ -15,18 +15,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
-// freePort returns a loopback TCP port that was free a moment ago
-// (haproxy and gotwistd are given ports, not sockets).
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+// TestMain builds gotwistd once for the tests.
+func TestMain(m *testing.M) {
+	testbin.Main(m)
 }
 
 // eventually polls cond every 20 ms until it returns nil, for up to 20 s.
@@ -100,12 +95,7 @@ func TestHAProxyDrain(t *testing.T) {
 		t.Skip("haproxy not installed (Debian package haproxy)")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "gotwistd")
-	build := exec.Command("go", "build", "-o", bin, "github.com/gotwistd/gotwistd/cmd/gotwistd")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testbin.Gotwistd(t)
 	www := filepath.Join(dir, "www")
 	if err := os.Mkdir(www, 0o755); err != nil {
 		t.Fatal(err)
@@ -115,21 +105,17 @@ func TestHAProxyDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	backend, front := freePort(t), freePort(t)
+	backend, front := testbin.FreePort(t), testbin.FreePort(t)
 	srv := exec.Command(bin, "--nodaemon", "--pidfile=", "web", "--listen", fmt.Sprintf("tcp:%d:interface=127.0.0.1", backend),
 		"--path", www, "--health", "/healthz", "--drain-time", "1m")
-	var log bytes.Buffer
-	srv.Stdout, srv.Stderr = &log, &log
-	if err := srv.Start(); err != nil {
+	gp, err := testbin.Start(srv)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
 	t.Cleanup(func() {
-		srv.Process.Kill()
-		<-exited
+		gp.Kill()
 		if t.Failed() {
-			t.Logf("gotwistd:\n%s", log.String())
+			t.Logf("gotwistd:\n%s", gp.Log)
 		}
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", backend)
@@ -155,17 +141,14 @@ backend be
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	hp := exec.Command(haproxy, "-db", "-f", cfgFile)
-	var hpLog bytes.Buffer
-	hp.Stdout, hp.Stderr = &hpLog, &hpLog
-	if err := hp.Start(); err != nil {
+	hp, err := testbin.Start(exec.Command(haproxy, "-db", "-f", cfgFile))
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		hp.Process.Kill()
-		hp.Wait()
+		hp.Kill()
 		if t.Failed() {
-			t.Logf("haproxy:\n%s", hpLog.String())
+			t.Logf("haproxy:\n%s", hp.Log)
 		}
 	})
 	eventually(t, "haproxy to see the server UP", func() error {
@@ -199,11 +182,10 @@ backend be
 	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
-		t.Errorf("gotwistd after the second SIGTERM: %v, want exit status 0", err)
+	if <-gp.Exited; gp.Err != nil {
+		t.Errorf("gotwistd after the second SIGTERM: %v, want exit status 0", gp.Err)
 	}
-	exited <- nil // for the cleanup
-	sc := bufio.NewScanner(&log)
+	sc := bufio.NewScanner(strings.NewReader(gp.Log.String()))
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())

@@ -16,24 +16,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // waitLog waits until the server's log matches re, and returns the match.
 func waitLog(t *testing.T, s *server, re *regexp.Regexp, within time.Duration) []string {
 	t.Helper()
-	deadline := time.After(within)
-	for {
-		if m := re.FindStringSubmatch(s.log.String()); m != nil {
-			return m
-		}
-		select {
-		case <-s.log.wake:
-		case <-s.exit:
-			t.Fatalf("the server exited (%v) before logging %q:\n%s", s.err, re, tail(s.log.String(), 30))
-		case <-deadline:
-			t.Fatalf("the server did not log %q within %v:\n%s", re, within, tail(s.log.String(), 30))
-		}
+	var m []string
+	switch s.log.Wait(within, s.exit, func(log string) bool { m = re.FindStringSubmatch(log); return m != nil }) {
+	case testbin.ErrExited:
+		t.Fatalf("the server exited (%v) before logging %q:\n%s", s.proc.Err, re, s.log.Tail(30))
+	case testbin.ErrTimeout:
+		t.Fatalf("the server did not log %q within %v:\n%s", re, within, s.log.Tail(30))
 	}
+	return m
 }
 
 // get fetches path on a new connection with the given User-Agent and
@@ -124,7 +121,7 @@ func TestAccessLogDiskFull(t *testing.T) {
 	// first: keep asking until a write has failed.
 	for deadline := time.Now().Add(30 * time.Second); !dropping.MatchString(s.log.String()); {
 		if time.Now().After(deadline) {
-			t.Fatalf("no access-log failure reported after %d requests on a full disk:\n%s", sent, tail(s.log.String(), 20))
+			t.Fatalf("no access-log failure reported after %d requests on a full disk:\n%s", sent, s.log.Tail(20))
 		}
 		request()
 	}
@@ -136,7 +133,7 @@ func TestAccessLogDiskFull(t *testing.T) {
 	}
 	for deadline := time.Now().Add(30 * time.Second); !again.MatchString(s.log.String()); {
 		if time.Now().After(deadline) {
-			t.Fatalf("the access log was not written again after the disk was freed:\n%s", tail(s.log.String(), 20))
+			t.Fatalf("the access log was not written again after the disk was freed:\n%s", s.log.Tail(20))
 		}
 		request()
 	}
@@ -144,8 +141,8 @@ func TestAccessLogDiskFull(t *testing.T) {
 		request()
 	}
 	s.stop() // writes out the buffered lines
-	if s.err != nil {
-		t.Errorf("the server exited with %v", s.err)
+	if s.proc.Err != nil {
+		t.Errorf("the server exited with %v", s.proc.Err)
 	}
 	log := s.log.String()
 	if n := len(dropping.FindAllString(log, -1)); n != 1 {
@@ -270,7 +267,7 @@ func TestOpenFilesLimit(t *testing.T) {
 			pending.SetReadDeadline(time.Now().Add(20 * time.Second))
 			resp, err := http.ReadResponse(bufio.NewReader(pending), nil)
 			if err != nil {
-				t.Fatalf("the request queued at the limit got no answer once descriptors were free: %v\n%s", err, tail(s.log.String(), 20))
+				t.Fatalf("the request queued at the limit got no answer once descriptors were free: %v\n%s", err, s.log.Tail(20))
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -295,7 +292,7 @@ func TestOpenFilesLimit(t *testing.T) {
 			}
 			for _, noise := range []string{"Accept error", "accept error"} {
 				if strings.Contains(log, noise) {
-					t.Errorf("the log has a line a retry (%q):\n%s", noise, tail(log, 20))
+					t.Errorf("the log has a line a retry (%q):\n%s", noise, testbin.Tail(log, 20))
 				}
 			}
 
@@ -324,7 +321,7 @@ func TestOpenFilesLimit(t *testing.T) {
 					made = strings.Contains(s.log.String(), "h1: event loops made, after all")
 				}
 				if !made {
-					t.Errorf("the event loops missing since the limit were not made once descriptors were free:\n%s", tail(s.log.String(), 20))
+					t.Errorf("the event loops missing since the limit were not made once descriptors were free:\n%s", s.log.Tail(20))
 				}
 			}
 			s.alive()
@@ -386,12 +383,12 @@ func TestUnreadablePath(t *testing.T) {
 			m := warning.FindAllStringSubmatch(log, -1)
 			if tt.blocked == "" {
 				if len(m) != 0 || strings.Contains(log, "cannot be served") {
-					t.Errorf("a warning for a --path nobody can serve:\n%s", tail(log, 20))
+					t.Errorf("a warning for a --path nobody can serve:\n%s", testbin.Tail(log, 20))
 				}
 				return
 			}
 			if len(m) != 1 {
-				t.Fatalf("%d warnings about --path, want one:\n%s", len(m), tail(log, 20))
+				t.Fatalf("%d warnings about --path, want one:\n%s", len(m), testbin.Tail(log, 20))
 			}
 			if m[0][1] != tt.path || m[0][2] != tt.blocked {
 				t.Errorf("the warning names --path %s and directory %s, want %s and %s", m[0][1], m[0][2], tt.path, tt.blocked)

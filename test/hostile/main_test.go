@@ -17,38 +17,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// binary is the gotwistd built by TestMain.
-var binary string
+	"github.com/gotwistd/gotwistd/internal/testbin"
+)
 
 // full reports whether the long version was asked for (GOTWISTD_FULL=1):
 // longer attacks, and testssl.sh.
 var full = os.Getenv("GOTWISTD_FULL") == "1"
 
+// TestMain builds gotwistd once, as the README says to build it (the
+// least-privilege test runs it as root; nobody must not need it).
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gotwistd-hostile-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "hostile:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	// The least-privilege test runs it as root; nobody must not need it.
-	binary = filepath.Join(dir, "gotwistd")
-	// As the README says to build it: static, without cgo, with the
-	// garbage collector that holds less memory at idle.
-	build := exec.Command("go", "build", "-o", binary, "github.com/gotwistd/gotwistd/cmd/gotwistd")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOEXPERIMENT=nogreenteagc")
-	out, err := build.CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "hostile: go build ./cmd/gotwistd: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
+	testbin.Main(m)
 }
 
 // marker is in every file the server must never serve.
@@ -98,15 +78,7 @@ func newTree(t *testing.T) *tree {
 		"www/sub/.htpasswd":     marker + " nested dotfile\n",
 		"www/.well-known/a.txt": "well-known\n",
 	}
-	for name, body := range files {
-		p := filepath.Join(base, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.WriteFiles(t, base, files)
 	f, err := os.Create(filepath.Join(tr.root, "big.bin"))
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +119,7 @@ var (
 func engines(t *testing.T) []engine {
 	t.Helper()
 	helpOnce.Do(func() {
-		out, _ := exec.Command(binary, "web", "--help").CombinedOutput()
+		out, _ := exec.Command(testbin.Gotwistd(t), "web", "--help").CombinedOutput()
 		helpText = string(out)
 	})
 	es := []engine{{name: "default engine"}}
@@ -160,11 +132,11 @@ func engines(t *testing.T) []engine {
 // server is a running `gotwistd --nodaemon web ...`.
 type server struct {
 	t     *testing.T
+	proc  *testbin.Process
 	cmd   *exec.Cmd
-	log   *logBuffer
-	addrs []string // host:port of each --listen, in order
-	exit  chan struct{}
-	err   error // of Wait, once exit is closed
+	log   *testbin.Log
+	addrs []string      // host:port of each --listen, in order
+	exit  chan struct{} // closed when the server has exited (proc.Err is then set)
 }
 
 // addr is the address of the first listener.
@@ -175,30 +147,6 @@ func (s *server) url(path string) string { return "http://" + s.addr() + path }
 
 // pid is the server's process id.
 func (s *server) pid() int { return s.cmd.Process.Pid }
-
-// logBuffer collects the server's log and wakes waiters on each write.
-type logBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	wake chan struct{}
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 var siteStarting = regexp.MustCompile(`Site starting on (\S+)`)
 
@@ -226,9 +174,9 @@ func startCmd(t *testing.T, wrapper, global []string, webArgs ...string) *server
 	args = append(args, webArgs...)
 	var cmd *exec.Cmd
 	if len(wrapper) > 0 {
-		cmd = exec.Command(wrapper[0], append(append(wrapper[1:], binary), args...)...)
+		cmd = exec.Command(wrapper[0], append(append(wrapper[1:], testbin.Gotwistd(t)), args...)...)
 	} else {
-		cmd = exec.Command(binary, args...)
+		cmd = exec.Command(testbin.Gotwistd(t), args...)
 	}
 	return startProcess(t, cmd, listeners)
 }
@@ -238,31 +186,26 @@ func startCmd(t *testing.T, wrapper, global []string, webArgs ...string) *server
 // logged that many.
 func startProcess(t *testing.T, cmd *exec.Cmd, listeners int) *server {
 	t.Helper()
-	log := &logBuffer{wake: make(chan struct{}, 1)}
-	cmd.Stdout, cmd.Stderr = log, log
-	s := &server{t: t, cmd: cmd, log: log, exit: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
+	p, err := testbin.Start(cmd)
+	if err != nil {
 		t.Fatalf("start %s: %v", cmd, err)
 	}
-	go func() { s.err = cmd.Wait(); close(s.exit) }()
+	s := &server{t: t, proc: p, cmd: cmd, log: p.Log, exit: p.Exited}
 	t.Cleanup(s.stop)
-	deadline := time.After(15 * time.Second)
-	for {
-		m := siteStarting.FindAllStringSubmatch(log.String(), -1)
-		if len(m) >= listeners && listeners > 0 {
-			for _, x := range m[:listeners] {
-				s.addrs = append(s.addrs, net.JoinHostPort("127.0.0.1", x[1]))
-			}
-			return s
-		}
-		select {
-		case <-log.wake:
-		case <-s.exit:
-			t.Fatalf("%s exited before listening (%v):\n%s", cmd, s.err, log)
-		case <-deadline:
-			t.Fatalf("%s did not listen within 15 s:\n%s", cmd, log)
-		}
+	var m [][]string
+	switch p.Log.Wait(15*time.Second, p.Exited, func(log string) bool {
+		m = siteStarting.FindAllStringSubmatch(log, -1)
+		return len(m) >= listeners && listeners > 0
+	}) {
+	case testbin.ErrExited:
+		t.Fatalf("%s exited before listening (%v):\n%s", cmd, p.Err, p.Log)
+	case testbin.ErrTimeout:
+		t.Fatalf("%s did not listen within 15 s:\n%s", cmd, p.Log)
 	}
+	for _, x := range m[:listeners] {
+		s.addrs = append(s.addrs, net.JoinHostPort("127.0.0.1", x[1]))
+	}
+	return s
 }
 
 // alive fails the test if the server has exited.
@@ -270,7 +213,7 @@ func (s *server) alive() {
 	s.t.Helper()
 	select {
 	case <-s.exit:
-		s.t.Fatalf("the server exited (%v):\n%s", s.err, s.log)
+		s.t.Fatalf("the server exited (%v):\n%s", s.proc.Err, s.log)
 	default:
 	}
 }
@@ -278,28 +221,9 @@ func (s *server) alive() {
 // stop sends SIGTERM, waits, and SIGKILLs the server if it is not gone
 // after 20 s.
 func (s *server) stop() {
-	select {
-	case <-s.exit:
-		return
-	default:
+	if !s.proc.Stop(20 * time.Second) {
+		s.t.Errorf("the server did not stop within 20 s of SIGTERM:\n%s", s.log.Tail(30))
 	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exit:
-	case <-time.After(20 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.exit
-		s.t.Errorf("the server did not stop within 20 s of SIGTERM:\n%s", tail(s.log.String(), 30))
-	}
-}
-
-// tail is the last n lines of s.
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // exchange is what came back on one raw connection.

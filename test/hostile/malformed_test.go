@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // smuggled is a request hidden in another one's body; it must never run.
@@ -213,7 +215,7 @@ func TestAddHeaderInjection(t *testing.T) {
 		"Set-Cookie\r\nX: b",
 	} {
 		t.Run(strconv.Quote(h), func(t *testing.T) {
-			cmd := exec.Command(binary, "--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1", "--add-header", h)
+			cmd := exec.Command(testbin.Gotwistd(t), "--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1", "--add-header", h)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("the server accepted --add-header %q and exited 0:\n%s", h, out)

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // attackTime is how long each slowhttptest attack lasts.
@@ -335,11 +337,11 @@ func (a slowAttack) run(t tb, s *server, name, tool string, d time.Duration) boo
 	<-sampled
 	overflows = listenOverflows() - overflows
 	if waitErr != nil {
-		t.Fatalf("%s: %v\n%s", cmd, waitErr, tail(out.String(), 20))
+		t.Fatalf("%s: %v\n%s", cmd, waitErr, testbin.Tail(out.String(), 20))
 	}
 	ss, err := readSlowCSV(prefix + ".csv")
 	if err != nil {
-		t.Fatalf("slowhttptest statistics: %v\n%s", err, tail(out.String(), 20))
+		t.Fatalf("slowhttptest statistics: %v\n%s", err, testbin.Tail(out.String(), 20))
 	}
 	exit := "?"
 	if i := strings.LastIndex(out.String(), "Exit status:"); i >= 0 {
@@ -361,7 +363,7 @@ func (a slowAttack) run(t tb, s *server, name, tool string, d time.Duration) boo
 	}
 	if ss.maxConnected < a.held {
 		t.Errorf("the attack held at most %d connections, want at least %d: it did not happen as intended\n%s",
-			ss.maxConnected, a.held, tail(out.String(), 20))
+			ss.maxConnected, a.held, testbin.Tail(out.String(), 20))
 	}
 	return len(st.failures) == 0 && len(st.lat) > 0
 }
@@ -447,7 +449,7 @@ func ports(c net.Conn) (local, remote int) {
 func TestTimeouts(t *testing.T) {
 	tr := newTree(t)
 	t.Run("defaults", func(t *testing.T) {
-		out, err := exec.Command(binary, "web", "--help").CombinedOutput()
+		out, err := exec.Command(testbin.Gotwistd(t), "web", "--help").CombinedOutput()
 		if err != nil {
 			t.Fatalf("web --help: %v\n%s", err, out)
 		}

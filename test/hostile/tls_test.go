@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
@@ -208,7 +209,7 @@ func TestTestSSL(t *testing.T) {
 	// testssl.sh exits non-zero when it found problems; the JSON says which.
 	b, rerr := os.ReadFile(jsonFile)
 	if rerr != nil {
-		t.Fatalf("%s: %v, and no JSON (%v):\n%s", cmd, err, rerr, tail(string(out), 40))
+		t.Fatalf("%s: %v, and no JSON (%v):\n%s", cmd, err, rerr, testbin.Tail(string(out), 40))
 	}
 	var findings []testsslFinding
 	if err := json.Unmarshal(b, &findings); err != nil {

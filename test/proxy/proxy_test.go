@@ -4,7 +4,6 @@
 package proxy
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -12,65 +11,24 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
-// binary is the gotwistd TestMain builds.
-var binary string
-
+// TestMain builds gotwistd once for the tests.
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gotwistd-proxy-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "gotwistd")
-	out, err := exec.Command("go", "build", "-o", binary, "github.com/gotwistd/gotwistd/cmd/gotwistd").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/gotwistd: %v\n%s", err, out)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// logBuffer collects a process's output and wakes a waiter on each write.
-type logBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	wake chan struct{}
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	testbin.Main(m)
 }
 
 // gotwistd is a running `gotwistd --nodaemon web ...`.
 type gotwistd struct {
 	t     *testing.T
-	cmd   *exec.Cmd
-	log   *logBuffer
+	proc  *testbin.Process
+	log   *testbin.Log
 	ports []string
-	exit  chan struct{}
 }
 
 var siteStarting = regexp.MustCompile(`Site starting on (\d+)`)
@@ -86,48 +44,34 @@ func start(t *testing.T, n int, webArgs ...string) *gotwistd {
 func startGlobal(t *testing.T, n int, global []string, webArgs ...string) *gotwistd {
 	t.Helper()
 	args := append(append([]string{"--nodaemon", "--pidfile="}, global...), "web")
-	cmd := exec.Command(binary, append(args, webArgs...)...)
-	log := &logBuffer{wake: make(chan struct{}, 1)}
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd := exec.Command(testbin.Gotwistd(t), append(args, webArgs...)...)
 	cmd.Dir = t.TempDir()
-	g := &gotwistd{t: t, cmd: cmd, log: log, exit: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
+	p, err := testbin.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { cmd.Wait(); close(g.exit) }()
+	g := &gotwistd{t: t, proc: p, log: p.Log}
 	t.Cleanup(g.stop)
-	timeout := time.After(15 * time.Second)
-	for {
-		if m := siteStarting.FindAllStringSubmatch(log.String(), -1); len(m) >= n {
-			for _, x := range m[:n] {
-				g.ports = append(g.ports, x[1])
-			}
-			return g
-		}
-		select {
-		case <-log.wake:
-		case <-g.exit:
-			t.Fatalf("gotwistd exited before listening:\n%s", log)
-		case <-timeout:
-			t.Fatalf("gotwistd did not listen within 15 s:\n%s", log)
-		}
+	var m [][]string
+	switch p.Log.Wait(15*time.Second, p.Exited, func(log string) bool {
+		m = siteStarting.FindAllStringSubmatch(log, -1)
+		return len(m) >= n
+	}) {
+	case testbin.ErrExited:
+		t.Fatalf("gotwistd exited before listening:\n%s", p.Log)
+	case testbin.ErrTimeout:
+		t.Fatalf("gotwistd did not listen within 15 s:\n%s", p.Log)
 	}
+	for _, x := range m[:n] {
+		g.ports = append(g.ports, x[1])
+	}
+	return g
 }
 
 // stop ends gotwistd with SIGTERM and waits for it, so its log is
 // complete.
 func (g *gotwistd) stop() {
-	select {
-	case <-g.exit:
-		return
-	default:
-	}
-	g.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-g.exit:
-	case <-time.After(20 * time.Second):
-		g.cmd.Process.Kill()
-		<-g.exit
+	if !g.proc.Stop(20 * time.Second) {
 		g.t.Errorf("gotwistd did not stop within 20 s of SIGTERM")
 	}
 }
@@ -212,8 +156,6 @@ func haproxy(t *testing.T, cfg string, lns ...*net.TCPListener) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-db", "-f", file)
-	log := &logBuffer{wake: make(chan struct{}, 1)}
-	cmd.Stdout, cmd.Stderr = log, log
 	for _, ln := range lns {
 		f, err := ln.File()
 		if err != nil {
@@ -222,21 +164,14 @@ func haproxy(t *testing.T, cfg string, lns ...*net.TCPListener) {
 		defer f.Close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
 	}
-	if err := cmd.Start(); err != nil {
+	p, err := testbin.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
+		p.Stop(10 * time.Second)
 		if t.Failed() {
-			t.Logf("haproxy's output:\n%s", log)
+			t.Logf("haproxy's output:\n%s", p.Log)
 		}
 	})
 	for _, ln := range lns {

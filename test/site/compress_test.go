@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
 // TestCurlCompressed drives the real binary with curl --compressed over
@@ -22,32 +20,13 @@ func TestCurlCompressed(t *testing.T) {
 	}
 	page := b.String()
 	root := writeFiles(t, map[string]string{"list.html": page})
-	cert, err := testcert.New(testcert.Options{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := cert.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ssl := "ssl:0:interface=127.0.0.1:privateKey=" + keyFile + ":certKey=" + certFile
+	engines := curlEngines(t)
 	// Cached in memory once 2 s passed since the file's last change.
 	time.Sleep(2100 * time.Millisecond)
-	for _, e := range []struct {
-		name, listen string
-		args, curl   []string
-	}{
-		{"h1 gotwistd", "tcp:0:interface=127.0.0.1", nil, []string{"--http1.1"}},
-		{"h1 net/http", "tcp:0:interface=127.0.0.1", []string{"--http1-engine=net/http"}, []string{"--http1.1"}},
-		{"h2 gotwistd", ssl, nil, []string{"--http2", "--cacert", certFile}},
-		{"h2 net/http", ssl, []string{"--http2-engine=net/http"}, []string{"--http2", "--cacert", certFile}},
-	} {
+	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			s := start(t, e.listen, append([]string{"--path", root}, e.args...)...)
-			base := "http://" + s.addr
-			if strings.HasPrefix(e.listen, "ssl:") {
-				base = "https://" + s.addr
-			}
+			base := e.base(s)
 			get := func(extra ...string) (string, map[string][]string, string) {
 				return curl(t, append(append(append([]string{}, e.curl...), extra...), base+"/list.html")...)
 			}

@@ -6,64 +6,19 @@
 package site
 
 import (
-	"bytes"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
-	"sync"
-	"syscall"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
+	"github.com/gotwistd/gotwistd/internal/testcert"
 )
 
-// binary is the gotwistd built by TestMain.
-var binary string
-
+// TestMain builds gotwistd once for the tests.
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "gotwistd-site-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "site:", err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	binary = filepath.Join(dir, "gotwistd")
-	build := exec.Command("go", "build", "-o", binary, "github.com/gotwistd/gotwistd/cmd/gotwistd")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "site: go build ./cmd/gotwistd: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
-
-// logBuffer collects a server's output and wakes a waiter on each write.
-type logBuffer struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	wake chan struct{}
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	select {
-	case b.wake <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	testbin.Main(m)
 }
 
 var siteStarting = regexp.MustCompile(`Site starting on (\S+)`)
@@ -71,7 +26,7 @@ var siteStarting = regexp.MustCompile(`Site starting on (\S+)`)
 // server is a running `gotwistd --nodaemon --pidfile= web ...`.
 type server struct {
 	addr string // host:port of its one listener
-	log  *logBuffer
+	log  *testbin.Log
 }
 
 // start runs gotwistd web with args and one --listen on 127.0.0.1 (port
@@ -81,36 +36,55 @@ type server struct {
 func start(t *testing.T, listen string, args ...string) *server {
 	t.Helper()
 	all := append([]string{"--nodaemon", "--pidfile=", "web", "--listen", listen}, args...)
-	cmd := exec.Command(binary, all...)
-	log := &logBuffer{wake: make(chan struct{}, 1)}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	p, err := testbin.Start(exec.Command(testbin.Gotwistd(t), all...))
+	if err != nil {
 		t.Fatal(err)
 	}
-	exit := make(chan struct{})
-	go func() { cmd.Wait(); close(exit) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exit:
-		case <-time.After(20 * time.Second):
-			cmd.Process.Kill()
-			<-exit
-		}
-	})
-	deadline := time.After(15 * time.Second)
-	for {
-		if m := siteStarting.FindStringSubmatch(log.String()); m != nil {
-			return &server{addr: "127.0.0.1:" + m[1], log: log}
-		}
-		select {
-		case <-log.wake:
-		case <-exit:
-			t.Fatalf("gotwistd exited before listening:\n%s", log)
-		case <-deadline:
-			t.Fatalf("gotwistd did not listen within 15 s:\n%s", log)
-		}
+	t.Cleanup(func() { p.Stop(20 * time.Second) })
+	var m []string
+	switch p.Log.Wait(15*time.Second, p.Exited, func(log string) bool { m = siteStarting.FindStringSubmatch(log); return m != nil }) {
+	case testbin.ErrExited:
+		t.Fatalf("gotwistd exited before listening:\n%s", p.Log)
+	case testbin.ErrTimeout:
+		t.Fatalf("gotwistd did not listen within 15 s:\n%s", p.Log)
 	}
+	return &server{addr: "127.0.0.1:" + m[1], log: p.Log}
+}
+
+// curlEngine is one way curl reaches gotwistd: the listener, the options
+// that select gotwistd's engine, and curl's own.
+type curlEngine struct {
+	name, listen string
+	args, curl   []string
+}
+
+// curlEngines makes a certificate for 127.0.0.1 and returns the engines
+// to test: gotwistd's and net/http's HTTP/1.1, and their HTTP/2 over TLS.
+func curlEngines(t *testing.T) []curlEngine {
+	t.Helper()
+	cert, err := testcert.New(testcert.Options{Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile, err := cert.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssl := "ssl:0:interface=127.0.0.1:privateKey=" + keyFile + ":certKey=" + certFile
+	return []curlEngine{
+		{"h1 gotwistd", "tcp:0:interface=127.0.0.1", nil, []string{"--http1.1"}},
+		{"h1 net/http", "tcp:0:interface=127.0.0.1", []string{"--http1-engine=net/http"}, []string{"--http1.1"}},
+		{"h2 gotwistd", ssl, nil, []string{"--http2", "--cacert", certFile}},
+		{"h2 net/http", ssl, []string{"--http2-engine=net/http"}, []string{"--http2", "--cacert", certFile}},
+	}
+}
+
+// base is the URL of s's root as e reaches it.
+func (e curlEngine) base(s *server) string {
+	if strings.HasPrefix(e.listen, "ssl:") {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
 }
 
 // writeFiles creates files (path -> content; a path ending in "/" is a
@@ -118,20 +92,6 @@ func start(t *testing.T, listen string, args ...string) *server {
 func writeFiles(t *testing.T, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		if name[len(name)-1] == '/' {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.WriteFiles(t, root, files)
 	return root
 }

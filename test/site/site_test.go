@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/gotwistd/gotwistd/internal/testcert"
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // chromium runs headless chromium with args and the options that keep it
@@ -214,36 +214,17 @@ func TestCurlSiteOptions(t *testing.T) {
 	root := writeFiles(t, map[string]string{
 		"app.css": "body{}", "index.html": "<p>app</p>", "404.html": "<p>no such page</p>", "d/a.txt": "A",
 	})
-	cert, err := testcert.New(testcert.Options{Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile, err := cert.Write(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ssl := "ssl:0:interface=127.0.0.1:privateKey=" + keyFile + ":certKey=" + certFile
+	engines := curlEngines(t)
 	// Cached in memory once 2 s passed since the files' last change
 	// (their ctime, which cannot be set back).
 	time.Sleep(2100 * time.Millisecond)
 	const app = "https://app.example"
 	site := []string{"--path", root, "--cache-control", "*.css=max-age=31536000,immutable", "--cache-control", "*.html=no-cache",
 		"--cors", app + ",https://other.example", "--error-page", "404=/404.html", "--spa-fallback", "/index.html"}
-	for _, e := range []struct {
-		name, listen string
-		args, curl   []string
-	}{
-		{"h1 gotwistd", "tcp:0:interface=127.0.0.1", nil, []string{"--http1.1"}},
-		{"h1 net/http", "tcp:0:interface=127.0.0.1", []string{"--http1-engine=net/http"}, []string{"--http1.1"}},
-		{"h2 gotwistd", ssl, nil, []string{"--http2", "--cacert", certFile}},
-		{"h2 net/http", ssl, []string{"--http2-engine=net/http"}, []string{"--http2", "--cacert", certFile}},
-	} {
+	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			s := start(t, e.listen, append(site, e.args...)...)
-			base := "http://" + s.addr
-			if strings.HasPrefix(e.listen, "ssl:") {
-				base = "https://" + s.addr
-			}
+			base := e.base(s)
 			get := func(path string, extra ...string) (string, map[string][]string, string) {
 				return curl(t, append(append(append([]string{}, e.curl...), extra...), base+path)...)
 			}
@@ -300,7 +281,7 @@ func TestStartErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(binary, append([]string{"--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1"}, tc.args...)...)
+			cmd := exec.Command(testbin.Gotwistd(t), append([]string{"--nodaemon", "--pidfile=", "web", "--listen", "tcp:0:interface=127.0.0.1"}, tc.args...)...)
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
 			err := cmd.Run()

@@ -281,10 +281,10 @@ func (c *conn) run() {
 	}
 }
 
-// parkAfter is how long a connection whose last request went to the
-// Handler waits for the next one on its goroutine before it goes to an
-// event loop.
-var parkAfter = time.Second
+// defaultParkAfter is how long a connection whose last request went to
+// the Handler waits for the next one on its goroutine before it goes to an
+// event loop (Server.parkAfter, when set, replaces it).
+const defaultParkAfter = time.Second
 
 // waitIdle waits for the next request of an idle connection. parked means
 // an event loop has it now; otherwise ok says whether input came (false:
@@ -305,6 +305,10 @@ func (c *conn) waitIdle() (parked, ok bool) {
 	}
 	idle := c.srv.IdleTimeout
 	start := time.Now()
+	parkAfter := c.srv.parkAfter
+	if parkAfter <= 0 {
+		parkAfter = defaultParkAfter
+	}
 	if !c.lastFast && c.srv.loopable(c) && (idle <= 0 || idle > parkAfter) {
 		c.setReadDeadline(start.Add(parkAfter), parkAfter)
 		if c.read() {

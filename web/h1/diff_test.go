@@ -29,16 +29,23 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Method, r.RequestURI, r.URL.String(), r.URL.Path, r.Proto, r.Host, r.ContentLength, r.TransferEncoding, r.Close, body, err != nil, h.String())
 })
 
-// exchange sends raw on a new connection and returns the first response's
-// status and body; status 0 when the connection closed without one.
-func exchange(t *testing.T, addr, raw string) (int, string) {
+// dialRaw connects to addr for a raw exchange that must end within 10 s.
+func dialRaw(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c
+}
+
+// exchange sends raw on a new connection and returns the first response's
+// status and body; status 0 when the connection closed without one.
+func exchange(t *testing.T, addr, raw string) (int, string) {
+	t.Helper()
+	c := dialRaw(t, addr)
+	defer c.Close()
 	if _, err := io.WriteString(c, raw); err != nil {
 		t.Fatal(err)
 	}

@@ -131,12 +131,8 @@ func parityHandlers(t *testing.T) map[string]http.HandlerFunc {
 // closes or the limit of responses (some requests never end a body).
 func rawResponses(t *testing.T, addr, raw, method string) []string {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, addr)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
 	go func() {
 		io.WriteString(c, raw)
 		// The end of input ends the exchange: both servers close after

@@ -11,11 +11,9 @@ import (
 // Handler stays on its goroutine for parkAfter, then idles in an event
 // loop, from where both kinds of request are still answered.
 func TestHandlerConnectionParks(t *testing.T) {
-	old := parkAfter
-	parkAfter = 50 * time.Millisecond
-	t.Cleanup(func() { parkAfter = old })
-
+	t.Parallel()
 	s, _ := newFastServer()
+	s.parkAfter = 50 * time.Millisecond
 	c := dial(t, startEngine(t, s))
 	looped := func() bool {
 		s.mu.Lock()

@@ -158,6 +158,8 @@ type Server struct {
 	// graceNew and graceIdle replace newConnGrace and idleGrace when
 	// set (tests).
 	graceNew, graceIdle time.Duration
+	// parkAfter replaces defaultParkAfter when set (tests).
+	parkAfter time.Duration
 
 	inShutdown atomic.Bool
 	closed     atomic.Bool // Close was called: connections accepted now are closed

@@ -411,13 +411,7 @@ func TestShutdown(t *testing.T) {
 		v, _ := states.LoadOrStore(c, &[]http.ConnState{})
 		*v.(*[]http.ConnState) = append(*v.(*[]http.ConnState), st)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	addr := ln.Addr().String()
+	addr, served := serveLoopbackResult(t, s)
 
 	inLoop := dial(t, addr)
 	inLoop.get("/a")
@@ -615,6 +609,19 @@ func serveLoopback(t *testing.T, s *Server, wrap func(net.Conn) net.Conn) string
 	}
 	t.Cleanup(func() { s.Close() })
 	return ln.Addr().String()
+}
+
+// serveLoopbackResult serves s on a loopback port and returns its address
+// and a channel that gets Serve's result.
+func serveLoopbackResult(t *testing.T, s *Server) (string, chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	return ln.Addr().String(), served
 }
 
 // TestWrappers: through a Transparent wrapper idle connections go to an

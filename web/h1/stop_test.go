@@ -96,13 +96,7 @@ func TestShutdownAnswersAccepted(t *testing.T) {
 func TestShutdownKeepAliveBoundary(t *testing.T) {
 	f := &fastFiles{files: map[string]string{"/a": "fast:a"}}
 	s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), graceIdle: time.Minute}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ln) }()
-	addr := ln.Addr().String()
+	addr, served := serveLoopbackResult(t, s)
 	inLoop := dial(t, addr)
 	if b := inLoop.get("/a"); b != "fast:a" {
 		t.Fatalf("first answer %q", b)

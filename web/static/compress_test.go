@@ -368,9 +368,10 @@ func TestCachedAccepting(t *testing.T) {
 	}
 }
 
-// BenchmarkCachedAccepting: the fast path's cost for a browser's request
-// of a cached, compressed page.
-func BenchmarkCachedAccepting(b *testing.B) {
+// pageHandler serves a directory holding page.html, 5000 bytes of text,
+// at a time when it may be cached.
+func pageHandler(b *testing.B) *Handler {
+	b.Helper()
 	root := b.TempDir()
 	writeTree(b, root, map[string]string{"page.html": textPage(5000)})
 	h, err := New(Config{Root: root})
@@ -378,6 +379,13 @@ func BenchmarkCachedAccepting(b *testing.B) {
 		b.Fatal(err)
 	}
 	h.now = laterClock
+	return h
+}
+
+// BenchmarkCachedAccepting: the fast path's cost for a browser's request
+// of a cached, compressed page.
+func BenchmarkCachedAccepting(b *testing.B) {
+	h := pageHandler(b)
 	const browser = "gzip, deflate, br, zstd"
 	serve(h, "GET", "/page.html")
 	serve(h, "GET", "/page.html", "Accept-Encoding", browser)
@@ -392,13 +400,7 @@ func BenchmarkCachedAccepting(b *testing.B) {
 
 // BenchmarkServeCompressed: the full handler's cost for the same request.
 func BenchmarkServeCompressed(b *testing.B) {
-	root := b.TempDir()
-	writeTree(b, root, map[string]string{"page.html": textPage(5000)})
-	h, err := New(Config{Root: root})
-	if err != nil {
-		b.Fatal(err)
-	}
-	h.now = laterClock
+	h := pageHandler(b)
 	req := httptest.NewRequest("GET", "/page.html", nil)
 	req.Header.Set("Accept-Encoding", "gzip, deflate, br, zstd")
 	b.ReportAllocs()

@@ -94,5 +94,5 @@ func fstat(f *os.File) (fileInfo, error) {
 	return infoFromFS(fi), nil
 }
 
-// forceWalk exists for the tests shared with Unix systems.
-var forceWalk = false
+// haveOpenat2 exists for the tests shared with Unix systems.
+const haveOpenat2 = false

@@ -32,6 +32,9 @@ func (h *Handler) initFS(root string) error {
 		root = real
 	}
 	h.fs.prefix = strings.TrimSuffix(root, "/") + "/"
+	if h.seams.forceWalk {
+		h.fs.noOpenat2.Store(true)
+	}
 	return nil
 }
 

@@ -13,7 +13,8 @@ const oPath = 0
 
 var errNoOpenat2 = errors.New("openat2 unavailable")
 
-var forceWalk = true
+// haveOpenat2: openat2 is Linux's; NoFollowSymlinks always walks.
+const haveOpenat2 = false
 
 func openat2NoSymlinks(string, int) (int, error) { return -1, errNoOpenat2 }
 

@@ -14,6 +14,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden from the curr
 // escape, encodings, dotfiles and a dangling link that are left out) and
 // compares the page with testdata/listing.golden.
 func TestListingGolden(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	dir := filepath.Join(root, "list")
 	writeTree(t, root, map[string]string{
@@ -55,10 +56,7 @@ func TestListingGolden(t *testing.T) {
 	}
 	// Types from the built-in table only, so the page does not depend on
 	// this machine's /etc/mime.types.
-	old := systemMIMEFile
-	systemMIMEFile = ""
-	s := newTestServer(t, Config{Root: root, Listing: ListingTwistd})
-	systemMIMEFile = old
+	s := newTestServer(t, Config{Root: root, Listing: ListingTwistd, seams: seams{noSystemMIME: true}})
 	resp, body := s.do(t, "GET", "/list/?a=%3Cb%3E&c", nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("listing: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))

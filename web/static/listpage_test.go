@@ -101,11 +101,9 @@ func golden(t *testing.T, name, got string) {
 // for a directory with every kind of entry and hostile names, and
 // compares them with testdata/listing-gotwistd.{html,json}.
 func TestGotwistdListingGolden(t *testing.T) {
+	t.Parallel()
 	root := listingTree(t)
-	old := systemMIMEFile
-	systemMIMEFile = ""
-	s := newTestServer(t, Config{Root: root})
-	systemMIMEFile = old
+	s := newTestServer(t, Config{Root: root, seams: seams{noSystemMIME: true}})
 	cases := []struct {
 		name, path, accept, golden, ctype, vary string
 	}{

@@ -11,8 +11,9 @@ import (
 )
 
 // systemMIMEFile is read by New, when present, as twistd does through
-// Python's mimetypes module.
-var systemMIMEFile = "/etc/mime.types"
+// Python's mimetypes module (unless a test's Config says otherwise: see
+// seams).
+const systemMIMEFile = "/etc/mime.types"
 
 // pythonTypes is Python 3.11's built-in mimetypes table (strict types), the
 // base of twistd's File.contentTypes before mime.types files are read.

@@ -109,6 +109,9 @@ type Config struct {
 	// CompressMinSize is the size of the smallest file compressed on the
 	// fly. 0: DefaultCompressMinSize.
 	CompressMinSize int64
+
+	// seams are what tests set instead of package variables (seams.go).
+	seams seams
 }
 
 // Listing pages (Config.Listing).
@@ -146,6 +149,7 @@ type Handler struct {
 	now           func() time.Time
 
 	noFast bool // Cached never answers (an added Date header)
+	seams  seams
 
 	noCompress  bool  // Config.NoCompress
 	compressMin int64 // Config.CompressMinSize, or its default
@@ -239,7 +243,8 @@ func New(cfg Config) (*Handler, error) {
 		root:          root,
 		indexes:       slices.Clone(cfg.Indexes),
 		defaultType:   cfg.DefaultType,
-		types:         newMIMETable(systemMIMEFile, cfg.MIMETypes),
+		types:         newMIMETable(cfg.seams.mimeFile(), cfg.MIMETypes),
+		seams:         cfg.seams,
 		serveDotfiles: cfg.ServeDotfiles,
 		noFollow:      cfg.NoFollowSymlinks,
 		log:           cfg.ErrorLog,

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // testMtime is in the past (so contents are cached) and has a fraction of
@@ -29,21 +31,7 @@ const testLastMod = "Tue, 02 Jan 2024 03:04:06 GMT"
 // directory) under dir, all with testMtime.
 func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if strings.HasSuffix(name, "/") {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testbin.WriteFiles(t, dir, files)
 	touchAll(t, dir, testMtime)
 }
 
@@ -751,6 +739,7 @@ func TestCacheSeesChanges(t *testing.T) {
 // TestSymlinks: links are followed by default (as twistd), and refused
 // with NoFollowSymlinks, whether or not openat2 is used.
 func TestSymlinks(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	root := filepath.Join(base, "root")
 	outside := filepath.Join(base, "outside")
@@ -780,18 +769,15 @@ func TestSymlinks(t *testing.T) {
 	})
 	for _, walk := range []bool{false, true} {
 		t.Run(fmt.Sprintf("nofollow walk=%v", walk), func(t *testing.T) {
-			if !walk && forceWalk {
+			if !walk && !haveOpenat2 {
 				t.Skip("no openat2 on this system")
 			}
-			old := forceWalk
-			forceWalk = walk
-			t.Cleanup(func() { forceWalk = old })
 			// The root itself may be reached through a link.
 			rootLink := filepath.Join(base, fmt.Sprintf("rootlink-%v", walk))
 			if err := os.Symlink(root, rootLink); err != nil {
 				t.Fatal(err)
 			}
-			s := newTestServer(t, Config{Root: rootLink, NoFollowSymlinks: true})
+			s := newTestServer(t, Config{Root: rootLink, NoFollowSymlinks: true, seams: seams{forceWalk: walk}})
 			runCases(t, s, []serveCase{
 				{name: "plain file", path: "/in.txt", code: 200, body: str("IN")},
 				{name: "nested file", path: "/d/f.txt", code: 200, body: str("DF")},

@@ -71,6 +71,7 @@ func rawGet(t *testing.T, addr, target string) (int, string) {
 // variant is refused (400, 403 or 404) and never shows a file outside the
 // root, or a dotfile.
 func TestTraversal(t *testing.T) {
+	t.Parallel()
 	base, root := traversalTree(t)
 	abs := filepath.ToSlash(filepath.Join(base, "secret.txt"))
 	cases := []struct {
@@ -159,10 +160,7 @@ func TestTraversal(t *testing.T) {
 	})
 	t.Run("nofollow", func(t *testing.T) { run(t, Config{Root: root, NoFollowSymlinks: true}, true) })
 	t.Run("nofollow walk", func(t *testing.T) {
-		old := forceWalk
-		forceWalk = true
-		t.Cleanup(func() { forceWalk = old })
-		run(t, Config{Root: root, NoFollowSymlinks: true}, true)
+		run(t, Config{Root: root, NoFollowSymlinks: true, seams: seams{forceWalk: true}}, true)
 	})
 }
 
