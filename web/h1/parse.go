@@ -18,131 +18,6 @@ const (
 	maxContentLengthDigits = 18
 )
 
-// field is one header field of a request head, name and value as sent
-// (the value without surrounding whitespace).
-type field struct {
-	name, value []byte
-}
-
-// Well-known header fields, found while parsing.
-const (
-	hdrOther = iota
-	hdrHost
-	hdrContentLength
-	hdrTransferEncoding
-	hdrConnection
-	hdrExpect
-	hdrRange
-	hdrIfRange
-	hdrConditional // If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since
-	hdrAcceptEncoding
-	hdrReferer
-	hdrUserAgent
-	hdrUpgrade
-)
-
-// Request is the head of one HTTP/1.x request, as the engine parsed it. Its
-// byte slices point into the connection's read buffer: they are valid only
-// during the FastHandler call that receives the Request, and must not be
-// kept or changed.
-type Request struct {
-	// Method, Target and Proto are the three words of the request line,
-	// e.g. "GET", "/index.html?x=1", "HTTP/1.1".
-	Method, Target, Proto []byte
-	// Major and Minor are the HTTP version: 1.0 or 1.1.
-	Major, Minor int
-	// RemoteAddr is the client's address, as net/http's
-	// Request.RemoteAddr ("127.0.0.1:40000").
-	RemoteAddr string
-	// Watched is true when the request is served by an event loop that
-	// called the FastHandler's Refresh (see Watcher) whenever its WatchFD
-	// was readable before the request arrived.
-	Watched bool
-
-	fields  []field
-	inline  [16]field // backing array of fields for the common case
-	host    int       // index of Host in fields, or -1
-	referer int
-	agent   int
-	ae      int // Accept-Encoding
-
-	contentLength int64 // -1: none
-	chunked       bool
-	hasRange      bool
-	hasCond       bool // an If-* precondition or If-Range
-	upgrade       bool
-	expect        bool   // Expect: 100-continue
-	close         bool   // Connection: close, or HTTP/1.0 without keep-alive
-	keepAlive10   bool   // HTTP/1.0 with Connection: keep-alive
-	head          []byte // the whole head, blank line included
-}
-
-func (r *Request) reset() {
-	// Field by field: assigning a whole Request would clear inline too.
-	r.Method, r.Target, r.Proto = nil, nil, nil
-	r.Major, r.Minor = 0, 0
-	r.Watched = false
-	r.fields = r.inline[:0]
-	r.host, r.referer, r.agent, r.ae = -1, -1, -1, -1
-	r.contentLength = -1
-	r.chunked, r.hasRange, r.hasCond, r.upgrade, r.expect, r.close, r.keepAlive10 = false, false, false, false, false, false, false
-	r.head = nil
-}
-
-// Header returns the value of the first field named name (compared without
-// regard to case), or nil.
-func (r *Request) Header(name string) []byte {
-	for i := range r.fields {
-		if equalFold(r.fields[i].name, name) {
-			return r.fields[i].value
-		}
-	}
-	return nil
-}
-
-// Referer is the Referer header's value, or nil.
-func (r *Request) Referer() []byte { return r.value(r.referer) }
-
-// UserAgent is the User-Agent header's value, or nil.
-func (r *Request) UserAgent() []byte { return r.value(r.agent) }
-
-// AcceptEncoding is the Accept-Encoding header's value, and whether the
-// request has one.
-func (r *Request) AcceptEncoding() ([]byte, bool) { return r.value(r.ae), r.ae >= 0 }
-
-// Host is the Host header's value.
-func (r *Request) Host() []byte { return r.value(r.host) }
-
-func (r *Request) value(i int) []byte {
-	if i < 0 {
-		return nil
-	}
-	return r.fields[i].value
-}
-
-// Simple reports whether the request is a GET or HEAD that a cached
-// response can answer whole: no body, no Range, no precondition, no
-// Upgrade, and an origin-form target ("/path?query").
-func (r *Request) Simple() bool {
-	return r.contentLength <= 0 && !r.chunked && !r.hasRange && !r.hasCond && !r.upgrade && !r.expect &&
-		len(r.Target) > 0 && r.Target[0] == '/' && (isGET(r.Method) || isHEAD(r.Method))
-}
-
-// IsHEAD reports whether the method is HEAD.
-func (r *Request) IsHEAD() bool { return isHEAD(r.Method) }
-
-func isGET(m []byte) bool  { return len(m) == 3 && m[0] == 'G' && m[1] == 'E' && m[2] == 'T' }
-func isHEAD(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
-
-// Field calls f for each header field in order, until f returns false.
-func (r *Request) Field(f func(name, value []byte) bool) {
-	for _, x := range r.fields {
-		if !f(x.name, x.value) {
-			return
-		}
-	}
-}
-
 // parseError is a request the server answers with an error status and
 // then closes the connection.
 type parseError struct {
@@ -340,8 +215,7 @@ func checkLine(buf []byte, lim limits, lineDone *bool) *parseError {
 func parse(buf []byte, r *Request, lim limits) *parseError {
 	r.reset()
 	r.head = buf
-	p := 0
-	line, next, err := nextLine(buf, p)
+	line, p, err := nextLine(buf, 0)
 	if err != nil {
 		return err
 	}
@@ -351,129 +225,28 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 	if deferred != nil && deferred != errURITooLong {
 		return deferred
 	}
-	p = next
-	var nhost, nlen, nte int
-	var semantic *parseError // 501 or 417, once the head is known to be well-formed
+	var fs fieldStats
 	for {
-		line, next, err = nextLine(buf, p)
+		line, p, err = nextLine(buf, p)
 		if err != nil {
 			return err
 		}
-		p = next
 		if len(line) == 0 {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return errFolded
+		name, v, err := splitField(line)
+		if err != nil {
+			return err
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return errNoColon
-		}
-		name := line[:colon]
-		if len(name) == 0 {
-			return errFieldName
-		}
-		for _, c := range name {
-			if !isTchar(c) {
-				return errFieldName
-			}
-		}
-		v := line[colon+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			v = v[:len(v)-1]
-		}
-		for _, c := range v {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return errFieldValue
-			}
-		}
-		idx := len(r.fields)
-		r.fields = append(r.fields, field{name: name, value: v})
-		switch kindOf(name) {
-		case hdrHost:
-			nhost++
-			r.host = idx
-		case hdrContentLength:
-			nlen++
-			n, ok := parseContentLength(v)
-			if !ok {
-				return errContentLength
-			}
-			r.contentLength = n
-		case hdrTransferEncoding:
-			nte++
-			if !equalFold(v, "chunked") {
-				// Only chunked is defined for requests here: a list
-				// ("gzip, chunked") or an unknown coding would make the
-				// body's framing depend on codings the server does not
-				// apply. Syntax errors further down take precedence.
-				if len(v) == 0 {
-					return errTEEmpty
-				}
-				semantic = errTEUnsupported
-			}
-			r.chunked = true
-		case hdrConnection:
-			forEachToken(v, func(tok []byte) {
-				switch {
-				case equalFold(tok, "close"):
-					r.close = true
-				case equalFold(tok, "keep-alive"):
-					r.keepAlive10 = true
-				}
-			})
-		case hdrExpect:
-			if !equalFold(v, "100-continue") {
-				if semantic == nil {
-					semantic = errExpect
-				}
-			} else {
-				r.expect = true
-			}
-		case hdrRange:
-			r.hasRange = true
-		case hdrIfRange, hdrConditional:
-			r.hasCond = true
-		case hdrAcceptEncoding:
-			if r.ae < 0 {
-				r.ae = idx
-			} else {
-				r.hasCond = true // a second field: the full path merges them
-			}
-		case hdrReferer:
-			if r.referer < 0 {
-				r.referer = idx
-			}
-		case hdrUserAgent:
-			if r.agent < 0 {
-				r.agent = idx
-			}
-		case hdrUpgrade:
-			r.upgrade = true
+		if err := r.note(name, v, &fs); err != nil {
+			return err
 		}
 	}
-	switch {
-	case nhost > 1:
-		return errTwoHosts
-	case nhost == 0 && r.Minor >= 1:
-		return errNoHost
-	case nhost == 1 && !validHost(r.fields[r.host].value):
-		return errBadHost
-	case nlen > 1:
-		return errTwoLengths
-	case nte > 1:
-		return errTwoTE
-	case nte > 0 && nlen > 0:
-		return errTEAndCL
-	case nte > 0 && r.Minor == 0:
-		return errTE10
+	if err := r.checkFraming(&fs); err != nil {
+		return err
 	}
-	if semantic != nil {
-		return semantic
+	if fs.semantic != nil {
+		return fs.semantic
 	}
 	if deferred != nil {
 		return deferred
@@ -486,6 +259,150 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 	if r.expect && r.Minor == 0 {
 		// RFC 9110 section 10.1.1: ignore 100-continue from HTTP/1.0.
 		r.expect = false
+	}
+	return nil
+}
+
+// fieldStats is what parse counts of a head's fields to judge it once
+// all are read.
+type fieldStats struct {
+	nhost, nlen, nte int
+	semantic         *parseError // 501 or 417, once the head is known to be well-formed
+}
+
+// splitField splits a header line into its name (a token) and its value
+// without surrounding whitespace, checking both.
+func splitField(line []byte) (name, v []byte, err *parseError) {
+	if line[0] == ' ' || line[0] == '\t' {
+		return nil, nil, errFolded
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return nil, nil, errNoColon
+	}
+	name = line[:colon]
+	if len(name) == 0 {
+		return nil, nil, errFieldName
+	}
+	for _, c := range name {
+		if !isTchar(c) {
+			return nil, nil, errFieldName
+		}
+	}
+	v = line[colon+1:]
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return nil, nil, errFieldValue
+		}
+	}
+	return name, v, nil
+}
+
+// note appends the field name: v to r and records what it means.
+func (r *Request) note(name, v []byte, fs *fieldStats) *parseError {
+	idx := len(r.fields)
+	r.fields = append(r.fields, field{name: name, value: v})
+	kind := kindOf(name)
+	switch kind {
+	case hdrHost:
+		fs.nhost++
+		r.host = idx
+	case hdrContentLength:
+		fs.nlen++
+		n, ok := parseContentLength(v)
+		if !ok {
+			return errContentLength
+		}
+		r.contentLength = n
+	case hdrTransferEncoding:
+		fs.nte++
+		if !equalFold(v, "chunked") {
+			// Only chunked is defined for requests here: a list
+			// ("gzip, chunked") or an unknown coding would make the
+			// body's framing depend on codings the server does not
+			// apply. Syntax errors further down take precedence.
+			if len(v) == 0 {
+				return errTEEmpty
+			}
+			fs.semantic = errTEUnsupported
+		}
+		r.chunked = true
+	case hdrConnection:
+		forEachToken(v, func(tok []byte) {
+			switch {
+			case equalFold(tok, "close"):
+				r.close = true
+			case equalFold(tok, "keep-alive"):
+				r.keepAlive10 = true
+			}
+		})
+	case hdrExpect:
+		if !equalFold(v, "100-continue") {
+			if fs.semantic == nil {
+				fs.semantic = errExpect
+			}
+		} else {
+			r.expect = true
+		}
+	default:
+		r.noteView(kind, idx)
+	}
+	return nil
+}
+
+// noteView records the fields that only decide, or are shown to, the
+// fast path.
+func (r *Request) noteView(kind, idx int) {
+	switch kind {
+	case hdrRange:
+		r.hasRange = true
+	case hdrIfRange, hdrConditional:
+		r.hasCond = true
+	case hdrAcceptEncoding:
+		if r.ae < 0 {
+			r.ae = idx
+		}
+		r.nae++ // a second field is not plain: the full path merges them
+	case hdrReferer:
+		if r.referer < 0 {
+			r.referer = idx
+		}
+	case hdrUserAgent:
+		if r.agent < 0 {
+			r.agent = idx
+		}
+	case hdrOrigin:
+		if r.origin < 0 {
+			r.origin = idx
+		}
+	case hdrUpgrade:
+		r.upgrade = true
+	}
+}
+
+// checkFraming judges the counts of the fields that frame the request.
+func (r *Request) checkFraming(fs *fieldStats) *parseError {
+	switch {
+	case fs.nhost > 1:
+		return errTwoHosts
+	case fs.nhost == 0 && r.Minor >= 1:
+		return errNoHost
+	case fs.nhost == 1 && !validHost(r.fields[r.host].value):
+		return errBadHost
+	case fs.nlen > 1:
+		return errTwoLengths
+	case fs.nte > 1:
+		return errTwoTE
+	case fs.nte > 0 && fs.nlen > 0:
+		return errTEAndCL
+	case fs.nte > 0 && r.Minor == 0:
+		return errTE10
 	}
 	return nil
 }
@@ -656,8 +573,11 @@ func kindOf(name []byte) int {
 			return hdrRange
 		}
 	case 6:
-		if equalFold(name, "expect") {
+		switch {
+		case equalFold(name, "expect"):
 			return hdrExpect
+		case equalFold(name, "origin"):
+			return hdrOrigin
 		}
 	case 7:
 		switch {
