@@ -96,7 +96,6 @@ func codingQ(values []string) [len(compressed)]int {
 	return q
 }
 
-
 // chooseCoding returns the index in compressed of the coding q prefers,
 // or -1 when none is acceptable.
 func chooseCoding(q [len(compressed)]int) int {
