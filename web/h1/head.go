@@ -144,3 +144,12 @@ func (r *Request) fastRequest(remote string, watched bool) *fast.Request {
 	}
 	return f
 }
+
+// offer shows fr to h if it is plain (fast.Request.Plain: the one rule);
+// h's answer, or false.
+func offer(h fast.Handler, fr *fast.Request) (fast.Response, bool) {
+	if !fr.Plain() {
+		return fast.Response{}, false
+	}
+	return h.ServeFast(fr)
+}

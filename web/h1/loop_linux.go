@@ -366,12 +366,7 @@ func (lp *loop) serve(c *conn, now time.Time) {
 			break
 		}
 		r.RemoteAddr = c.remote
-		fr := r.fastRequest(c.remote, lp.watch != nil)
-		if !fr.Plain() {
-			handBack = true
-			break
-		}
-		f, ok := srv.Fast.ServeFast(fr)
+		f, ok := offer(srv.Fast, r.fastRequest(c.remote, lp.watch != nil))
 		if !ok {
 			handBack = true
 			break

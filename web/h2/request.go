@@ -72,43 +72,8 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 			continue
 		}
 		regular = true
-		if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
-			return errProtocol
-		}
-		switch f.Name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return errProtocol // connection-specific (RFC 9113 section 8.2.2)
-		case "te":
-			if f.Value != "trailers" {
-				return errProtocol
-			}
-		case "content-length":
-			n, err := strconv.ParseInt(f.Value, 10, 64)
-			if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
-				return errProtocol
-			}
-			st.declared = n
-		case "referer":
-			if !h.hasReferer {
-				h.referer, h.hasReferer = f.Value, true
-			}
-		case "user-agent":
-			if !h.hasAgent {
-				h.userAgent, h.hasAgent = f.Value, true
-			}
-		case "origin":
-			if h.origin == "" {
-				h.origin = f.Value
-			}
-		case "range":
-			h.hasRange = true
-		case "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
-			h.hasCond = true
-		case "accept-encoding":
-			if h.nae == 0 {
-				h.acceptEncoding = f.Value
-			}
-			h.nae++
+		if code := h.note(st, f); code != 0 {
+			return code
 		}
 	}
 	if h.method == "CONNECT" {
@@ -134,6 +99,51 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 			return errProtocol
 		}
 		h.url = u
+	}
+	return 0
+}
+
+// note checks one regular header field of a new stream (validate's
+// rules) and records in h, or in st, what it means; a stream error code,
+// or 0.
+func (h *head) note(st *stream, f hpack.HeaderField) int {
+	if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+		return errProtocol
+	}
+	switch f.Name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return errProtocol // connection-specific (RFC 9113 section 8.2.2)
+	case "te":
+		if f.Value != "trailers" {
+			return errProtocol
+		}
+	case "content-length":
+		n, err := strconv.ParseInt(f.Value, 10, 64)
+		if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
+			return errProtocol
+		}
+		st.declared = n
+	case "referer":
+		if !h.hasReferer {
+			h.referer, h.hasReferer = f.Value, true
+		}
+	case "user-agent":
+		if !h.hasAgent {
+			h.userAgent, h.hasAgent = f.Value, true
+		}
+	case "origin":
+		if h.origin == "" {
+			h.origin = f.Value
+		}
+	case "range":
+		h.hasRange = true
+	case "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
+		h.hasCond = true
+	case "accept-encoding":
+		if h.nae == 0 {
+			h.acceptEncoding = f.Value
+		}
+		h.nae++
 	}
 	return 0
 }
