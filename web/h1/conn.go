@@ -499,11 +499,13 @@ func (c *conn) serveRequest(r *Request) bool {
 		c.setWriteDeadline(c.now.Add(d), d)
 	}
 	if c.srv.Fast != nil {
-		if f, ok := offer(c.srv.Fast, r.fastRequest(c.remote, false)); ok {
-			c.lastFast = true
-			closing := r.close || c.srv.inShutdown.Load()
-			c.writeFast(r, &f, closing)
-			return !closing && c.werr == nil
+		if fr := r.fastRequest(c.remote, false); fr.Plain() {
+			if f, ok := c.srv.Fast.ServeFast(fr); ok {
+				c.lastFast = true
+				closing := r.close || c.srv.inShutdown.Load()
+				c.writeFast(r, &f, closing)
+				return !closing && c.werr == nil
+			}
 		}
 	}
 	c.lastFast = false

@@ -8,7 +8,9 @@ type field struct {
 	name, value []byte
 }
 
-// Well-known header fields, found while parsing.
+// Well-known header fields, found while parsing: those that frame the
+// request (hdrHost to hdrExpect, see noteFraming), then those the fast
+// path looks at (see noteView).
 const (
 	hdrOther = iota
 	hdrHost
@@ -40,38 +42,41 @@ type Request struct {
 	// Request.RemoteAddr ("127.0.0.1:40000").
 	RemoteAddr string
 
-	fields  []field
-	inline  [16]field // backing array of fields for the common case
-	host    int       // index of Host in fields, or -1
-	referer int
-	agent   int
-	ae      int // Accept-Encoding (the first)
-	nae     int // how many Accept-Encoding fields
-	origin  int
+	fields []field
+	inline [16]field // backing array of fields for the common case
+	host   int       // index of Host in fields, or -1
+	seen   uint8     // seenReferer...: the fields whose first value fast holds
 
 	contentLength int64 // -1: none
 	chunked       bool
-	hasRange      bool
-	hasCond       bool // an If-* precondition or If-Range
-	upgrade       bool
 	expect        bool   // Expect: 100-continue
 	close         bool   // Connection: close, or HTTP/1.0 without keep-alive
 	keepAlive10   bool   // HTTP/1.0 with Connection: keep-alive
 	head          []byte // the whole head, blank line included
 
-	fast fast.Request // what the fast.Handler sees (see fastRequest)
+	// fast is what a fast.Handler sees: parse fills the views of the
+	// fields it looks at (and Range, Precondition, Upgrade), fastRequest
+	// the rest.
+	fast fast.Request
 }
+
+// Bits of Request.seen.
+const (
+	seenReferer = 1 << iota
+	seenAgent
+	seenOrigin
+)
 
 func (r *Request) reset() {
 	// Field by field: assigning a whole Request would clear inline too.
 	r.Method, r.Target, r.Proto = nil, nil, nil
 	r.Major, r.Minor = 0, 0
 	r.fields = r.inline[:0]
-	r.host, r.referer, r.agent, r.ae, r.origin = -1, -1, -1, -1, -1
-	r.nae = 0
+	r.host, r.seen = -1, 0
 	r.contentLength = -1
-	r.chunked, r.hasRange, r.hasCond, r.upgrade, r.expect, r.close, r.keepAlive10 = false, false, false, false, false, false, false
+	r.chunked, r.expect, r.close, r.keepAlive10 = false, false, false, false
 	r.head = nil
+	r.fast = fast.Request{}
 }
 
 // Header returns the value of the first field named name (compared without
@@ -85,15 +90,17 @@ func (r *Request) Header(name string) []byte {
 	return nil
 }
 
-// Referer is the Referer header's value, or nil.
-func (r *Request) Referer() []byte { return r.value(r.referer) }
+// Referer is the first Referer field's value, or "".
+func (r *Request) Referer() string { return r.fast.Referer }
 
-// UserAgent is the User-Agent header's value, or nil.
-func (r *Request) UserAgent() []byte { return r.value(r.agent) }
+// UserAgent is the first User-Agent field's value, or "".
+func (r *Request) UserAgent() string { return r.fast.UserAgent }
 
-// AcceptEncoding is the Accept-Encoding header's value, and whether the
-// request has one.
-func (r *Request) AcceptEncoding() ([]byte, bool) { return r.value(r.ae), r.ae >= 0 }
+// AcceptEncoding is the first Accept-Encoding field's value, and whether
+// the request has one.
+func (r *Request) AcceptEncoding() (string, bool) {
+	return r.fast.AcceptEncoding, r.fast.AcceptEncodingFields > 0
+}
 
 // Host is the Host header's value.
 func (r *Request) Host() []byte { return r.value(r.host) }
@@ -119,37 +126,14 @@ func (r *Request) Field(f func(name, value []byte) bool) {
 	}
 }
 
-// fastRequest fills r's fast.Request with views of r, for a fast.Handler
-// (or the Refused hook) to see: remote is the client's address, watched
-// says that the event loop serving r refreshed the handler's Watcher
-// since r arrived.
+// fastRequest completes r's fast.Request (parse filled the fields' views)
+// for a fast.Handler, or the Refused hook, to see: remote is the client's
+// address, watched says that the event loop serving r refreshed the
+// handler's Watcher since r arrived.
 func (r *Request) fastRequest(remote string, watched bool) *fast.Request {
 	f := &r.fast
-	*f = fast.Request{
-		Method:               fast.String(r.Method),
-		Target:               fast.String(r.Target),
-		Proto:                fast.String(r.Proto),
-		RemoteAddr:           remote,
-		AcceptEncoding:       fast.String(r.value(r.ae)),
-		AcceptEncodingFields: r.nae,
-		Origin:               fast.String(r.value(r.origin)),
-		Referer:              fast.String(r.value(r.referer)),
-		UserAgent:            fast.String(r.value(r.agent)),
-		Watched:              watched,
-		Body:                 r.contentLength > 0 || r.chunked,
-		Range:                r.hasRange,
-		Precondition:         r.hasCond,
-		Upgrade:              r.upgrade,
-		Expect:               r.expect,
-	}
+	f.Method, f.Target, f.Proto = fast.String(r.Method), fast.String(r.Target), fast.String(r.Proto)
+	f.RemoteAddr, f.Watched = remote, watched
+	f.Body, f.Expect = r.contentLength > 0 || r.chunked, r.expect
 	return f
-}
-
-// offer shows fr to h if it is plain (fast.Request.Plain: the one rule);
-// h's answer, or false.
-func offer(h fast.Handler, fr *fast.Request) (fast.Response, bool) {
-	if !fr.Plain() {
-		return fast.Response{}, false
-	}
-	return h.ServeFast(fr)
 }

@@ -361,12 +361,12 @@ func (lp *loop) serve(c *conn, now time.Time) {
 			break
 		}
 		r := &w.req
-		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil {
+		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, lp.watch != nil).Plain() {
 			handBack = true
 			break
 		}
 		r.RemoteAddr = c.remote
-		f, ok := offer(srv.Fast, r.fastRequest(c.remote, lp.watch != nil))
+		f, ok := srv.Fast.ServeFast(&r.fast)
 		if !ok {
 			handBack = true
 			break

@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"net/http"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
 
 // Limits of the parser that do not depend on the Server's configuration.
@@ -86,11 +88,7 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 		if len(line) == 0 {
 			break
 		}
-		name, v, err := splitField(line)
-		if err != nil {
-			return err
-		}
-		if err := r.note(name, v, &fs); err != nil {
+		if err := r.field(line, &fs); err != nil {
 			return err
 		}
 	}
@@ -122,26 +120,26 @@ type fieldStats struct {
 	semantic         *parseError // 501 or 417, once the head is known to be well-formed
 }
 
-// splitField splits a header line into its name (a token) and its value
-// without surrounding whitespace, checking both.
-func splitField(line []byte) (name, v []byte, err *parseError) {
+// field parses the header line line into r: its name (a token) and its
+// value without surrounding whitespace, checked, and what it means.
+func (r *Request) field(line []byte, fs *fieldStats) *parseError {
 	if line[0] == ' ' || line[0] == '\t' {
-		return nil, nil, errFolded
+		return errFolded
 	}
 	colon := bytes.IndexByte(line, ':')
 	if colon < 0 {
-		return nil, nil, errNoColon
+		return errNoColon
 	}
-	name = line[:colon]
+	name := line[:colon]
 	if len(name) == 0 {
-		return nil, nil, errFieldName
+		return errFieldName
 	}
 	for _, c := range name {
 		if !isTchar(c) {
-			return nil, nil, errFieldName
+			return errFieldName
 		}
 	}
-	v = line[colon+1:]
+	v := line[colon+1:]
 	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
 		v = v[1:]
 	}
@@ -150,17 +148,24 @@ func splitField(line []byte) (name, v []byte, err *parseError) {
 	}
 	for _, c := range v {
 		if c < ' ' && c != '\t' || c == 0x7f {
-			return nil, nil, errFieldValue
+			return errFieldValue
 		}
 	}
-	return name, v, nil
-}
-
-// note appends the field name: v to r and records what it means.
-func (r *Request) note(name, v []byte, fs *fieldStats) *parseError {
 	idx := len(r.fields)
 	r.fields = append(r.fields, field{name: name, value: v})
-	kind := kindOf(name)
+	switch kind := kindOf(name); {
+	case kind == hdrOther:
+	case kind <= hdrExpect:
+		return r.noteFraming(kind, v, idx, fs)
+	default:
+		r.noteView(kind, v)
+	}
+	return nil
+}
+
+// noteFraming records a field that frames the request or decides the
+// connection's fate (hdrHost to hdrExpect), the field at index idx.
+func (r *Request) noteFraming(kind int, v []byte, idx int, fs *fieldStats) *parseError {
 	switch kind {
 	case hdrHost:
 		fs.nhost++
@@ -202,39 +207,41 @@ func (r *Request) note(name, v []byte, fs *fieldStats) *parseError {
 		} else {
 			r.expect = true
 		}
-	default:
-		r.noteView(kind, idx)
 	}
 	return nil
 }
 
-// noteView records the fields that only decide, or are shown to, the
-// fast path.
-func (r *Request) noteView(kind, idx int) {
+// noteView records in r.fast the fields that only decide, or are shown
+// to, the fast path (hdrRange and after): views of their values.
+func (r *Request) noteView(kind int, v []byte) {
+	f := &r.fast
 	switch kind {
 	case hdrRange:
-		r.hasRange = true
+		f.Range = true
 	case hdrIfRange, hdrConditional:
-		r.hasCond = true
+		f.Precondition = true
 	case hdrAcceptEncoding:
-		if r.ae < 0 {
-			r.ae = idx
+		if f.AcceptEncodingFields == 0 {
+			f.AcceptEncoding = fast.String(v)
 		}
-		r.nae++ // a second field is not plain: the full path merges them
+		f.AcceptEncodingFields++ // a second field is not plain: the full path merges them
 	case hdrReferer:
-		if r.referer < 0 {
-			r.referer = idx
+		if r.seen&seenReferer == 0 {
+			r.seen |= seenReferer
+			f.Referer = fast.String(v)
 		}
 	case hdrUserAgent:
-		if r.agent < 0 {
-			r.agent = idx
+		if r.seen&seenAgent == 0 {
+			r.seen |= seenAgent
+			f.UserAgent = fast.String(v)
 		}
 	case hdrOrigin:
-		if r.origin < 0 {
-			r.origin = idx
+		if r.seen&seenOrigin == 0 {
+			r.seen |= seenOrigin
+			f.Origin = fast.String(v)
 		}
 	case hdrUpgrade:
-		r.upgrade = true
+		f.Upgrade = true
 	}
 }
 
