@@ -3,6 +3,8 @@ package h1
 import (
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
 
 // wrkHead is the request wrk sends.
@@ -39,7 +41,7 @@ func BenchmarkWriteFast(b *testing.B) {
 	var r Request
 	r.reset()
 	r.Minor = 1
-	f := &FastResponse{Header: []byte("Accept-Ranges: bytes\r\nContent-Length: 160\r\nContent-Type: text/html\r\n" +
+	f := &fast.Response{Header: []byte("Accept-Ranges: bytes\r\nContent-Length: 160\r\nContent-Type: text/html\r\n" +
 		"Etag: \"1-a0-1\"\r\nLast-Modified: Tue, 02 Jan 2024 03:04:06 GMT\r\nServer: gotwistd/1\r\n"), Body: make([]byte, 160)}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -63,5 +65,41 @@ func TestParseAllocates(t *testing.T) {
 		if n != 0 {
 			t.Errorf("parsing %q allocates %v times", head[:20], n)
 		}
+	}
+}
+
+// fixedFast answers every plain request with one ready-made response,
+// as the static cache answers a cached file.
+type fixedFast struct{ resp fast.Response }
+
+func (f *fixedFast) ServeFast(r *fast.Request) (fast.Response, bool) {
+	if len(r.Target) < 2 {
+		return fast.Response{}, false
+	}
+	return f.resp, true
+}
+
+// BenchmarkServeFast is a fast request after its read: parse the head,
+// show it to the fast.Handler, and render its answer.
+func BenchmarkServeFast(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		head []byte
+	}{{"wrk", wrkHead}, {"browser", browserHead}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ff := &fixedFast{fast.Response{Header: []byte("Accept-Ranges: bytes\r\nContent-Length: 160\r\nContent-Type: text/html\r\n" +
+				"Etag: \"1-a0-1\"\r\nLast-Modified: Tue, 02 Jan 2024 03:04:06 GMT\r\nServer: gotwistd/1\r\n"), Body: make([]byte, 160)}}
+			srv := &Server{Fast: ff}
+			c := &conn{srv: srv, w: new(work), now: time.Now(), remote: "127.0.0.1:40000"}
+			lim := limits{maxHead: DefaultMaxHeaderBytes, maxTarget: DefaultMaxTargetBytes}
+			b.ReportAllocs()
+			for b.Loop() {
+				c.w.wbuf = c.w.wbuf[:0]
+				end, _ := headEnd(tc.head, 0)
+				if parse(tc.head[:end], &c.w.req, lim) != nil || !c.serveRequest(&c.w.req) || !c.lastFast {
+					b.Fatal("not served fast")
+				}
+			}
+		})
 	}
 }

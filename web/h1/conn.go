@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
 
 // Connection states, for Shutdown.
@@ -57,7 +59,6 @@ var works = sync.Pool{New: func() any { return new(work) }}
 // serve; idle connections give it back to a pool.
 type work struct {
 	req  Request
-	fast FastResponse
 	resp response
 	body body
 	wbuf []byte
@@ -366,7 +367,6 @@ func (c *conn) releaseWork() {
 		w.wbuf = nil
 	}
 	w.wbuf = w.wbuf[:0]
-	w.fast = FastResponse{}
 	clear(w.vec[:cap(w.vec)])
 	w.vec = w.vec[:0]
 	works.Put(w)
@@ -408,7 +408,7 @@ func (c *conn) process() bool {
 			// Reported before the answer leaves: a client that has read
 			// it finds the refusal logged.
 			if c.srv.Refused != nil && w.req.Method != nil {
-				c.srv.Refused(&w.req, e.code, c.failSize)
+				c.srv.Refused(w.req.fastRequest(c.remote, false), e.code, c.failSize)
 			}
 			c.flush()
 			return false
@@ -431,22 +431,22 @@ func (c *conn) serveRequest(r *Request) bool {
 	if d := c.srv.WriteTimeout; d > 0 {
 		c.setWriteDeadline(c.now.Add(d), d)
 	}
-	if c.srv.Fast != nil && r.contentLength <= 0 && !r.chunked && !r.expect {
-		f := &c.w.fast
-		*f = FastResponse{}
-		if c.srv.Fast.ServeFast(r, f) {
-			c.lastFast = true
-			closing := r.close || c.srv.inShutdown.Load()
-			c.writeFast(r, f, closing)
-			return !closing && c.werr == nil
+	if c.srv.Fast != nil {
+		if fr := r.fastRequest(c.remote, false); fr.Plain() {
+			if f, ok := c.srv.Fast.ServeFast(fr); ok {
+				c.lastFast = true
+				closing := r.close || c.srv.inShutdown.Load()
+				c.writeFast(r, &f, closing)
+				return !closing && c.werr == nil
+			}
 		}
 	}
 	c.lastFast = false
 	return c.serveSlow(r)
 }
 
-// writeFast writes a FastHandler's response.
-func (c *conn) writeFast(r *Request, f *FastResponse, closing bool) {
+// writeFast writes a fast.Handler's response.
+func (c *conn) writeFast(r *Request, f *fast.Response, closing bool) {
 	w := c.w
 	code := f.Status
 	if code == 0 {

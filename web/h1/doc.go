@@ -9,11 +9,13 @@
 //
 // A connection starts on a goroutine of its own, on Go's netpoller. Its
 // request heads are parsed in place in the connection's read buffer,
-// without allocating; a FastHandler (gotwistd's static file cache) is
-// offered each request and can answer it with pre-rendered header lines
-// and a body, to which the engine adds the status line, Date and, when
-// needed, Connection. Pipelined requests are answered in order, their
-// responses written together. What the FastHandler declines goes to an
+// without allocating; a fast.Handler (gotwistd's static file cache) is
+// shown each plain request (see web/fast: the engine fills a fast.Request
+// with views of the head) and can answer it with pre-rendered header
+// lines and a body, to which the engine adds the status line, Date and,
+// when needed, Connection. Pipelined requests are answered in order,
+// their responses written together. What the fast.Handler declines, and
+// every request that is not plain, goes to an
 // ordinary http.Handler, through a ResponseWriter that behaves as
 // net/http's: Content-Length for small bodies, chunked encoding otherwise
 // (close-delimited for HTTP/1.0), sniffed Content-Type, Date, HEAD, 1xx
@@ -26,13 +28,13 @@
 //
 // # Event loops (Linux)
 //
-// A keep-alive connection whose last request the FastHandler answered,
+// A keep-alive connection whose last request the fast.Handler answered,
 // and whose socket the engine may read itself (see below), is handed to
 // one of GOMAXPROCS event loops when it goes idle: its goroutine ends,
 // and the socket joins the loop's epoll set (level-triggered), on which
 // the loop's goroutine waits in epoll_pwait(2) itself (after yielding a
 // few times to find work without sleeping). A loop reads what arrives and, when
-// the FastHandler answers every request in it and the answers can be
+// the fast.Handler answers every request in it and the answers can be
 // written without waiting, keeps the connection: one read(2) and one
 // write(2) per request, none of the reads that find nothing a goroutine
 // needs before it can wait, and no goroutine, stack or buffer held by an
@@ -45,7 +47,7 @@
 // goes to a loop too. Loops close connections idle longer than IdleTimeout
 // (to the second), and Shutdown's idle ones.
 //
-// A FastHandler that is also a Watcher lends the loops a descriptor to
+// A fast.Handler that is also a fast.Watcher lends the loops a descriptor to
 // watch (gotwistd's static handler: inotify on its cached files); a loop
 // calls Refresh when it is readable, before serving requests that arrived
 // with it, and marks the requests it serves Watched, so the handler can

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +17,7 @@ import (
 // wait: through Go's netpoller, a loop's wake-up could wait for the
 // netpoller's next look, up to tens of milliseconds while every P was
 // busy: a p99 latency of 50-100 ms under load). When requests
-// arrive the loop reads them, and if the FastHandler answers all of them
+// arrive the loop reads them, and if the fast.Handler answers all of them
 // and the answers can be written at once, the connection stays in the
 // loop: one read(2) and one write(2) per request, and no read that finds
 // nothing (a goroutine must try a read before it can wait). Anything else
@@ -35,7 +36,7 @@ type loop struct {
 	conns  map[int]*conn // by socket; changed under mu, read by the loop
 	closed bool
 
-	watch   Watcher // the FastHandler's, if its descriptor is in the set
+	watch   fast.Watcher // the fast.Handler's, if its descriptor is in the set
 	watchFD int
 	events  []unix.EpollEvent
 	n       int // events ready
@@ -169,7 +170,7 @@ func newLoop(s *Server) (*loop, error) {
 		events: make([]unix.EpollEvent, 128),
 		rbuf:   make([]byte, loopReadBuf),
 	}
-	if w, ok := s.Fast.(Watcher); ok {
+	if w, ok := s.Fast.(fast.Watcher); ok {
 		if fd := w.WatchFD(); fd >= 0 {
 			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
 			if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
@@ -360,21 +361,19 @@ func (lp *loop) serve(c *conn, now time.Time) {
 			break
 		}
 		r := &w.req
-		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || r.contentLength > 0 || r.chunked || r.expect {
+		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, lp.watch != nil).Plain() {
 			handBack = true
 			break
 		}
 		r.RemoteAddr = c.remote
-		r.Watched = lp.watch != nil
-		f := &w.fast
-		*f = FastResponse{}
-		if !srv.Fast.ServeFast(r, f) {
+		f, ok := srv.Fast.ServeFast(&r.fast)
+		if !ok {
 			handBack = true
 			break
 		}
 		p += end
 		closing = r.close || srv.inShutdown.Load()
-		c.writeFast(r, f, closing)
+		c.writeFast(r, &f, closing)
 		if c.werr != nil || len(c.pending) > 0 {
 			break
 		}

@@ -3,6 +3,8 @@ package h1
 import (
 	"bytes"
 	"net/http"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
 
 // Limits of the parser that do not depend on the Server's configuration.
@@ -17,131 +19,6 @@ const (
 	// maxContentLengthDigits keeps a Content-Length within int64.
 	maxContentLengthDigits = 18
 )
-
-// field is one header field of a request head, name and value as sent
-// (the value without surrounding whitespace).
-type field struct {
-	name, value []byte
-}
-
-// Well-known header fields, found while parsing.
-const (
-	hdrOther = iota
-	hdrHost
-	hdrContentLength
-	hdrTransferEncoding
-	hdrConnection
-	hdrExpect
-	hdrRange
-	hdrIfRange
-	hdrConditional // If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since
-	hdrAcceptEncoding
-	hdrReferer
-	hdrUserAgent
-	hdrUpgrade
-)
-
-// Request is the head of one HTTP/1.x request, as the engine parsed it. Its
-// byte slices point into the connection's read buffer: they are valid only
-// during the FastHandler call that receives the Request, and must not be
-// kept or changed.
-type Request struct {
-	// Method, Target and Proto are the three words of the request line,
-	// e.g. "GET", "/index.html?x=1", "HTTP/1.1".
-	Method, Target, Proto []byte
-	// Major and Minor are the HTTP version: 1.0 or 1.1.
-	Major, Minor int
-	// RemoteAddr is the client's address, as net/http's
-	// Request.RemoteAddr ("127.0.0.1:40000").
-	RemoteAddr string
-	// Watched is true when the request is served by an event loop that
-	// called the FastHandler's Refresh (see Watcher) whenever its WatchFD
-	// was readable before the request arrived.
-	Watched bool
-
-	fields  []field
-	inline  [16]field // backing array of fields for the common case
-	host    int       // index of Host in fields, or -1
-	referer int
-	agent   int
-	ae      int // Accept-Encoding
-
-	contentLength int64 // -1: none
-	chunked       bool
-	hasRange      bool
-	hasCond       bool // an If-* precondition or If-Range
-	upgrade       bool
-	expect        bool   // Expect: 100-continue
-	close         bool   // Connection: close, or HTTP/1.0 without keep-alive
-	keepAlive10   bool   // HTTP/1.0 with Connection: keep-alive
-	head          []byte // the whole head, blank line included
-}
-
-func (r *Request) reset() {
-	// Field by field: assigning a whole Request would clear inline too.
-	r.Method, r.Target, r.Proto = nil, nil, nil
-	r.Major, r.Minor = 0, 0
-	r.Watched = false
-	r.fields = r.inline[:0]
-	r.host, r.referer, r.agent, r.ae = -1, -1, -1, -1
-	r.contentLength = -1
-	r.chunked, r.hasRange, r.hasCond, r.upgrade, r.expect, r.close, r.keepAlive10 = false, false, false, false, false, false, false
-	r.head = nil
-}
-
-// Header returns the value of the first field named name (compared without
-// regard to case), or nil.
-func (r *Request) Header(name string) []byte {
-	for i := range r.fields {
-		if equalFold(r.fields[i].name, name) {
-			return r.fields[i].value
-		}
-	}
-	return nil
-}
-
-// Referer is the Referer header's value, or nil.
-func (r *Request) Referer() []byte { return r.value(r.referer) }
-
-// UserAgent is the User-Agent header's value, or nil.
-func (r *Request) UserAgent() []byte { return r.value(r.agent) }
-
-// AcceptEncoding is the Accept-Encoding header's value, and whether the
-// request has one.
-func (r *Request) AcceptEncoding() ([]byte, bool) { return r.value(r.ae), r.ae >= 0 }
-
-// Host is the Host header's value.
-func (r *Request) Host() []byte { return r.value(r.host) }
-
-func (r *Request) value(i int) []byte {
-	if i < 0 {
-		return nil
-	}
-	return r.fields[i].value
-}
-
-// Simple reports whether the request is a GET or HEAD that a cached
-// response can answer whole: no body, no Range, no precondition, no
-// Upgrade, and an origin-form target ("/path?query").
-func (r *Request) Simple() bool {
-	return r.contentLength <= 0 && !r.chunked && !r.hasRange && !r.hasCond && !r.upgrade && !r.expect &&
-		len(r.Target) > 0 && r.Target[0] == '/' && (isGET(r.Method) || isHEAD(r.Method))
-}
-
-// IsHEAD reports whether the method is HEAD.
-func (r *Request) IsHEAD() bool { return isHEAD(r.Method) }
-
-func isGET(m []byte) bool  { return len(m) == 3 && m[0] == 'G' && m[1] == 'E' && m[2] == 'T' }
-func isHEAD(m []byte) bool { return len(m) == 4 && string(m) == "HEAD" }
-
-// Field calls f for each header field in order, until f returns false.
-func (r *Request) Field(f func(name, value []byte) bool) {
-	for _, x := range r.fields {
-		if !f(x.name, x.value) {
-			return
-		}
-	}
-}
 
 // parseError is a request the server answers with an error status and
 // then closes the connection.
@@ -188,160 +65,11 @@ type limits struct {
 	maxTarget int // bytes of the request target: 414 beyond
 }
 
-// headEnd finds the end of the head in buf, scanning from from (a position
-// already known not to hold the end, so that a head arriving in pieces is
-// not scanned again and again). It returns the length of the head, blank
-// line included, or -1 and the position to resume from.
-func headEnd(buf []byte, from int) (n, resume int) {
-	// The head ends with an empty line: "\n\r\n" or "\n\n" (a bare LF is
-	// accepted as a line end, as RFC 9112 section 2.2 allows). A head
-	// that is nothing but empty lines is handled by the parser.
-	i := from
-	for {
-		j := bytes.IndexByte(buf[i:], '\n')
-		if j < 0 {
-			return -1, len(buf)
-		}
-		i += j + 1
-		if i < len(buf) && buf[i] == '\n' {
-			return i + 1, 0
-		}
-		if i+1 < len(buf) && buf[i] == '\r' && buf[i+1] == '\n' {
-			return i + 2, 0
-		}
-		if i >= len(buf)-1 {
-			// The line may end a head whose blank line has not fully
-			// arrived: look at this newline again next time.
-			return -1, i - 1
-		}
-	}
-}
-
-// skipBlank returns how many bytes of empty lines start buf, and how
-// many lines they are. A final CR without its LF is not counted.
-func skipBlank(buf []byte) (n, lines int) {
-	for {
-		switch {
-		case n < len(buf) && buf[n] == '\n':
-			n++
-		case n+1 < len(buf) && buf[n] == '\r' && buf[n+1] == '\n':
-			n += 2
-		default:
-			return n, lines
-		}
-		lines++
-	}
-}
-
-// checkPartial judges an incomplete head: it fails early when what has
-// arrived already breaks a limit or cannot start a request, so that a
-// client cannot make the server buffer garbage.
-//
-// *lineDone records that the request line was complete and judged, so
-// that a head arriving a byte at a time does not have it judged again.
-func checkPartial(buf []byte, lim limits, lineDone *bool) *parseError {
-	if e := checkLine(buf, lim, lineDone); e != nil {
-		return e
-	}
-	if len(buf) >= lim.maxHead {
-		return errTooLarge
-	}
-	return nil
-}
-
-// lineOf fills r with what the first line of buf shows of a request line
-// (method, target or its start, version), for logging a refusal; false if
-// it shows no method.
-func lineOf(buf []byte, r *Request) bool {
-	r.reset()
-	line := buf
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		line = bytes.TrimSuffix(line[:i], []byte("\r"))
-	}
-	m, rest, ok := bytes.Cut(line, []byte(" "))
-	if !ok || len(m) == 0 || len(m) > maxMethod {
-		return false
-	}
-	for _, c := range m {
-		if !isTchar(c) {
-			return false
-		}
-	}
-	r.Method = m
-	r.Target, r.Proto, _ = bytes.Cut(rest, []byte(" "))
-	return true
-}
-
-// errHeadTooLarge is the error for a complete head over the limit: the
-// request line's own error if it has one (as a head arriving in pieces
-// would get), else 431.
-func errHeadTooLarge(buf []byte, lim limits, lineDone *bool) *parseError {
-	if e := checkLine(buf, lim, lineDone); e != nil {
-		return e
-	}
-	return errTooLarge
-}
-
-// checkLine is checkPartial's look at the request line.
-func checkLine(buf []byte, lim limits, lineDone *bool) *parseError {
-	if *lineDone || len(buf) == 1 && buf[0] == '\r' {
-		// Judged already; or the CR of an empty line whose LF is late.
-		return nil
-	}
-	line := buf
-	if i := bytes.IndexByte(line, '\n'); i >= 0 {
-		*lineDone = true
-		// A complete request line is judged at once: an HTTP/0.9
-		// "GET /" gets its 400 without waiting for a blank line that
-		// never comes.
-		line = line[:i]
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		if bytes.IndexByte(line, '\r') >= 0 {
-			return errLineEnd
-		}
-		var r Request
-		if e := parseRequestLine(line, &r, lim); e != nil {
-			return e
-		}
-	} else {
-		// The request line is incomplete.
-		sp := bytes.IndexByte(line, ' ')
-		m := line
-		if sp >= 0 {
-			m = line[:sp]
-		}
-		for _, c := range m {
-			if !isTchar(c) {
-				return errMethod
-			}
-		}
-		if len(m) > maxMethod {
-			return errMethodTooLong
-		}
-		if sp >= 0 {
-			if sp == 0 {
-				return errMethod
-			}
-			rest := line[sp+1:]
-			if sp2 := bytes.IndexByte(rest, ' '); sp2 >= 0 {
-				rest = rest[:sp2]
-			}
-			if len(rest) > lim.maxTarget {
-				return errURITooLong
-			}
-		}
-	}
-	return nil
-}
-
 // parse parses the complete head buf[:n] (n from headEnd) into r.
 func parse(buf []byte, r *Request, lim limits) *parseError {
 	r.reset()
 	r.head = buf
-	p := 0
-	line, next, err := nextLine(buf, p)
+	line, p, err := nextLine(buf, 0)
 	if err != nil {
 		return err
 	}
@@ -351,129 +79,24 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 	if deferred != nil && deferred != errURITooLong {
 		return deferred
 	}
-	p = next
-	var nhost, nlen, nte int
-	var semantic *parseError // 501 or 417, once the head is known to be well-formed
+	var fs fieldStats
 	for {
-		line, next, err = nextLine(buf, p)
+		line, p, err = nextLine(buf, p)
 		if err != nil {
 			return err
 		}
-		p = next
 		if len(line) == 0 {
 			break
 		}
-		if line[0] == ' ' || line[0] == '\t' {
-			return errFolded
-		}
-		colon := bytes.IndexByte(line, ':')
-		if colon < 0 {
-			return errNoColon
-		}
-		name := line[:colon]
-		if len(name) == 0 {
-			return errFieldName
-		}
-		for _, c := range name {
-			if !isTchar(c) {
-				return errFieldName
-			}
-		}
-		v := line[colon+1:]
-		for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
-			v = v[1:]
-		}
-		for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
-			v = v[:len(v)-1]
-		}
-		for _, c := range v {
-			if c < ' ' && c != '\t' || c == 0x7f {
-				return errFieldValue
-			}
-		}
-		idx := len(r.fields)
-		r.fields = append(r.fields, field{name: name, value: v})
-		switch kindOf(name) {
-		case hdrHost:
-			nhost++
-			r.host = idx
-		case hdrContentLength:
-			nlen++
-			n, ok := parseContentLength(v)
-			if !ok {
-				return errContentLength
-			}
-			r.contentLength = n
-		case hdrTransferEncoding:
-			nte++
-			if !equalFold(v, "chunked") {
-				// Only chunked is defined for requests here: a list
-				// ("gzip, chunked") or an unknown coding would make the
-				// body's framing depend on codings the server does not
-				// apply. Syntax errors further down take precedence.
-				if len(v) == 0 {
-					return errTEEmpty
-				}
-				semantic = errTEUnsupported
-			}
-			r.chunked = true
-		case hdrConnection:
-			forEachToken(v, func(tok []byte) {
-				switch {
-				case equalFold(tok, "close"):
-					r.close = true
-				case equalFold(tok, "keep-alive"):
-					r.keepAlive10 = true
-				}
-			})
-		case hdrExpect:
-			if !equalFold(v, "100-continue") {
-				if semantic == nil {
-					semantic = errExpect
-				}
-			} else {
-				r.expect = true
-			}
-		case hdrRange:
-			r.hasRange = true
-		case hdrIfRange, hdrConditional:
-			r.hasCond = true
-		case hdrAcceptEncoding:
-			if r.ae < 0 {
-				r.ae = idx
-			} else {
-				r.hasCond = true // a second field: the full path merges them
-			}
-		case hdrReferer:
-			if r.referer < 0 {
-				r.referer = idx
-			}
-		case hdrUserAgent:
-			if r.agent < 0 {
-				r.agent = idx
-			}
-		case hdrUpgrade:
-			r.upgrade = true
+		if err := r.field(line, &fs); err != nil {
+			return err
 		}
 	}
-	switch {
-	case nhost > 1:
-		return errTwoHosts
-	case nhost == 0 && r.Minor >= 1:
-		return errNoHost
-	case nhost == 1 && !validHost(r.fields[r.host].value):
-		return errBadHost
-	case nlen > 1:
-		return errTwoLengths
-	case nte > 1:
-		return errTwoTE
-	case nte > 0 && nlen > 0:
-		return errTEAndCL
-	case nte > 0 && r.Minor == 0:
-		return errTE10
+	if err := r.checkFraming(&fs); err != nil {
+		return err
 	}
-	if semantic != nil {
-		return semantic
+	if fs.semantic != nil {
+		return fs.semantic
 	}
 	if deferred != nil {
 		return deferred
@@ -486,6 +109,159 @@ func parse(buf []byte, r *Request, lim limits) *parseError {
 	if r.expect && r.Minor == 0 {
 		// RFC 9110 section 10.1.1: ignore 100-continue from HTTP/1.0.
 		r.expect = false
+	}
+	return nil
+}
+
+// fieldStats is what parse counts of a head's fields to judge it once
+// all are read.
+type fieldStats struct {
+	nhost, nlen, nte int
+	semantic         *parseError // 501 or 417, once the head is known to be well-formed
+}
+
+// field parses the header line line into r: its name (a token) and its
+// value without surrounding whitespace, checked, and what it means.
+func (r *Request) field(line []byte, fs *fieldStats) *parseError {
+	if line[0] == ' ' || line[0] == '\t' {
+		return errFolded
+	}
+	colon := bytes.IndexByte(line, ':')
+	if colon < 0 {
+		return errNoColon
+	}
+	name := line[:colon]
+	if len(name) == 0 {
+		return errFieldName
+	}
+	for _, c := range name {
+		if !isTchar(c) {
+			return errFieldName
+		}
+	}
+	v := line[colon+1:]
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return errFieldValue
+		}
+	}
+	idx := len(r.fields)
+	r.fields = append(r.fields, field{name: name, value: v})
+	switch kind := kindOf(name); {
+	case kind == hdrOther:
+	case kind <= hdrExpect:
+		return r.noteFraming(kind, v, idx, fs)
+	default:
+		r.noteView(kind, v)
+	}
+	return nil
+}
+
+// noteFraming records a field that frames the request or decides the
+// connection's fate (hdrHost to hdrExpect), the field at index idx.
+func (r *Request) noteFraming(kind int, v []byte, idx int, fs *fieldStats) *parseError {
+	switch kind {
+	case hdrHost:
+		fs.nhost++
+		r.host = idx
+	case hdrContentLength:
+		fs.nlen++
+		n, ok := parseContentLength(v)
+		if !ok {
+			return errContentLength
+		}
+		r.contentLength = n
+	case hdrTransferEncoding:
+		fs.nte++
+		if !equalFold(v, "chunked") {
+			// Only chunked is defined for requests here: a list
+			// ("gzip, chunked") or an unknown coding would make the
+			// body's framing depend on codings the server does not
+			// apply. Syntax errors further down take precedence.
+			if len(v) == 0 {
+				return errTEEmpty
+			}
+			fs.semantic = errTEUnsupported
+		}
+		r.chunked = true
+	case hdrConnection:
+		forEachToken(v, func(tok []byte) {
+			switch {
+			case equalFold(tok, "close"):
+				r.close = true
+			case equalFold(tok, "keep-alive"):
+				r.keepAlive10 = true
+			}
+		})
+	case hdrExpect:
+		if !equalFold(v, "100-continue") {
+			if fs.semantic == nil {
+				fs.semantic = errExpect
+			}
+		} else {
+			r.expect = true
+		}
+	}
+	return nil
+}
+
+// noteView records in r.fast the fields that only decide, or are shown
+// to, the fast path (hdrRange and after): views of their values.
+func (r *Request) noteView(kind int, v []byte) {
+	f := &r.fast
+	switch kind {
+	case hdrRange:
+		f.Range = true
+	case hdrIfRange, hdrConditional:
+		f.Precondition = true
+	case hdrAcceptEncoding:
+		if f.AcceptEncodingFields == 0 {
+			f.AcceptEncoding = fast.String(v)
+		}
+		f.AcceptEncodingFields++ // a second field is not plain: the full path merges them
+	case hdrReferer:
+		if r.seen&seenReferer == 0 {
+			r.seen |= seenReferer
+			f.Referer = fast.String(v)
+		}
+	case hdrUserAgent:
+		if r.seen&seenAgent == 0 {
+			r.seen |= seenAgent
+			f.UserAgent = fast.String(v)
+		}
+	case hdrOrigin:
+		if r.seen&seenOrigin == 0 {
+			r.seen |= seenOrigin
+			f.Origin = fast.String(v)
+		}
+	case hdrUpgrade:
+		f.Upgrade = true
+	}
+}
+
+// checkFraming judges the counts of the fields that frame the request.
+func (r *Request) checkFraming(fs *fieldStats) *parseError {
+	switch {
+	case fs.nhost > 1:
+		return errTwoHosts
+	case fs.nhost == 0 && r.Minor >= 1:
+		return errNoHost
+	case fs.nhost == 1 && !validHost(r.fields[r.host].value):
+		return errBadHost
+	case fs.nlen > 1:
+		return errTwoLengths
+	case fs.nte > 1:
+		return errTwoTE
+	case fs.nte > 0 && fs.nlen > 0:
+		return errTEAndCL
+	case fs.nte > 0 && r.Minor == 0:
+		return errTE10
 	}
 	return nil
 }
@@ -618,32 +394,6 @@ func parseContentLength(v []byte) (int64, bool) {
 	return n, true
 }
 
-// validHost accepts what may appear in a Host header: a reg-name, IPv4 or
-// bracketed IPv6 address, and a port (RFC 3986), plus the few characters
-// net/http also lets through ("_", and percent-escapes).
-func validHost(v []byte) bool {
-	for _, c := range v {
-		if !hostChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-var hostChar = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "-._~!$&'()*+,;=:[]%" {
-		t[c] = true
-	}
-	return t
-}()
-
 // kindOf classifies a header field name.
 func kindOf(name []byte) int {
 	switch len(name) {
@@ -656,8 +406,11 @@ func kindOf(name []byte) int {
 			return hdrRange
 		}
 	case 6:
-		if equalFold(name, "expect") {
+		switch {
+		case equalFold(name, "expect"):
 			return hdrExpect
+		case equalFold(name, "origin"):
+			return hdrOrigin
 		}
 	case 7:
 		switch {
@@ -706,65 +459,3 @@ func kindOf(name []byte) int {
 	}
 	return hdrOther
 }
-
-// forEachToken calls f for each element of a comma-separated list, trimmed.
-func forEachToken(v []byte, f func([]byte)) {
-	for len(v) > 0 {
-		var tok []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			tok, v = v[:i], v[i+1:]
-		} else {
-			tok, v = v, nil
-		}
-		for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-			tok = tok[1:]
-		}
-		for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-			tok = tok[:len(tok)-1]
-		}
-		if len(tok) > 0 {
-			f(tok)
-		}
-	}
-}
-
-// equalFold compares b with the lower-case ASCII string s, ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		d := s[i]
-		if 'A' <= d && d <= 'Z' {
-			d += 'a' - 'A'
-		}
-		if c != d {
-			return false
-		}
-	}
-	return true
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
-
-// isTchar reports whether c may appear in a token (RFC 9110 section 5.6.2).
-func isTchar(c byte) bool { return tchar[c] }
-
-var tchar = func() (t [256]bool) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-'a'+'A'] = true
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()

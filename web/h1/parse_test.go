@@ -190,8 +190,8 @@ func TestHeaderAccessors(t *testing.T) {
 	if ae, ok := r.AcceptEncoding(); !ok || string(ae) != "gzip" {
 		t.Errorf("AcceptEncoding %q %v", ae, ok)
 	}
-	if !r.hasRange || !r.hasCond || r.Simple() {
-		t.Errorf("range %v cond %v simple %v", r.hasRange, r.hasCond, r.Simple())
+	if !r.fast.Range || !r.fast.Precondition || r.fastRequest("", false).Plain() {
+		t.Errorf("range %v cond %v plain %v", r.fast.Range, r.fast.Precondition, r.fastRequest("", false).Plain())
 	}
 	n := 0
 	r.Field(func(name, value []byte) bool { n++; return true })

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
 
 // Defaults of the limits a zero Server field leaves to the engine.
@@ -41,58 +43,19 @@ const newConnGrace = 2 * time.Second
 // is closed at once.
 const idleGrace = time.Second
 
-// A FastHandler answers some requests from ready-made responses, without
-// the cost of an *http.Request. The Server offers it every request first;
-// what it declines goes to Server.Handler.
-type FastHandler interface {
-	// ServeFast fills resp and returns true to answer r, or returns false
-	// to leave r to the Handler. It is called from connections'
-	// goroutines and from event loops, concurrently: it must not block.
-	// r and its byte slices are valid only during the call. resp.Header
-	// is copied before the next call; resp.Body is not: it must never
-	// change afterwards (a cached file's content), as the engine may
-	// write it later.
-	ServeFast(r *Request, resp *FastResponse) bool
-}
-
-// A Watcher is a FastHandler whose ready-made responses depend on things
-// it learns of through a file descriptor (gotwistd's static handler: an
-// inotify instance reporting changes to cached files). The engine's event
-// loops keep WatchFD in their epoll sets, call Refresh whenever it is
-// readable before serving the requests that arrived with or after that,
-// and mark those requests Request.Watched: the handler can then trust
-// what it learnt, without checking each time.
-type Watcher interface {
-	// WatchFD is the descriptor, or -1 for none.
-	WatchFD() int
-	// Refresh reads what the descriptor has to say, without waiting.
-	Refresh()
-}
-
-// FastResponse is a response a FastHandler makes: the engine writes the
-// status line, Header, a Date header, a Connection header when the
-// connection's fate needs one, the blank line, and Body (not for HEAD).
-type FastResponse struct {
-	// Status is the status code; 0 means 200.
-	Status int
-	// Header holds the response's header lines, each ending in "\r\n":
-	// Content-Length must be one of them. No Date or Connection.
-	Header []byte
-	// Body is the whole body; nil for none.
-	Body []byte
-}
-
 // Server serves HTTP/1.0 and HTTP/1.1 on stream listeners (TCP, UNIX),
 // with the semantics of net/http's Server for the same handler: the same
 // status codes, headers and connection handling, but a stricter parser
-// (see the package documentation), and a FastHandler that skips building
+// (see the package documentation), and a fast.Handler that skips building
 // *http.Request for cached files. Its zero value serves nothing: set
 // Handler.
 type Server struct {
 	// Handler serves every request Fast declines. Required.
 	Handler http.Handler
-	// Fast, if set, is offered every request first.
-	Fast FastHandler
+	// Fast, if set, is offered every fast.Request.Plain request first. A
+	// Fast that is a fast.Watcher lends the event loops its descriptor
+	// (see the package documentation).
+	Fast fast.Handler
 	// ReadHeaderTimeout bounds reading a request's head, from the
 	// connection's start or the first byte of a request on a kept-alive
 	// connection. 0: no limit.
@@ -128,8 +91,9 @@ type Server struct {
 	// Refused, if set, is called after the engine answered a request it
 	// refused with status code (and a body of size bytes), when the
 	// request line was understood: r has Method, Target and Proto, and
-	// the header fields if they could be parsed. For an access log.
-	Refused func(r *Request, code, size int)
+	// the header fields if they could be parsed; it is valid only during
+	// the call. For an access log.
+	Refused func(r *fast.Request, code, size int)
 	// ErrorLog receives, as warnings, the handler panics the engine
 	// recovers, handlers' misuse of the ResponseWriter, and accept
 	// errors; and failed TLS handshakes at debug level (scanners,

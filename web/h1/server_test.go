@@ -15,10 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/sys/unix"
 )
 
-// fastFiles is a FastHandler answering GET and HEAD of fixed paths, and a
+// fastFiles is a fast.Handler answering GET and HEAD of fixed paths, and a
 // Handler for everything else (it names the path), so a test can tell
 // which one answered: fast bodies start with "fast:".
 type fastFiles struct {
@@ -27,20 +28,21 @@ type fastFiles struct {
 	seen  []bool // Request.Watched of each fast answer
 }
 
-func (f *fastFiles) ServeFast(r *Request, resp *FastResponse) bool {
-	if !r.Simple() {
-		return false
+func (f *fastFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
+	if !r.Plain() {
+		return fast.Response{}, false
 	}
-	body, ok := f.files[string(r.Target)]
+	body, ok := f.files[r.Target]
 	if !ok {
-		return false
+		return fast.Response{}, false
 	}
 	f.mu.Lock()
 	f.seen = append(f.seen, r.Watched)
 	f.mu.Unlock()
-	resp.Header = []byte("Content-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n")
-	resp.Body = []byte(body)
-	return true
+	return fast.Response{
+		Header: []byte("Content-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"),
+		Body:   []byte(body),
+	}, true
 }
 
 func (f *fastFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +290,7 @@ func TestRefusals(t *testing.T) {
 			}
 			return "", ""
 		},
-		Refused: func(r *Request, code, size int) {
+		Refused: func(r *fast.Request, code, size int) {
 			mu.Lock()
 			defer mu.Unlock()
 			refused = append(refused, fmt.Sprintf("%s %d %d", r.Method, code, size))

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -65,7 +66,7 @@ type conn struct {
 	fields       []hpack.HeaderField // the header block just decoded
 	fastFields   []hpack.HeaderField // a fast response's, being encoded
 	lowerNames   map[string]string   // see lowerName
-	fastScratch  Request
+	fastScratch  fast.Request
 
 	mu         sync.Mutex
 	cond       sync.Cond // signalled when output was written, windows grew, or the connection failed

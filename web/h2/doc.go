@@ -4,7 +4,7 @@
 // through http.Server.TLSNextProto (ConfigureServer sets it up).
 //
 // Each connection has one goroutine that reads frames. A request a
-// FastHandler answers (gotwistd's static file cache: a plain GET or HEAD
+// fast.Handler answers (gotwistd's static file cache: a plain GET or HEAD
 // of a file held in memory) is answered right there, without a goroutine:
 // its pre-rendered header lines are HPACK-encoded and its body queued,
 // with no *http.Request made (no header map, no URL) and nothing

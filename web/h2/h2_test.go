@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
@@ -26,11 +27,11 @@ var fastBody = []byte(strings.Repeat("fast!", 40))
 // fastFiles answers GET and HEAD of /fast from memory.
 type fastFiles struct{}
 
-func (fastFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
-	if r.Path != "/fast" || !r.Simple {
-		return nil, nil, false
+func (fastFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
+	if r.Path() != "/fast" || !r.Plain() {
+		return fast.Response{}, false
 	}
-	return []byte(fmt.Sprintf("Content-Length: %d\r\nContent-Type: text/plain\r\nEtag: \"x\"\r\n", len(fastBody))), fastBody, true
+	return fast.Response{Header: []byte(fmt.Sprintf("Content-Length: %d\r\nContent-Type: text/plain\r\nEtag: \"x\"\r\n", len(fastBody))), Body: fastBody}, true
 }
 
 // testHandler answers what fastFiles declines.
@@ -538,11 +539,11 @@ func (w *watchFiles) Refresh() {
 	w.mu.Unlock()
 }
 
-func (w *watchFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
+func (w *watchFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
 	w.mu.Lock()
 	w.watched = append(w.watched, r.Watched)
 	w.mu.Unlock()
-	return fastFiles{}.ServeFastH2(r)
+	return fastFiles{}.ServeFast(r)
 }
 
 // TestWatcher: requests a Watcher's handler answers come Watched, after
@@ -576,18 +577,18 @@ func TestWatcher(t *testing.T) {
 type countingFiles struct {
 	mu      sync.Mutex
 	offered int
-	last    Request
+	last    fast.Request
 }
 
-func (f *countingFiles) ServeFastH2(r *Request) (header, body []byte, ok bool) {
+func (f *countingFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
 	f.mu.Lock()
 	f.offered++
 	f.last = *r
-	f.last.Method, f.last.Path = strings.Clone(r.Method), strings.Clone(r.Path) // valid only during the call
+	f.last.Method, f.last.Target = strings.Clone(r.Method), strings.Clone(r.Target) // valid only during the call
 	f.last.Referer, f.last.UserAgent = strings.Clone(r.Referer), strings.Clone(r.UserAgent)
-	f.last.Origin = strings.Clone(r.Origin)
+	f.last.Origin, f.last.AcceptEncoding = strings.Clone(r.Origin), strings.Clone(r.AcceptEncoding)
 	f.mu.Unlock()
-	return fastFiles{}.ServeFastH2(r)
+	return fastFiles{}.ServeFast(r)
 }
 
 // outcome sends a request's HEADERS on a fresh connection and says how
@@ -686,7 +687,7 @@ func TestMalformedOnBothPaths(t *testing.T) {
 	}
 }
 
-// TestFastRequest: what the FastHandler is told of a request, and which
+// TestFastRequest: what the fast.Handler is told of a request, and which
 // requests it is not offered.
 func TestFastRequest(t *testing.T) {
 	ff := &countingFiles{}
@@ -696,24 +697,24 @@ func TestFastRequest(t *testing.T) {
 		name    string
 		fields  []string
 		offered bool
-		want    Request // RemoteAddr not compared
+		want    fast.Request // RemoteAddr not compared
 	}{
 		{"referer and agent, first values", append(base[:8:8],
 			"referer", "https://r/", "user-agent", "ua/1", "referer", "second", "user-agent", "ua/2"), true,
-			Request{Method: "GET", Path: "/fast?q=1", Referer: "https://r/", UserAgent: "ua/1", Simple: true}},
+			fast.Request{Method: "GET", Target: "/fast?q=1", Proto: "HTTP/2.0", Referer: "https://r/", UserAgent: "ua/1"}},
 		{"origin, first non-empty value", append(base[:8:8], "origin", "", "origin", "https://a.example", "origin", "https://b.example"), true,
-			Request{Method: "GET", Path: "/fast?q=1", Origin: "https://a.example", Simple: true}},
+			fast.Request{Method: "GET", Target: "/fast?q=1", Proto: "HTTP/2.0", Origin: "https://a.example"}},
 		{"HEAD", []string{":method", "HEAD", ":scheme", "https", ":path", "/fast"}, true,
-			Request{Method: "HEAD", Path: "/fast", Simple: true}},
-		{"POST", []string{":method", "POST", ":scheme", "https", ":path", "/fast"}, false, Request{}},
-		{"range", append(base[:8:8], "range", "bytes=0-1"), false, Request{}},
-		{"if-range", append(base[:8:8], "if-range", `"x"`), false, Request{}},
-		{"if-match", append(base[:8:8], "if-match", `"x"`), false, Request{}},
-		{"if-modified-since", append(base[:8:8], "if-modified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
-		{"if-unmodified-since", append(base[:8:8], "if-unmodified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, Request{}},
+			fast.Request{Method: "HEAD", Target: "/fast", Proto: "HTTP/2.0"}},
+		{"POST", []string{":method", "POST", ":scheme", "https", ":path", "/fast"}, false, fast.Request{}},
+		{"range", append(base[:8:8], "range", "bytes=0-1"), false, fast.Request{}},
+		{"if-range", append(base[:8:8], "if-range", `"x"`), false, fast.Request{}},
+		{"if-match", append(base[:8:8], "if-match", `"x"`), false, fast.Request{}},
+		{"if-modified-since", append(base[:8:8], "if-modified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, fast.Request{}},
+		{"if-unmodified-since", append(base[:8:8], "if-unmodified-since", "Mon, 02 Jan 2006 15:04:05 GMT"), false, fast.Request{}},
 		{"accept-encoding, its value", append(base[:8:8], "accept-encoding", "gzip, br;q=0.5"), true,
-			Request{Method: "GET", Path: "/fast?q=1", AcceptEncoding: "gzip, br;q=0.5", Simple: true}},
-		{"two accept-encoding fields", append(base[:8:8], "accept-encoding", "gzip", "accept-encoding", "br"), false, Request{}},
+			fast.Request{Method: "GET", Target: "/fast?q=1", Proto: "HTTP/2.0", AcceptEncoding: "gzip, br;q=0.5", AcceptEncodingFields: 1}},
+		{"two accept-encoding fields", append(base[:8:8], "accept-encoding", "gzip", "accept-encoding", "br"), false, fast.Request{}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

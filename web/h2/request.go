@@ -10,15 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/gotwistd/gotwistd/internal/httpdate"
+	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/net/http/httpguts"
 	"golang.org/x/net/http2/hpack"
 )
 
 // head is what validate found in a new stream's header fields: all a
-// FastHandler needs, without the header map and URL of an *http.Request.
+// fast.Handler needs, without the header map and URL of an *http.Request.
 // Its strings are HPACK's, as the fields'.
 type head struct {
 	method, path, authority string
@@ -32,10 +32,9 @@ type head struct {
 	origin string
 	// acceptEncoding is the Accept-Encoding field's value, or "".
 	acceptEncoding string
-	hasAE          bool
-	// notSimple: a Range, a precondition or a second Accept-Encoding
-	// field (a request a cached file may not answer whole).
-	notSimple bool
+	nae            int // how many Accept-Encoding fields
+	// hasRange, hasCond: a Range field, a precondition (If-*).
+	hasRange, hasCond bool
 }
 
 // validate checks a new stream's header fields by RFC 9113's rules, for
@@ -73,39 +72,8 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 			continue
 		}
 		regular = true
-		if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
-			return errProtocol
-		}
-		switch f.Name {
-		case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
-			return errProtocol // connection-specific (RFC 9113 section 8.2.2)
-		case "te":
-			if f.Value != "trailers" {
-				return errProtocol
-			}
-		case "content-length":
-			n, err := strconv.ParseInt(f.Value, 10, 64)
-			if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
-				return errProtocol
-			}
-			st.declared = n
-		case "referer":
-			if !h.hasReferer {
-				h.referer, h.hasReferer = f.Value, true
-			}
-		case "user-agent":
-			if !h.hasAgent {
-				h.userAgent, h.hasAgent = f.Value, true
-			}
-		case "origin":
-			if h.origin == "" {
-				h.origin = f.Value
-			}
-		case "range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
-			h.notSimple = true
-		case "accept-encoding":
-			h.notSimple = h.notSimple || h.hasAE
-			h.acceptEncoding, h.hasAE = f.Value, true
+		if code := h.note(st, f); code != 0 {
+			return code
 		}
 	}
 	if h.method == "CONNECT" {
@@ -131,6 +99,51 @@ func (c *conn) validate(st *stream, fields []hpack.HeaderField, h *head) int {
 			return errProtocol
 		}
 		h.url = u
+	}
+	return 0
+}
+
+// note checks one regular header field of a new stream (validate's
+// rules) and records in h, or in st, what it means; a stream error code,
+// or 0.
+func (h *head) note(st *stream, f hpack.HeaderField) int {
+	if !validName(f.Name) || !httpguts.ValidHeaderFieldValue(f.Value) {
+		return errProtocol
+	}
+	switch f.Name {
+	case "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade":
+		return errProtocol // connection-specific (RFC 9113 section 8.2.2)
+	case "te":
+		if f.Value != "trailers" {
+			return errProtocol
+		}
+	case "content-length":
+		n, err := strconv.ParseInt(f.Value, 10, 64)
+		if err != nil || n < 0 || st.declared >= 0 && st.declared != n {
+			return errProtocol
+		}
+		st.declared = n
+	case "referer":
+		if !h.hasReferer {
+			h.referer, h.hasReferer = f.Value, true
+		}
+	case "user-agent":
+		if !h.hasAgent {
+			h.userAgent, h.hasAgent = f.Value, true
+		}
+	case "origin":
+		if h.origin == "" {
+			h.origin = f.Value
+		}
+	case "range":
+		h.hasRange = true
+	case "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since":
+		h.hasCond = true
+	case "accept-encoding":
+		if h.nae == 0 {
+			h.acceptEncoding = f.Value
+		}
+		h.nae++
 	}
 	return 0
 }
@@ -224,15 +237,20 @@ func validName(s string) bool {
 	return true
 }
 
-// serveFast offers the request h describes to the FastHandler; true if
-// it answered. It allocates nothing.
+// serveFast offers the request h describes to the fast.Handler, if it is
+// plain; true if it answered. It allocates nothing.
 func (c *conn) serveFast(st *stream, h *head) bool {
-	if h.method != "GET" && h.method != "HEAD" || !st.recvEnd || h.notSimple {
+	fr := &c.fastScratch
+	*fr = fast.Request{
+		Method: h.method, Target: h.path, Proto: "HTTP/2.0", RemoteAddr: c.remote,
+		AcceptEncoding: h.acceptEncoding, AcceptEncodingFields: h.nae,
+		Origin: h.origin, Referer: h.referer, UserAgent: h.userAgent,
+		Body: !st.recvEnd, Range: h.hasRange, Precondition: h.hasCond,
+	}
+	if !fr.Plain() {
 		return false
 	}
-	fr := &c.fastScratch
-	*fr = Request{Method: h.method, Path: h.path, RemoteAddr: c.remote, Referer: h.referer, UserAgent: h.userAgent, Origin: h.origin, AcceptEncoding: h.acceptEncoding, Simple: true}
-	if w, ok := c.srv.Fast.(Watcher); ok && w.WatchFD() >= 0 {
+	if w, ok := c.srv.Fast.(fast.Watcher); ok && w.WatchFD() >= 0 {
 		// Once per read: the changes made before these requests were
 		// sent are in the watch's queue by now.
 		if !c.refreshed {
@@ -241,11 +259,15 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 		}
 		fr.Watched = true
 	}
-	header, data, ok := c.srv.Fast.ServeFastH2(fr)
+	resp, ok := c.srv.Fast.ServeFast(fr)
 	if !ok {
 		return false
 	}
-	// The header lines never change (see FastHandler), so the fields
+	code, header, data := resp.Status, resp.Header, resp.Body
+	if code == 0 {
+		code = http.StatusOK
+	}
+	// The header lines never change (see fast.Handler), so the fields
 	// view them: HPACK's dynamic table may keep them.
 	fields := c.fastFields[:0]
 	for len(header) > 0 {
@@ -259,17 +281,17 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 		if j < 0 {
 			continue
 		}
-		fields = append(fields, hpack.HeaderField{Name: c.lowerName(line[:j]), Value: viewString(line[j+2:])})
+		fields = append(fields, hpack.HeaderField{Name: c.lowerName(line[:j]), Value: fast.String(line[j+2:])})
 	}
 	fields = append(fields, hpack.HeaderField{Name: "date", Value: httpDate()})
 	c.fastFields = fields
-	end := h.method == "HEAD" || len(data) == 0
+	end := h.method == "HEAD" || len(data) == 0 || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if st.reset {
 		return true
 	}
-	c.headerBlockLocked(st, http.StatusOK, fields, end)
+	c.headerBlockLocked(st, code, fields, end)
 	if end {
 		c.finishLocked(st)
 		return true
@@ -280,7 +302,7 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 
 var crlf, colonSpace = []byte("\r\n"), []byte(": ")
 
-// lowerName is a response header name from a FastHandler as HTTP/2 sends
+// lowerName is a response header name from a fast.Handler as HTTP/2 sends
 // it: lower-case. The names gotwistd's static handler sends are
 // constants; others are lowered once per connection (up to
 // maxLowerNames of them).
@@ -318,9 +340,6 @@ func (c *conn) lowerName(k []byte) string {
 
 // maxLowerNames bounds a connection's cache of lowered header names.
 const maxLowerNames = 32
-
-// viewString views b as a string without copying: b must never change.
-func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // startHandler runs the Handler for req on a goroutine of its own.
 func (c *conn) startHandler(st *stream, req *http.Request) {

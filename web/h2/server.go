@@ -9,59 +9,9 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/gotwistd/gotwistd/web/fast"
 )
-
-// Request is what a FastHandler sees of a request: strings decoded by
-// HPACK, valid only during the call.
-type Request struct {
-	// Method and Path are the :method and :path pseudo-header fields.
-	Method, Path string
-	// RemoteAddr is the client's address, as net/http's
-	// Request.RemoteAddr.
-	RemoteAddr string
-	// Referer, UserAgent are those header fields, or "".
-	Referer, UserAgent string
-	// Origin is the first Origin header field, or "" (CORS).
-	Origin string
-	// AcceptEncoding is the Accept-Encoding field's value, or "" (the
-	// FastHandler picks the coding; a request with two such fields is
-	// not Simple).
-	AcceptEncoding string
-	// Simple: a GET or HEAD without a body, a Range, a precondition or
-	// a second Accept-Encoding field: a request a cached file answers
-	// whole.
-	Simple bool
-	// Watched: the FastHandler is a Watcher, and its Refresh was called
-	// after this request arrived (once per read of the connection), so
-	// it may trust what its watch told it instead of checking.
-	Watched bool
-}
-
-// Watcher is a FastHandler that learns of changes through a descriptor
-// (gotwistd's static handler: inotify on its cached files), as in
-// gotwistd's HTTP/1.1 engine.
-type Watcher interface {
-	// WatchFD is the descriptor, or -1 for none.
-	WatchFD() int
-	// Refresh reads what the descriptor has to say, without waiting.
-	Refresh()
-}
-
-// IsHEAD reports whether the method is HEAD.
-func (r *Request) IsHEAD() bool { return r.Method == "HEAD" }
-
-// FastHandler answers requests from memory, on the connection's own
-// goroutine, so that the responses to the requests a client sent together
-// leave in one write. It must not block.
-type FastHandler interface {
-	// ServeFastH2 returns the header lines ("Name: value\r\n", with
-	// Content-Length, as gotwistd's HTTP/1.1 engine takes them) and the
-	// body of a 200 response to r, or false to leave r to the Handler.
-	// Neither header nor body may ever change afterwards: body may be
-	// written later, and the HPACK encoder's table may keep views of
-	// header.
-	ServeFastH2(r *Request) (header, body []byte, ok bool)
-}
 
 // Server serves HTTP/2 connections that net/http's Server (see
 // ConfigureServer), or another server calling ServeConn and GoAway, hands
@@ -69,8 +19,12 @@ type FastHandler interface {
 type Server struct {
 	// Handler answers what Fast declines, on a goroutine per request.
 	Handler http.Handler
-	// Fast, if set, is offered every request first.
-	Fast FastHandler
+	// Fast, if set, is offered every fast.Request.Plain request first, on
+	// the connection's own goroutine, so that the responses to the
+	// requests a client sent together leave in one write. A Fast that is
+	// a fast.Watcher has its Refresh called once per read of a
+	// connection, before the requests read are offered.
+	Fast fast.Handler
 	// IdleTimeout closes a connection without open streams after this
 	// long. 0: no limit.
 	IdleTimeout time.Duration

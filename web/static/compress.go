@@ -96,47 +96,6 @@ func codingQ(values []string) [len(compressed)]int {
 	return q
 }
 
-// parseQ returns the weight of a coding's parameters in thousandths: 1000
-// without a q parameter; ok false when q is not a qvalue (RFC 9110
-// section 12.4.2: "0" to "1" with at most three decimals).
-func parseQ(params string) (int, bool) {
-	for params != "" {
-		var p string
-		if i := strings.IndexByte(params, ';'); i >= 0 {
-			p, params = params[:i], params[i+1:]
-		} else {
-			p, params = params, ""
-		}
-		k, val, ok := strings.Cut(trimOWS(p), "=")
-		if !ok || !strings.EqualFold(trimOWS(k), "q") {
-			continue
-		}
-		val = trimOWS(val)
-		if val == "" || val[0] != '0' && val[0] != '1' {
-			return 0, false
-		}
-		n := int(val[0]-'0') * 1000
-		frac := val[1:]
-		if frac == "" {
-			return n, true
-		}
-		if frac[0] != '.' || len(frac) > 4 {
-			return 0, false
-		}
-		scale := 100
-		for i := 1; i < len(frac); i++ {
-			c := frac[i]
-			if c < '0' || c > '9' || n == 1000 && c != '0' {
-				return 0, false
-			}
-			n += int(c-'0') * scale
-			scale /= 10
-		}
-		return n, true
-	}
-	return 1000, true
-}
-
 // chooseCoding returns the index in compressed of the coding q prefers,
 // or -1 when none is acceptable.
 func chooseCoding(q [len(compressed)]int) int {

@@ -86,15 +86,6 @@ func FuzzCodingQ(f *testing.F) {
 	})
 }
 
-func TestParseQAllValues(t *testing.T) {
-	for n := 0; n <= 1000; n++ {
-		s := fmt.Sprintf("q=%d.%03d", n/1000, n%1000)
-		if got, ok := parseQ(s); !ok || got != n {
-			t.Fatalf("parseQ(%q) = %d, %v", s, got, ok)
-		}
-	}
-}
-
 func TestCompressibleType(t *testing.T) {
 	for ctype, want := range map[string]bool{
 		"text/html": true, "text/css; charset=utf-8": true, "application/javascript": true, "text/javascript": true,

@@ -53,6 +53,8 @@ func TestAcceptedCodings(t *testing.T) {
 		{"identity only", []string{"identity"}, 0},
 		{"x-gzip", []string{"x-gzip"}, gzip},
 		{"junk", []string{";;,, ,q=1"}, 0},
+		{"malformed q: unlisted", []string{"gzip;q=0.0000, br;q=.5, zstd;q=1.001"}, 0},
+		{"malformed q: star covers it", []string{"*, gzip;q=0.5x"}, br | zstd | gzip},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

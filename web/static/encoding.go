@@ -37,7 +37,11 @@ func acceptedCodings(values []string) uint8 {
 			}
 			name, params, _ := strings.Cut(elem, ";")
 			name = trimOWS(name)
-			ok := !qIsZero(params)
+			q, valid := parseQ(params)
+			if !valid {
+				continue // as codingQ: a malformed weight leaves the coding unlisted
+			}
+			ok := q > 0
 			var bit uint8
 			switch {
 			case strings.EqualFold(name, "br"):
@@ -64,26 +68,4 @@ func acceptedCodings(values []string) uint8 {
 		accepted |= 7 &^ listed
 	}
 	return accepted
-}
-
-// qIsZero reports whether coding parameters hold q=0 (0, 0., 0.0, ...).
-func qIsZero(params string) bool {
-	for params != "" {
-		var p string
-		if i := strings.IndexByte(params, ';'); i >= 0 {
-			p, params = params[:i], params[i+1:]
-		} else {
-			p, params = params, ""
-		}
-		k, val, ok := strings.Cut(trimOWS(p), "=")
-		if !ok || !strings.EqualFold(trimOWS(k), "q") {
-			continue
-		}
-		val = trimOWS(val)
-		if val == "" || val[0] != '0' {
-			return false
-		}
-		return strings.Trim(val[1:], ".0") == "" && strings.Count(val, ".") <= 1
-	}
-	return false
 }

@@ -1,12 +1,11 @@
 package static
 
 import (
-	"bytes"
 	"net/http/httptest"
 	"os"
 	"testing"
-	"unsafe"
 
+	"github.com/gotwistd/gotwistd/web/fast"
 	"github.com/gotwistd/gotwistd/web/h1"
 )
 
@@ -30,21 +29,17 @@ func startHTTP(tb testing.TB, h *Handler) *httptest.Server {
 	return ts
 }
 
-// fastAdapter offers plain GETs and HEADs to Handler.Cached, as the web
+// fastAdapter offers the plain GETs and HEADs the engine offers it to
+// Handler.Cached, as the web
 // plugin does.
 type fastAdapter struct{ h *Handler }
 
-func (f fastAdapter) ServeFast(r *h1.Request, resp *h1.FastResponse) bool {
-	if _, ae := r.AcceptEncoding(); ae || !r.Simple() || f.h.CORSByOrigin() && len(r.Header("Origin")) > 0 {
-		return false
+func (f fastAdapter) ServeFast(r *fast.Request) (fast.Response, bool) {
+	if r.AcceptEncodingFields > 0 || f.h.CORSByOrigin() && r.Origin != "" {
+		return fast.Response{}, false
 	}
-	p := r.Target
-	if i := bytes.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	header, body, ok := f.h.Cached(unsafe.String(unsafe.SliceData(p), len(p)), r.Watched)
-	resp.Header, resp.Body = header, body
-	return ok
+	header, body, ok := f.h.Cached(r.Path(), r.Watched)
+	return fast.Response{Header: header, Body: body}, ok
 }
 
 // WatchFD and Refresh make the engine's event loops keep the handler's

@@ -14,10 +14,11 @@ import (
 // request; ok is false when it might not, and the caller must use
 // ServeHTTP.
 //
-// "Plain" is for the caller to check: no Accept-Encoding (a
-// precompressed variant could be chosen), no Range, no precondition
-// (If-*), no request body, and no Origin when CORSByOrigin (the response
-// would name the origin). p is the path of the request target as sent,
+// "Plain" is for the caller to check (gotwistd's engines offer only what
+// web/fast's Request.Plain accepts): no Accept-Encoding (a precompressed
+// variant could be chosen; see CachedAccepting), no Range, no
+// precondition (If-*), no request body, and no Origin when CORSByOrigin
+// (the response would name the origin). p is the path of the request target as sent,
 // without the query; a path with a percent-escape, an empty segment, a
 // trailing slash or a segment ServeHTTP would refuse gets ok false. p is
 // not retained.

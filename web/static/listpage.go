@@ -76,7 +76,7 @@ func parseListQuery(raw string) listQuery {
 // non-zero q, higher than or equal to text/html's when that is named
 // too. Browsers name text/html and not JSON, so they get the page.
 func wantsJSON(accept []string) bool {
-	qJSON, qHTML := -1.0, -1.0
+	qJSON, qHTML := -1, -1
 	exactJSON := false
 	for _, line := range accept {
 		for _, item := range strings.Split(line, ",") {
@@ -98,21 +98,14 @@ func wantsJSON(accept []string) bool {
 	return qJSON > 0 && qJSON >= qHTML
 }
 
-// acceptQ is the q parameter of an Accept item's parameters; 1 when
-// absent, 0 when malformed.
-func acceptQ(params string) float64 {
-	for _, p := range strings.Split(params, ";") {
-		k, v, ok := strings.Cut(p, "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
-			continue
-		}
-		q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || q < 0 || q > 1 {
-			return 0
-		}
-		return q
+// acceptQ is the q parameter of an Accept item's parameters, in
+// thousandths (see parseQ): 1000 when absent, 0 when malformed.
+func acceptQ(params string) int {
+	q, ok := parseQ(params)
+	if !ok {
+		return 0
 	}
-	return 1
+	return q
 }
 
 var (
