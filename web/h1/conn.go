@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/stackgrow"
 )
 
 // Connection states, for Shutdown.
@@ -184,6 +186,13 @@ type Handshaker interface {
 
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
+	// Grow the stack once, now, not two or three times in the
+	// handshake or the request (internal/stackgrow).
+	if c.tc != nil {
+		stackgrow.To16K()
+	} else {
+		stackgrow.To8K()
+	}
 	if c.tc != nil && !c.handshakeTLS() {
 		c.end()
 		return
