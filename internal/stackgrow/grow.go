@@ -9,7 +9,7 @@
 // fault in pages of .gopclntab (64 KB each, with the kernel's fault-around)
 // that nothing else reads: about 0.8 MB of gotwistd's idle RSS.
 //
-// To16K and To8K grow the stack in one step, at the top of a goroutine
+// To16K, To8K and To4K grow the stack in one step, at the top of a goroutine
 // known to go that deep, when there are two or three frames to copy. The
 // memory is the same the goroutine would have grown to; only the copies
 // and walks are saved. The runtime still shrinks an idle stack at a
@@ -23,6 +23,9 @@ func To16K() { _ = frame14K(0) }
 
 // To8K is To16K for goroutines that go 8 KB deep.
 func To8K() { _ = frame6K(0) }
+
+// To4K is To16K for goroutines that go 4 KB deep.
+func To4K() { _ = frame2K(0) }
 
 // frame14K has a 14 KB frame: its prologue's stack check makes the runtime
 // grow the stack to the power of two that fits it. The frame is zeroed
@@ -41,4 +44,12 @@ func frame14K(i int) byte {
 func frame6K(i int) byte {
 	var pad [6 << 10]byte
 	return pad[i%len(pad)]
+}
+
+// frame2K is frame14K's 2 KB frame, for a 4 KB stack.
+//
+//go:noinline
+func frame2K(i int) byte {
+	var pad [2 << 10]byte
+	return pad[i&(len(pad)-1)]
 }

@@ -43,10 +43,14 @@ func TestReserve(t *testing.T) {
 		use     int
 		moved   bool
 	}{
-		{"To16K then 12 KB deep", To16K, 12 << 10, false},
-		{"To8K then 5 KB deep", To8K, 5 << 10, false},
-		{"To8K then 12 KB deep", To8K, 12 << 10, true},
-		{"nothing then 12 KB deep", func() {}, 12 << 10, true},
+		// Leave room for the runtime's guard and the frames above: the
+		// race detector's are larger.
+		{"To16K then 10 KB deep", To16K, 10 << 10, false},
+		{"To8K then 4 KB deep", To8K, 4 << 10, false},
+		{"To8K then 20 KB deep", To8K, 20 << 10, true},
+		{"To4K then 1.5 KB deep", To4K, 3 << 9, false},
+		{"To4K then 20 KB deep", To4K, 20 << 10, true},
+		{"nothing then 10 KB deep", func() {}, 10 << 10, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := moves(tc.reserve, tc.use); got != tc.moved {

@@ -187,11 +187,12 @@ type Handshaker interface {
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
 	// Grow the stack once, now, not two or three times in the
-	// handshake or the request (internal/stackgrow).
+	// handshake, or once deeper in the request (internal/stackgrow):
+	// the sizes they reach.
 	if c.tc != nil {
 		stackgrow.To16K()
 	} else {
-		stackgrow.To8K()
+		stackgrow.To4K()
 	}
 	if c.tc != nil && !c.handshakeTLS() {
 		c.end()
