@@ -17,6 +17,7 @@ import (
 	"github.com/gotwistd/gotwistd/handover"
 	"github.com/gotwistd/gotwistd/internal/getopt"
 	"github.com/gotwistd/gotwistd/internal/logfile"
+	"github.com/gotwistd/gotwistd/internal/stackgrow"
 	"github.com/gotwistd/gotwistd/service"
 	"github.com/gotwistd/gotwistd/web/cgi"
 	"github.com/gotwistd/gotwistd/web/static"
@@ -287,7 +288,10 @@ func (s *Server) Serve() error {
 	}
 	errs := make(chan error, len(s.listeners))
 	for i := range s.listeners {
-		go func() { errs <- s.serveOne(i) }()
+		go func() {
+			stackgrow.To4K() // (internal/stackgrow)
+			errs <- s.serveOne(i)
+		}()
 	}
 	s.startACME()
 	go s.serveMetricsListener()

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/stackgrow"
 	"github.com/gotwistd/gotwistd/systemd"
 )
 
@@ -55,7 +56,10 @@ type startWatch struct {
 // keeps running until the process exits.
 func (w *startWatch) step(what string, fn func() error) error {
 	done := make(chan error, 1)
-	go func() { done <- fn() }()
+	go func() {
+		stackgrow.To8K() // New and Listen go 8 KB deep (internal/stackgrow)
+		done <- fn()
+	}()
 
 	slow := time.NewTimer(max(0, startSlowAfter-time.Since(w.begin)))
 	defer slow.Stop()

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/stackgrow"
 	"github.com/gotwistd/gotwistd/web/fast"
 )
 
@@ -191,6 +192,14 @@ type Handshaker interface {
 
 // serve is the connection's goroutine, from its start.
 func (c *conn) serve() {
+	// Grow the stack once, now, not two or three times in the
+	// handshake, or once deeper in the request (internal/stackgrow):
+	// the sizes they reach.
+	if c.tc != nil {
+		stackgrow.To16K()
+	} else {
+		stackgrow.To4K()
+	}
 	if c.tc != nil && !c.handshakeTLS() {
 		c.end()
 		return
