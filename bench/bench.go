@@ -48,6 +48,13 @@ type results struct {
 	activErr map[string]string
 	cmds     map[string][]string                 // "startup"/"activation" -> example command lines
 	probes   map[string]map[string]encodingProbe // br case -> server -> what it sent
+
+	// The cold-activation case under a real systemd (see systemd.go).
+	systemd        map[string][]systemdRun
+	systemdFail    map[string]string // server -> why it has no (more) runs
+	systemdErr     string            // why the case did not run at all
+	systemdVersion string            // the box's `systemctl --version` first line
+	systemdUnits   []string          // the service units, gotwistd's first
 }
 
 type passResult struct {
@@ -97,7 +104,7 @@ func (b *bench) run(ctx context.Context) error {
 		tools: map[string]string{}, versions: map[string]string{}, mem: map[string]*memResult{},
 		startup: map[string][]startupResult{}, startErr: map[string]string{},
 		activ: map[string][]activationResult{}, activErr: map[string]string{}, cmds: map[string][]string{},
-		probes: map[string]map[string]encodingProbe{}}
+		probes: map[string]map[string]encodingProbe{}, systemd: map[string][]systemdRun{}, systemdFail: map[string]string{}}
 	b.res = r
 	r.loadAvg[0] = firstLine("/proc/loadavg")
 	if f := strings.Fields(r.loadAvg[0]); len(f) > 0 {
@@ -145,6 +152,11 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if b.cfg.want(caseActivation) {
 		if err := b.runActivation(ctx); err != nil {
+			return err
+		}
+	}
+	if b.cfg.want(caseSystemd) {
+		if err := b.runSystemdActivation(ctx); err != nil {
 			return err
 		}
 	}

@@ -31,13 +31,14 @@ const (
 	caseRSS        = "rss"        // idle RSS and RSS holding N keep-alive connections
 	caseReady      = "ready"      // exec -> READY=1 / first response, gotwistd vs twistd3
 	caseActivation = "activation" // cold socket activation, connect -> first byte
+	caseSystemd    = "systemd"    // cold socket activation under a real systemd (the e2e box)
 )
 
 // throughputCases are the wrk/h2load cases, in the order they are run and shown.
 var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS}
 
 var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS,
-	caseLogs, caseRSS, caseReady, caseActivation}
+	caseLogs, caseRSS, caseReady, caseActivation, caseSystemd}
 
 // isH3 reports whether c is loaded over HTTP/3 (by h3load).
 func isH3(c string) bool { return c == caseH3 || c == caseH3100k }

@@ -173,6 +173,9 @@ func (b *bench) writeReport() error {
 	if len(r.activ) > 0 || len(r.activErr) > 0 {
 		b.writeActivation(w)
 	}
+	if len(r.systemd) > 0 || len(r.systemdFail) > 0 || r.systemdErr != "" {
+		b.writeSystemdActivation(w)
+	}
 	b.writeCompression(w)
 	b.writeExtras(w)
 	b.writeSettings(w)

@@ -363,7 +363,7 @@ func (b *bench) writeCaveats(w func(string, ...any)) {
 	w("- lighttpd's `server.max-worker` forks workers after start; lighttpd's docs discourage it, but it is")
 	w("  the only way to give lighttpd a second core.")
 	w("- Medians of %d round(s); with few rounds one noisy run moves a median. Look at min – max.", b.res.cfg.rounds)
-	w("- Socket activation uses systemd-socket-activate, not PID 1: no cgroup set-up and no unit start, so")
-	w("  real systemd adds a little on top for both servers.")
+	w("- The `activation` case uses systemd-socket-activate, not PID 1: no cgroup set-up and no unit")
+	w("  start; the `systemd` case has them, and its spread is mostly systemd's own.")
 	w("")
 }

@@ -26,6 +26,12 @@ func main() {
 	}
 	resp := append([]byte("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\nContent-Length: "+
 		strconv.Itoa(len(body))+"\r\n\r\n"), body...)
+	// systemd's NonBlocking=true (the seed's unit) hands the socket over
+	// non-blocking: a second accept would then fail with EAGAIN instead
+	// of waiting.
+	if err := syscall.SetNonblock(3, false); err != nil {
+		fail("rawaccept: fd 3: " + err.Error() + " (start it with a listening socket as fd 3, as systemd-socket-activate does)")
+	}
 	buf := make([]byte, 4096)
 	for {
 		c, _, err := syscall.Accept4(3, syscall.SOCK_CLOEXEC)
