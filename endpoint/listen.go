@@ -231,7 +231,8 @@ func hostPort(iface string, port int) string {
 func (l *Listener) listenTCP(ctx context.Context, network, iface string, port, backlog int) error {
 	// No TCP keep-alive probes on accepted connections, as Twisted sets none
 	// (Go would otherwise make four setsockopt calls per connection).
-	lc := net.ListenConfig{KeepAlive: -1}
+	// TCP_DEFER_ACCEPT: see deferAccept.
+	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
 	ln, err := lc.Listen(ctx, network, hostPort(iface, port))
 	if err != nil {
 		return explainBind(err, port)
