@@ -8,11 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestTCPDeferAccept: a tcp: listener gotwistd binds has TCP_DEFER_ACCEPT,
-// and the connection accept(2) returns has its client's first bytes
-// there already: a read that does not wait finds them.
-func TestTCPDeferAccept(t *testing.T) {
-	l := listen(t, "tcp:0:interface=127.0.0.1")
+// deferSecs is the listener's TCP_DEFER_ACCEPT.
+func deferSecs(t *testing.T, l *Listener) int {
+	t.Helper()
 	rc, err := l.Stream.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +22,24 @@ func TestTCPDeferAccept(t *testing.T) {
 	}); err != nil || serr != nil {
 		t.Fatal(err, serr)
 	}
-	if secs != deferAcceptSecs {
-		t.Errorf("TCP_DEFER_ACCEPT = %d on the listener, want %d", secs, deferAcceptSecs)
+	return secs
+}
+
+// TestTCPDeferAccept: a tcp: listener has no TCP_DEFER_ACCEPT until
+// DeferAccept (a port forwarder's clients may wait for the server to
+// speak), then has it, and the connection accept(2) returns has its
+// client's first bytes there already: a read that does not wait finds
+// them.
+func TestTCPDeferAccept(t *testing.T) {
+	l := listen(t, "tcp:0:interface=127.0.0.1")
+	if secs := deferSecs(t, l); secs != 0 {
+		t.Errorf("TCP_DEFER_ACCEPT = %d after Listen, want 0", secs)
+	}
+	if err := l.DeferAccept(); err != nil {
+		t.Fatal(err)
+	}
+	if secs := deferSecs(t, l); secs != deferAcceptSecs {
+		t.Errorf("TCP_DEFER_ACCEPT = %d after DeferAccept, want %d", secs, deferAcceptSecs)
 	}
 	c, err := net.Dial("tcp", l.Stream.Addr().String())
 	if err != nil {

@@ -53,6 +53,7 @@ type Listener struct {
 	// HeaderTimeout and OnError before serving.
 	Proxy *ProxyListener
 
+	bound     net.Listener // the TCP socket Listen bound itself; nil for others
 	certs     *certStore
 	cleanup   []func() error
 	closeOnce sync.Once
@@ -231,13 +232,12 @@ func hostPort(iface string, port int) string {
 func (l *Listener) listenTCP(ctx context.Context, network, iface string, port, backlog int) error {
 	// No TCP keep-alive probes on accepted connections, as Twisted sets none
 	// (Go would otherwise make four setsockopt calls per connection).
-	// TCP_DEFER_ACCEPT: see deferAccept.
-	lc := net.ListenConfig{KeepAlive: -1, Control: deferAccept}
+	lc := net.ListenConfig{KeepAlive: -1}
 	ln, err := lc.Listen(ctx, network, hostPort(iface, port))
 	if err != nil {
 		return explainBind(err, port)
 	}
-	l.Stream = ln
+	l.Stream, l.bound = ln, ln
 	return applyBacklog(ln, backlog)
 }
 
