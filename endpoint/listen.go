@@ -53,6 +53,7 @@ type Listener struct {
 	// HeaderTimeout and OnError before serving.
 	Proxy *ProxyListener
 
+	bound     net.Listener // the TCP socket Listen bound itself; nil for others
 	certs     *certStore
 	cleanup   []func() error
 	closeOnce sync.Once
@@ -236,7 +237,7 @@ func (l *Listener) listenTCP(ctx context.Context, network, iface string, port, b
 	if err != nil {
 		return explainBind(err, port)
 	}
-	l.Stream = ln
+	l.Stream, l.bound = ln, ln
 	return applyBacklog(ln, backlog)
 }
 

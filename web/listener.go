@@ -280,6 +280,11 @@ func (s *Server) serveOne(i int) error {
 		return nil
 	}
 	ln := l.Stream
+	// HTTP's clients speak first: the kernel hands over connections
+	// once their request is there (a socket gotwistd bound itself only).
+	if err := l.DeferAccept(); err != nil {
+		s.log.Warn(fmt.Sprintf("%s: %v", l.Endpoint, err))
+	}
 	s.mu.Lock()
 	select {
 	case <-s.stopping:

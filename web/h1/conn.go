@@ -118,6 +118,10 @@ type conn struct {
 	linger   bool  // read and discard input before closing
 	failSize int   // body bytes of the last error response
 	werr     error // a write failed: the connection is done
+
+	// closeAfterPending: pending ends with a "Connection: close"
+	// response; close once it is written.
+	closeAfterPending bool
 }
 
 // Transparent is implemented by connection wrappers whose Read and Write
@@ -234,7 +238,7 @@ func (c *conn) resume() {
 		}
 		clear(c.pending)
 		c.pending = c.pending[:0]
-		if c.werr != nil {
+		if c.werr != nil || c.closeAfterPending {
 			c.end()
 			return
 		}

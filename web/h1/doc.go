@@ -53,6 +53,14 @@
 // with it, and marks the requests it serves Watched, so the handler can
 // trust what it knows without a stat(2) per request.
 //
+// A new connection whose request is already readable when Serve accepts
+// it (gotwistd's own TCP listeners have TCP_DEFER_ACCEPT, so it usually
+// is) is answered the same way by the accepting goroutine: after a
+// "Connection: close" answer it is closed there, with no goroutine of its
+// own; a kept-alive one goes to a loop; anything else to its goroutine, as
+// from a loop. One with nothing to read yet gets its goroutine, and the
+// timeouts of a new connection, as before.
+//
 // On a connection's own goroutine, reads of a bare socket go through
 // syscall.RawConn, and the read buffer is given back when a read finds no
 // data.

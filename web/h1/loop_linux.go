@@ -346,13 +346,47 @@ func (lp *loop) serve(c *conn, now time.Time) {
 		srv.ConnState(c.nc, http.StateActive)
 	}
 	c.now = now
-	c.inLoop = true
 	data := lp.rbuf[:n]
 	w := &lp.work
+	p, closing, handBack := c.serveReady(data, w, lp.watch != nil)
+	switch {
+	case c.werr != nil:
+		c.state.Store(stClosing)
+		lp.end(c)
+	case len(c.pending) > 0 && closing:
+		c.closeAfterPending = true
+		lp.handBack(c, nil)
+	case len(c.pending) > 0 || handBack:
+		lp.handBack(c, data[p:])
+	case closing:
+		c.state.Store(stClosing)
+		lp.end(c)
+	default:
+		c.lastActive = now.UnixNano()
+		if srv.ConnState != nil {
+			srv.ConnState(c.nc, http.StateIdle)
+		}
+		if c.between != nil {
+			c.between() // every byte read was served
+		}
+		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
+			lp.end(c)
+		}
+	}
+}
+
+// serveReady answers, without waiting, the requests at the start of data
+// (just read from c's socket) that the fast.Handler takes, with w as the
+// work state; watched says the Handler's watch was refreshed after data
+// arrived. It returns how many bytes it served, whether the connection
+// is to close after them, and whether the rest needs c's goroutine (a
+// request for the Handler, a partial head, one the engine refuses). What
+// could not be written is in c.pending, and a write error in c.werr.
+func (c *conn) serveReady(data []byte, w *work, watched bool) (p int, closing, handBack bool) {
+	srv := c.srv
 	w.wbuf = w.wbuf[:0]
+	c.inLoop = true
 	c.w = w
-	p := 0
-	closing, handBack := false, false
 	for p < len(data) {
 		buf := data[p:]
 		end, _ := headEnd(buf, 0)
@@ -361,7 +395,7 @@ func (lp *loop) serve(c *conn, now time.Time) {
 			break
 		}
 		r := &w.req
-		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, lp.watch != nil).Plain() {
+		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, watched).Plain() {
 			handBack = true
 			break
 		}
@@ -387,33 +421,19 @@ func (lp *loop) serve(c *conn, now time.Time) {
 	c.inLoop = false // before a goroutine may take c over
 	c.w = nil
 	w.wbuf = w.wbuf[:0]
-	switch {
-	case c.werr != nil:
-		c.state.Store(stClosing)
-		lp.end(c)
-	case len(c.pending) > 0 || handBack:
-		lp.handBack(c, data[p:])
-	case closing:
-		c.state.Store(stClosing)
-		lp.end(c)
-	default:
-		c.lastActive = now.UnixNano()
-		if srv.ConnState != nil {
-			srv.ConnState(c.nc, http.StateIdle)
-		}
-		if c.between != nil {
-			c.between() // every byte read was served
-		}
-		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
-			lp.end(c)
-		}
-	}
+	return p, closing, handBack
 }
 
 // handBack gives c a goroutine again, with input: what the loop read but
 // did not serve (c.pending holds what it could not write).
 func (lp *loop) handBack(c *conn, input []byte) {
 	lp.forget(c, true)
+	c.takeInput(input)
+	go c.resume()
+}
+
+// takeInput gives c a read buffer holding input, for its goroutine.
+func (c *conn) takeInput(input []byte) {
 	if len(input) > readBufSize {
 		c.rbuf = make([]byte, max(len(input), 2*readBufSize))
 	} else {
@@ -421,7 +441,6 @@ func (lp *loop) handBack(c *conn, input []byte) {
 	}
 	c.r0, c.r1 = 0, copy(c.rbuf, input)
 	c.scan, c.blank, c.armed, c.lineDone = 0, 0, false, false
-	go c.resume()
 }
 
 // loopWrite writes b to c's socket without waiting, when c is in a loop;

@@ -17,3 +17,9 @@ func (s *Server) toLoop(c *conn) bool { return false }
 func (s *Server) wakeLoops() {}
 
 func (c *conn) loopWrite(bufs [][]byte, keep []bool) { panic("h1: no event loop here") }
+
+// acceptor: connections are always answered on their own goroutines here.
+type acceptor struct{}
+
+// answerAtAccept: nothing is answered by the accepting goroutine here.
+func (s *Server) answerAtAccept(c *conn, a *acceptor) bool { return false }

@@ -178,6 +178,7 @@ func (s *Server) Serve(l net.Listener) error {
 	defer s.trackListener(&l, false)
 	defer l.Close()
 	lim := s.limits()
+	var acc acceptor
 	var delay time.Duration
 	for {
 		nc, err := l.Accept()
@@ -208,6 +209,9 @@ func (s *Server) Serve(l net.Listener) error {
 		}
 		if s.ConnState != nil {
 			s.ConnState(nc, http.StateNew)
+		}
+		if s.answerAtAccept(c, &acc) {
+			continue
 		}
 		go c.serve()
 	}
