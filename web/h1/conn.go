@@ -110,6 +110,7 @@ type conn struct {
 	pending      [][]byte             // output an event loop could not write
 	inLoop       bool                 // an event loop is serving it: writes must not wait
 	readTimedOut bool                 // the last read failing hit the read deadline
+	refreshed    bool                 // the fast.Watcher was refreshed since the last read
 	looped       atomic.Bool          // an event loop has it: only the loop may close it
 
 	ctx    context.Context // for *http.Request; made on first use
@@ -226,6 +227,7 @@ func (c *conn) serve() {
 // back: it writes the output the loop could not, then goes on with the
 // input the loop read.
 func (c *conn) resume() {
+	c.refreshed = false // the loop read the input
 	if len(c.pending) > 0 {
 		if d := c.srv.WriteTimeout; d > 0 {
 			c.setWriteDeadline(time.Now().Add(d), d)
@@ -446,6 +448,7 @@ func (c *conn) serveRequest(r *Request) bool {
 	}
 	if c.srv.Fast != nil {
 		if fr := r.fastRequest(c.remote, false); fr.Plain() {
+			fr.Watched = c.refreshWatch()
 			if f, ok := c.srv.Fast.ServeFast(fr); ok {
 				c.lastFast = true
 				closing := r.close || c.srv.inShutdown.Load()

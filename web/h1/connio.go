@@ -57,6 +57,7 @@ func (c *conn) read() bool {
 	if n > 0 {
 		c.r1 += n
 		c.now = time.Now()
+		c.refreshed = false
 		return true
 	}
 	// EOF, timeout, reset: all end the connection quietly, but for the

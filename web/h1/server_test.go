@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,7 +26,17 @@ import (
 type fastFiles struct {
 	files map[string]string
 	mu    sync.Mutex
-	seen  []bool // Request.Watched of each fast answer
+	seen  []bool   // Request.Watched of each fast answer
+	gids  []uint64 // the goroutine that asked for each fast answer
+}
+
+// goroutineID is the calling goroutine's number, from its stack's first
+// line ("goroutine 7 [running]:").
+func goroutineID() uint64 {
+	var b [32]byte
+	s := strings.TrimPrefix(string(b[:runtime.Stack(b[:], false)]), "goroutine ")
+	id, _ := strconv.ParseUint(s[:strings.IndexByte(s, ' ')], 10, 64)
+	return id
 }
 
 func (f *fastFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
@@ -38,6 +49,7 @@ func (f *fastFiles) ServeFast(r *fast.Request) (fast.Response, bool) {
 	}
 	f.mu.Lock()
 	f.seen = append(f.seen, r.Watched)
+	f.gids = append(f.gids, goroutineID())
 	f.mu.Unlock()
 	return fast.Response{
 		Header: []byte("Content-Type: text/plain\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n"),
@@ -547,27 +559,37 @@ func (f *watchFiles) change(t *testing.T) {
 	}
 }
 
-// TestWatcher: requests served by an event loop are Watched, and a
-// readable WatchFD is refreshed before the requests that come after.
+// TestWatcher: requests are Watched, whether a connection's goroutine or
+// an event loop serves them, and a readable WatchFD is refreshed before
+// the requests that come after the change.
 func TestWatcher(t *testing.T) {
-	_, ff := newFastServer()
-	wf := newWatchFiles(t, ff)
-	s := &Server{Handler: wf, Fast: wf}
-	addr := startEngine(t, s)
-	c := dial(t, addr)
-	c.get("/a") // at accept (watched) or on the connection's goroutine (not)
-	c.get("/a") // from a loop
-	wf.change(t)
-	c.get("/b")
-	select {
-	case <-wf.refreshed:
-	default:
-		t.Error("Refresh was not called before the next request")
-	}
-	ff.mu.Lock()
-	defer ff.mu.Unlock()
-	if fmt.Sprint(ff.seen[1:]) != "[true true]" {
-		t.Errorf("Watched flags %v, want [? true true]", ff.seen)
+	for _, tt := range []struct {
+		name string
+		wrap func(net.Conn) net.Conn
+	}{
+		{"loop", nil}, // the first request on the goroutine, the others from a loop
+		{"goroutine", func(c net.Conn) net.Conn { return opaqueConn{c} }}, // never in a loop
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ff := newFastServer()
+			wf := newWatchFiles(t, ff)
+			s := &Server{Handler: wf, Fast: wf}
+			c := dial(t, serveLoopback(t, s, tt.wrap))
+			c.get("/a")
+			c.get("/a")
+			wf.change(t)
+			c.get("/b")
+			select {
+			case <-wf.refreshed:
+			default:
+				t.Error("Refresh was not called before the next request")
+			}
+			ff.mu.Lock()
+			defer ff.mu.Unlock()
+			if fmt.Sprint(ff.seen) != "[true true true]" {
+				t.Errorf("Watched flags %v, want [true true true]", ff.seen)
+			}
+		})
 	}
 }
 
@@ -649,8 +671,10 @@ func TestWrappers(t *testing.T) {
 			}
 			ff.mu.Lock()
 			defer ff.mu.Unlock()
-			if ff.seen[2] != tt.looped {
-				t.Errorf("served from a loop: %v, want %v", ff.seen[2], tt.looped)
+			// The first request is the connection goroutine's; once
+			// idle in a loop, that goroutine is gone.
+			if looped := ff.gids[2] != ff.gids[0]; looped != tt.looped {
+				t.Errorf("served from a loop: %v, want %v", looped, tt.looped)
 			}
 		})
 	}
