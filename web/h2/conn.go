@@ -57,7 +57,7 @@ type conn struct {
 	dec          *hpack.Decoder
 	block        []byte // header block being assembled
 	lastBlock    []byte // the last block decoded (see decode)
-	repeatable   bool   // lastBlock is indexedOnly: the same bytes decode to the same fields
+	repeatable   bool   // lastBlock is tableNeutral: the same bytes decode to the same fields
 	blockStream  uint32 // its stream, while CONTINUATION frames are due
 	blockFlags   uint8  // the HEADERS frame's flags
 	maxStreamID  uint32 // highest stream the client opened

@@ -11,28 +11,80 @@ import (
 // gets the same answer back. What the connection can reuse, it reuses,
 // as long as neither HPACK dynamic table has changed since.
 
-// Incoming: a header block made of one-byte indexed fields only changes
-// nothing in the decoder's table, so the same bytes again decode to the
-// same fields.
+// Incoming: a header block made of indexed fields and literals not
+// added to the table changes nothing in the decoder's table, so the same
+// bytes again decode to the same fields. (A client may well send such
+// blocks: nghttp2 never indexes :path.)
 
-// indexedOnly reports whether block is one-byte indexed field
-// representations (RFC 7541 section 6.1) and nothing else: decoding it
-// leaves the dynamic table as it was.
-func indexedOnly(block []byte) bool {
+// tableNeutral reports whether block is field representations that leave
+// the dynamic table as it was (RFC 7541 section 6): indexed fields, and
+// literals without indexing or never indexed; no literal with
+// incremental indexing, no size update.
+func tableNeutral(block []byte) bool {
 	if len(block) == 0 {
 		return false
 	}
-	for _, b := range block {
-		// 0x80: index 0, an error; 0xff: an index of more bytes.
-		if b&0x80 == 0 || b == 0x80 || b == 0xff {
+	for b := block; len(b) > 0; {
+		switch {
+		case b[0]&0x80 != 0: // indexed
+			_, n, ok := hpackInt(b, 7)
+			if !ok {
+				return false
+			}
+			b = b[n:]
+		case b[0]&0xc0 == 0x40, b[0]&0xe0 == 0x20: // indexing, size update
 			return false
+		default: // 0000xxxx, 0001xxxx: a literal left out of the table
+			idx, n, ok := hpackInt(b, 4)
+			if !ok {
+				return false
+			}
+			b = b[n:]
+			if idx == 0 { // a literal name
+				if b, ok = skipString(b); !ok {
+					return false
+				}
+			}
+			if b, ok = skipString(b); !ok {
+				return false
+			}
 		}
 	}
 	return true
 }
 
+// hpackInt reads an integer with an n-bit prefix (RFC 7541 section
+// 5.1) from b: the value, and the bytes it took.
+func hpackInt(b []byte, prefix uint) (uint64, int, bool) {
+	if len(b) == 0 {
+		return 0, 0, false
+	}
+	mask := uint64(1)<<prefix - 1
+	v := uint64(b[0]) & mask
+	if v < mask {
+		return v, 1, true
+	}
+	for i, m := 1, uint(0); i < len(b) && m <= 56; i, m = i+1, m+7 {
+		v += uint64(b[i]&0x7f) << m
+		if b[i]&0x80 == 0 {
+			return v, i + 1, true
+		}
+	}
+	return 0, 0, false
+}
+
+// skipString is b after the string literal it starts with (RFC 7541
+// section 5.2).
+func skipString(b []byte) ([]byte, bool) {
+	l, n, ok := hpackInt(b, 7)
+	if !ok || l > uint64(len(b)-n) {
+		return nil, false
+	}
+	return b[n+int(l):], true
+}
+
 // maxRepeatBlock bounds the header block kept for comparison.
-const maxRepeatBlock = 128
+const maxRepeatBlock = 256
 
 // Outgoing: the block the encoder made for a fast response (a cached
 // file's header lines, its status and the Date) is kept when making it

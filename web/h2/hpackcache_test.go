@@ -111,7 +111,8 @@ func TestRepeatedHeaderBlocks(t *testing.T) {
 
 // TestRepeatedBlockThatIndexes: the same header block twice, when it
 // adds to the decoder's table, is decoded twice: a third block naming
-// the entries the second added is understood.
+// the entries the second added is understood, and sent again (it adds
+// nothing) gets the same answer.
 func TestRepeatedBlockThatIndexes(t *testing.T) {
 	hs := start(t, &Server{Fast: twoFiles{}})
 	r := dialRaw(t, hs)
@@ -122,7 +123,8 @@ func TestRepeatedBlockThatIndexes(t *testing.T) {
 	// :authority x as entry 65: the one the first block added, once the
 	// second block's two entries are in front of it.
 	third := []byte{0x82, 0x87, 0xc1, 0x04, 0x02, '/', 'a'}
-	for i, block := range [][]byte{twice, twice, third} {
+	// third twice: the second time, its fields again without decoding.
+	for i, block := range [][]byte{twice, twice, third, third} {
 		if err := r.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: uint32(2*i + 1), BlockFragment: block, EndStream: true, EndHeaders: true}); err != nil {
 			t.Fatal(err)
 		}
@@ -133,13 +135,41 @@ func TestRepeatedBlockThatIndexes(t *testing.T) {
 		case *http2.GoAwayFrame:
 			got = "GOAWAY " + f.ErrCode.String()
 		case *http2.MetaHeadersFrame:
-			if f.StreamID == 5 {
-				got = "HEADERS " + f.PseudoValue("status")
+			if got = "HEADERS " + f.PseudoValue("status"); got == "HEADERS 200" && f.StreamID != 7 {
+				got = ""
 			}
 		}
 		return got != ""
 	})
 	if got != "HEADERS 200" {
-		t.Fatalf("stream 5: %s, want HEADERS 200", got)
+		t.Fatalf("streams 1-7: %s, want HEADERS 200 on each", got)
 	}
+}
+
+// FuzzTableNeutral: a block tableNeutral calls neutral, once decoded,
+// leaves a fresh decoder's dynamic table empty (a block naming its first
+// entry fails after it); and no input makes it panic.
+func FuzzTableNeutral(f *testing.F) {
+	for _, seed := range [][]byte{
+		{0x82, 0x87, 0x84},
+		{0x82, 0x04, 0x02, '/', 'a'},
+		{0x10, 0x01, 'k', 0x01, 'v'},
+		{0x00, 0x81, 0x9c, 0x01, 'v'},
+		{0x41, 0x01, 'x'},
+		{0x3f, 0xe1, 0x1f},
+		{0xff, 0x80, 0x01},
+		{0x0f, 0x12, 0x7f, 0x00},
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, block []byte) {
+		neutral := tableNeutral(block)
+		d := hpack.NewDecoder(4096, nil)
+		if _, err := d.DecodeFull(block); err != nil || !neutral {
+			return
+		}
+		if _, err := d.DecodeFull([]byte{0xbe}); err == nil {
+			t.Fatalf("% x: called neutral, but the table has an entry after it", block)
+		}
+	})
 }

@@ -349,7 +349,7 @@ func (c *conn) decode() ([]hpack.HeaderField, error) {
 	if err := c.dec.Close(); err != nil {
 		return nil, err
 	}
-	if len(c.block) <= maxRepeatBlock && indexedOnly(c.block) {
+	if len(c.block) <= maxRepeatBlock && tableNeutral(c.block) {
 		c.lastBlock = append(c.lastBlock[:0], c.block...)
 		c.repeatable = true
 	}
