@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"net"
 	"testing"
 
@@ -41,5 +42,42 @@ func BenchmarkServeFast(b *testing.B) {
 			b.Fatal("not served fast")
 		}
 		c.out = c.out[:0]
+	}
+}
+
+// BenchmarkDecode is the header block h2load sends for each request once
+// its first has filled the table (indexed fields, :path as a literal
+// nghttp2 never indexes), decoded again and again on one connection.
+func BenchmarkDecode(b *testing.B) {
+	nc, peer := net.Pipe()
+	defer nc.Close()
+	defer peer.Close()
+	c := newConn(&Server{}, nc)
+	var hb bytes.Buffer
+	enc := hpack.NewEncoder(&hb)
+	fields := []hpack.HeaderField{
+		{Name: ":method", Value: "GET"}, {Name: ":scheme", Value: "https"}, {Name: ":authority", Value: "127.0.0.1:8443"},
+		{Name: "user-agent", Value: "h2load nghttp2/1.52.0"}, {Name: "accept", Value: "*/*"},
+	}
+	for _, f := range fields {
+		_ = enc.WriteField(f)
+	}
+	c.block = append(c.block[:0], hb.Bytes()...)
+	if _, err := c.decode(); err != nil { // fills the decoder's table
+		b.Fatal(err)
+	}
+	hb.Reset()
+	for _, f := range fields {
+		_ = enc.WriteField(f) // indexed now
+	}
+	_ = enc.WriteField(hpack.HeaderField{Name: ":path", Value: "/small.html", Sensitive: true}) // a literal left out of the table
+	block := bytes.Clone(hb.Bytes())
+	b.ReportAllocs()
+	for b.Loop() {
+		c.block = append(c.block[:0], block...)
+		got, err := c.decode()
+		if err != nil || len(got) != len(fields)+1 {
+			b.Fatal("decode:", got, err)
+		}
 	}
 }

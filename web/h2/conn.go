@@ -56,6 +56,8 @@ type conn struct {
 	r0, r1       int
 	dec          *hpack.Decoder
 	block        []byte // header block being assembled
+	lastBlock    []byte // the last block decoded (see decode)
+	repeatable   bool   // lastBlock is tableNeutral: the same bytes decode to the same fields
 	blockStream  uint32 // its stream, while CONTINUATION frames are due
 	blockFlags   uint8  // the HEADERS frame's flags
 	maxStreamID  uint32 // highest stream the client opened
@@ -80,8 +82,11 @@ type conn struct {
 	werr       error
 	enc        *hpack.Encoder
 	encBuf     bytes.Buffer
-	queue      []*stream // streams with data waiting for window or room
-	goingAway  bool      // GOAWAY sent: no new stream
+	encEpoch   uint64                // counts changes to enc's dynamic table (see fastBlock)
+	fastBlocks [fastBlocks]fastBlock // header blocks of fast responses, kept
+	fastNext   int                   // the next of fastBlocks to replace
+	queue      []*stream             // streams with data waiting for window or room
+	goingAway  bool                  // GOAWAY sent: no new stream
 	// lastStream is the highest stream taken in (served, or refused with
 	// REFUSED_STREAM) before any GOAWAY: what a GOAWAY names as the last
 	// stream, so that a client retries exactly the streams above it

@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"encoding/binary"
 
 	"golang.org/x/net/http2/hpack"
@@ -56,6 +57,7 @@ func (c *conn) settings(h frameHeader, p []byte) error {
 			c.peerFrame = int(min(v, 64<<10))
 		case settingHeaderTableSize:
 			c.enc.SetMaxDynamicTableSizeLimit(min(v, defaultHeaderTableLen))
+			c.encEpoch++ // a size update may be due: no kept block goes before it
 		}
 	}
 	c.out = appendFrameHeader(c.out, 0, frameSettings, flagAck, 0)
@@ -329,6 +331,12 @@ const maxKeptFields = 64
 // decode decodes the header block in c.block, as hpack's DecodeFull
 // does, into c.fields: valid until the next block.
 func (c *conn) decode() ([]hpack.HeaderField, error) {
+	if c.repeatable && bytes.Equal(c.block, c.lastBlock) {
+		// The last block again, and that one changed nothing in the
+		// decoder's table: the same fields.
+		return c.fields, nil
+	}
+	c.repeatable = false
 	if cap(c.fields) > maxKeptFields {
 		c.fields = nil // an unusually long list: not kept for the connection's life
 	} else {
@@ -340,6 +348,10 @@ func (c *conn) decode() ([]hpack.HeaderField, error) {
 	}
 	if err := c.dec.Close(); err != nil {
 		return nil, err
+	}
+	if len(c.block) <= maxRepeatBlock && tableNeutral(c.block) {
+		c.lastBlock = append(c.lastBlock[:0], c.block...)
+		c.repeatable = true
 	}
 	return c.fields, nil
 }

@@ -145,11 +145,7 @@ func (c *conn) queueLocked(st *stream, b []byte, end bool) {
 // headerBlockLocked appends HEADERS (and CONTINUATION) frames with the
 // encoded fields for st.
 func (c *conn) headerBlockLocked(st *stream, status int, fields []hpack.HeaderField, end bool) {
-	c.encBuf.Reset()
-	_ = c.enc.WriteField(hpack.HeaderField{Name: ":status", Value: statusText(status)})
-	for _, f := range fields {
-		_ = c.enc.WriteField(f)
-	}
+	c.encodeLocked(status, fields)
 	c.appendBlockLocked(st.id, c.encBuf.Bytes(), end)
 }
 

@@ -267,8 +267,35 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	// The header lines never change (see fast.Handler), so the fields
-	// view them: HPACK's dynamic table may keep them.
+	date := httpDate()
+	end := h.method == "HEAD" || len(data) == 0 || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st.reset {
+		return true
+	}
+	if block := c.cachedBlockLocked(code, header, date); block != nil {
+		c.appendBlockLocked(st.id, block, end)
+	} else {
+		if c.encodeLocked(code, c.fastFieldsOf(header, date)) {
+			c.keepBlockLocked(code, header, date)
+		}
+		c.appendBlockLocked(st.id, c.encBuf.Bytes(), end)
+	}
+	if end {
+		c.finishLocked(st)
+		return true
+	}
+	c.queueLocked(st, data, true)
+	return true
+}
+
+var crlf, colonSpace = []byte("\r\n"), []byte(": ")
+
+// fastFieldsOf is a fast response's header lines and Date as HPACK
+// fields. The header lines never change (see fast.Handler), so the
+// fields view them: HPACK's dynamic table may keep them.
+func (c *conn) fastFieldsOf(header []byte, date string) []hpack.HeaderField {
 	fields := c.fastFields[:0]
 	for len(header) > 0 {
 		i := bytes.Index(header, crlf)
@@ -283,24 +310,10 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 		}
 		fields = append(fields, hpack.HeaderField{Name: c.lowerName(line[:j]), Value: fast.String(line[j+2:])})
 	}
-	fields = append(fields, hpack.HeaderField{Name: "date", Value: httpDate()})
+	fields = append(fields, hpack.HeaderField{Name: "date", Value: date})
 	c.fastFields = fields
-	end := h.method == "HEAD" || len(data) == 0 || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st.reset {
-		return true
-	}
-	c.headerBlockLocked(st, code, fields, end)
-	if end {
-		c.finishLocked(st)
-		return true
-	}
-	c.queueLocked(st, data, true)
-	return true
+	return fields
 }
-
-var crlf, colonSpace = []byte("\r\n"), []byte(": ")
 
 // lowerName is a response header name from a fast.Handler as HTTP/2 sends
 // it: lower-case. The names gotwistd's static handler sends are

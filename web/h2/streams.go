@@ -28,6 +28,9 @@ func (c *conn) busyLocked() bool {
 // are gone (reset): they count against the concurrency limit.
 func (c *conn) zombiesLocked() int {
 	z := c.handlers
+	if z == 0 {
+		return 0
+	}
 	for _, st := range c.streams {
 		if st.handler {
 			z--
