@@ -170,15 +170,24 @@ func newLoop(s *Server) (*loop, error) {
 		events: make([]unix.EpollEvent, 128),
 		rbuf:   make([]byte, loopReadBuf),
 	}
-	if w, ok := s.Fast.(fast.Watcher); ok {
-		if fd := w.WatchFD(); fd >= 0 {
-			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-			if unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
-				lp.watch, lp.watchFD = w, fd
-			}
+	lp.adoptWatch()
+	return lp, nil
+}
+
+// adoptWatch puts the fast.Handler's watch descriptor in the loop's epoll
+// set, if it has one yet (a watcher may still be starting: the loop asks
+// again once a second until it has one).
+func (lp *loop) adoptWatch() {
+	w, ok := lp.srv.Fast.(fast.Watcher)
+	if !ok {
+		return
+	}
+	if fd := w.WatchFD(); fd >= 0 {
+		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
+		if unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
+			lp.watch, lp.watchFD = w, fd
 		}
 	}
-	return lp, nil
 }
 
 // wake makes the loop look at its connections now (for Shutdown).
@@ -249,6 +258,9 @@ func (lp *loop) run() {
 				return
 			}
 			lp.sweep = now.Add(time.Second)
+			if lp.watch == nil {
+				lp.adoptWatch()
+			}
 		}
 		if lp.watch != nil {
 			// Changes first: they happened before the requests of this

@@ -56,7 +56,7 @@ func (h *Handler) CachedAccepting(p, acceptEncoding string, watched bool) (heade
 	var gen uint64
 	var now int64
 	tracked := false
-	if watched && h.watch != nil {
+	if watched && h.watchReady.Load() && h.watch != nil {
 		w = h.watch
 		now = time.Now().UnixNano()
 		if w.vouch(e.trust, now) {

@@ -135,7 +135,7 @@ func TestWatchedTrust(t *testing.T) {
 		h.now = laterClock
 		return h
 	}()
-	if h.WatchFD() < 0 {
+	if h.startWatchNow(); h.WatchFD() < 0 {
 		t.Skip("no inotify here")
 	}
 	get := func(p string) bool {
@@ -222,8 +222,8 @@ func TestWatchOff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fd := h.WatchFD(); fd >= 0 {
-			t.Errorf("%+v: watching, fd %d", cfg, fd)
+		if h.startWatchNow(); h.WatchFD() >= 0 {
+			t.Errorf("%+v: watching, fd %d", cfg, h.WatchFD())
 		}
 	}
 	h, err := New(Config{Root: root})
@@ -231,7 +231,7 @@ func TestWatchOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.now = laterClock
-	if h.WatchFD() < 0 {
+	if h.startWatchNow(); h.WatchFD() < 0 {
 		t.Skip("no inotify here")
 	}
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/link/a.txt", nil))

@@ -166,8 +166,10 @@ type Handler struct {
 	listingMode string
 	pageErrors  sync.Map // errors logged by logPageError
 
-	watchOnce sync.Once
-	watch     *watcher // nil: changes are not watched
+	watchOnce  sync.Once   // starts the watcher, in the background (see WatchFD)
+	watchKick  sync.Once   // the first WatchFD: the background start begins
+	watchReady atomic.Bool // watchOnce has run: watch may be read
+	watch      *watcher    // nil: changes are not watched
 
 	fs       fsState
 	cache    fileCache

@@ -63,17 +63,42 @@ type trust struct {
 // handler caches may have changed (an inotify instance), or -1 when
 // changes are not watched (inotify unavailable; Root's path holds a
 // symbolic link; NoFollowSymlinks). See Cached for its use.
+//
+// The first call starts the watcher in the background and returns -1:
+// setting it up (inotify, a watch on each of Root's ancestors) took
+// about 5 ms at a cold start, and the request that asks first must not
+// wait for it. Until it is up, requests are served unwatched (a stat(2)
+// each), as without a watcher; callers ask again later (an event loop
+// once a second).
 func (h *Handler) WatchFD() int {
-	h.watchOnce.Do(h.startWatch)
+	if !h.watchReady.Load() {
+		h.watchKick.Do(func() {
+			go func() {
+				h.watchOnce.Do(h.startWatch)
+				h.watchReady.Store(true)
+			}()
+		})
+		return -1
+	}
 	if h.watch == nil {
 		return -1
 	}
 	return h.watch.fd
 }
 
+// startWatchNow sets the watcher up on the calling goroutine and waits
+// for it, for tests that need it up.
+func (h *Handler) startWatchNow() {
+	h.watchOnce.Do(h.startWatch)
+	h.watchReady.Store(true)
+}
+
 // Refresh reads what the descriptor of WatchFD has to say. It never
 // waits.
 func (h *Handler) Refresh() {
+	if !h.watchReady.Load() {
+		return
+	}
 	if w := h.watch; w != nil {
 		w.drain()
 	}

@@ -12,6 +12,9 @@ type trust struct{}
 // stats every file it answers for.
 func (h *Handler) WatchFD() int { return -1 }
 
+// startWatchNow does nothing on this system.
+func (h *Handler) startWatchNow() {}
+
 // Refresh does nothing on this system.
 func (h *Handler) Refresh() {}
 
