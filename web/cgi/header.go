@@ -53,86 +53,117 @@ func ParseHeader(block []byte, nph bool) (*Response, error) {
 		if len(lines) == 0 {
 			return nil, errors.New("no status line")
 		}
-		line := string(bytes.TrimSuffix(lines[0], []byte("\r")))
-		proto, rest, _ := strings.Cut(line, " ")
-		if proto != "HTTP/1.0" && proto != "HTTP/1.1" {
-			return nil, fmt.Errorf("status line %.80q does not start with HTTP/1.0 or HTTP/1.1", line)
-		}
-		code, err := parseStatus(rest)
+		code, err := parseStatusLine(lines[0])
 		if err != nil {
 			return nil, err
 		}
 		resp.Status = code
 		lines = lines[1:]
 	}
-	status, location, ctype := false, "", false
-	fields := 0
+	var seen seenFields
 	for _, raw := range lines {
-		line := bytes.TrimSuffix(raw, []byte("\r"))
-		name, value, ok := bytes.Cut(line, []byte(":"))
-		if !ok {
-			return nil, fmt.Errorf("header line %.80q has no colon", line)
+		key, v, err := parseField(raw)
+		if err != nil {
+			return nil, err
 		}
-		if !validName(name) {
-			return nil, fmt.Errorf("header name %.80q is not a token", name)
+		keep, err := seen.note(key, v, nph, resp)
+		if err != nil {
+			return nil, err
 		}
-		v := strings.Trim(string(value), " \t")
-		for i := 0; i < len(v); i++ {
-			if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-				return nil, fmt.Errorf("value of header %q holds a control character", name)
-			}
+		if keep && !dropped[key] {
+			resp.Header.Add(key, v)
 		}
-		key := http.CanonicalHeaderKey(string(name))
-		fields++
-		switch key {
-		case "Status":
-			if status {
-				return nil, errors.New("two Status headers")
-			}
-			code, err := parseStatus(v)
-			if err != nil {
-				return nil, err
-			}
-			status = true
-			if !nph {
-				resp.Status = code
-			}
-			continue
-		case "Location":
-			if location != "" {
-				return nil, errors.New("two Location headers")
-			}
-			if v == "" {
-				return nil, errors.New("empty Location")
-			}
-			location = v
-		case "Content-Type":
-			ctype = true
-		case "Content-Length":
-			if _, err := strconv.ParseUint(v, 10, 63); err != nil {
-				return nil, fmt.Errorf("Content-Length %.40q is not a number", v)
-			}
-		}
-		if dropped[key] {
-			continue
-		}
-		resp.Header.Add(key, v)
 	}
-	if !nph && !status && location == "" && !ctype {
+	if !nph && !seen.status && seen.location == "" && !seen.ctype {
 		return nil, errors.New("no Content-Type, Location or Status header")
 	}
-	if location != "" && strings.HasPrefix(location, "/") && !strings.HasPrefix(location, "//") && fields == 1 && !nph {
-		resp.LocalRedirect = location
+	if loc := seen.location; loc != "" && strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && seen.fields == 1 && !nph {
+		resp.LocalRedirect = loc
 		resp.Header.Del("Location")
 		return resp, nil
 	}
 	if resp.Status == 0 {
 		resp.Status = http.StatusOK
-		if location != "" {
+		if seen.location != "" {
 			resp.Status = http.StatusFound
 		}
 	}
 	return resp, nil
+}
+
+// parseStatusLine reads an nph script's first line: "HTTP/1.x NNN reason".
+func parseStatusLine(raw []byte) (int, error) {
+	line := string(bytes.TrimSuffix(raw, []byte("\r")))
+	proto, rest, _ := strings.Cut(line, " ")
+	if proto != "HTTP/1.0" && proto != "HTTP/1.1" {
+		return 0, fmt.Errorf("status line %.80q does not start with HTTP/1.0 or HTTP/1.1", line)
+	}
+	return parseStatus(rest)
+}
+
+// parseField splits one header line (its LF gone, a CR before it
+// allowed) into its canonical name and its trimmed value.
+func parseField(raw []byte) (key, value string, err error) {
+	line := bytes.TrimSuffix(raw, []byte("\r"))
+	name, val, ok := bytes.Cut(line, []byte(":"))
+	if !ok {
+		return "", "", fmt.Errorf("header line %.80q has no colon", line)
+	}
+	if !validName(name) {
+		return "", "", fmt.Errorf("header name %.80q is not a token", name)
+	}
+	v := strings.Trim(string(val), " \t")
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return "", "", fmt.Errorf("value of header %q holds a control character", name)
+		}
+	}
+	return http.CanonicalHeaderKey(string(name)), v, nil
+}
+
+// seenFields is what ParseHeader has learnt from the fields so far.
+type seenFields struct {
+	status   bool   // a Status field was seen
+	location string // the Location field's value
+	ctype    bool   // a Content-Type field was seen
+	fields   int    // how many fields, Status included
+}
+
+// note checks one field against those before it and records it; keep is
+// false for Status, which sets resp.Status (unless nph: the status line
+// has it) instead of being sent.
+func (s *seenFields) note(key, v string, nph bool, resp *Response) (keep bool, err error) {
+	s.fields++
+	switch key {
+	case "Status":
+		if s.status {
+			return false, errors.New("two Status headers")
+		}
+		code, err := parseStatus(v)
+		if err != nil {
+			return false, err
+		}
+		s.status = true
+		if !nph {
+			resp.Status = code
+		}
+		return false, nil
+	case "Location":
+		if s.location != "" {
+			return false, errors.New("two Location headers")
+		}
+		if v == "" {
+			return false, errors.New("empty Location")
+		}
+		s.location = v
+	case "Content-Type":
+		s.ctype = true
+	case "Content-Length":
+		if _, err := strconv.ParseUint(v, 10, 63); err != nil {
+			return false, fmt.Errorf("Content-Length %.40q is not a number", v)
+		}
+	}
+	return true, nil
 }
 
 // parseStatus reads "NNN reason": a final status, 200 to 599.
