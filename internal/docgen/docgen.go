@@ -57,85 +57,103 @@ var ErrNoUsage = errors.New(`help text does not start with "Usage: "`)
 
 // ParseHelp parses a --help text.
 func ParseHelp(text string) (Help, error) {
-	var h Help
 	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
 	if len(lines) == 0 || !strings.HasPrefix(lines[0], "Usage: ") {
-		return h, ErrNoUsage
+		return Help{}, ErrNoUsage
 	}
-	h.Usage = strings.TrimSpace(strings.TrimPrefix(lines[0], "Usage: "))
-	var para []string
-	flush := func(to *[]string) {
-		if len(para) > 0 {
-			*to = append(*to, strings.Join(para, " "))
-			para = nil
-		}
-	}
-	inPlugins := false
-	var cur *Option
-	finish := func() {
-		if cur == nil {
-			return
-		}
-		cur.Help = strings.TrimSpace(cur.Help)
-		if m := defaultRe.FindStringSubmatchIndex(cur.Help); m != nil {
-			cur.Default = cur.Help[m[2]:m[3]]
-			cur.Help = cur.Help[:m[0]]
-		}
-		h.Options = append(h.Options, *cur)
-		cur = nil
-	}
+	p := helpParser{h: Help{Usage: strings.TrimSpace(strings.TrimPrefix(lines[0], "Usage: "))}}
 	for i, line := range lines[1:] {
-		switch m := optionLine.FindStringSubmatch(line); {
-		case m != nil:
-			finish()
-			target := &h.Intro
-			if len(h.Options) > 0 {
-				target = &h.Outro
-			}
-			flush(target)
-			cur = &Option{Short: m[1], Long: m[2], Meta: m[3], Help: m[4]}
-			if strings.Contains(line, "--"+m[2]+"=") && m[3] == "" {
-				cur.Meta = "VALUE"
-			}
-			continue
-		case cur != nil && helpCont.MatchString(line):
-			cur.Help += " " + strings.TrimSpace(line)
-			continue
-		}
-		finish()
-		trimmed := strings.TrimSpace(line)
-		target := &h.Intro
-		if len(h.Options) > 0 {
-			target = &h.Outro
-		}
-		switch {
-		case trimmed == "":
-			flush(target)
-			inPlugins = false
-		case trimmed == "Options:":
-			flush(target)
-		case trimmed == "Plugins:":
-			flush(target)
-			inPlugins = true
-		case inPlugins:
-			pm := pluginLine.FindStringSubmatch(line)
-			if pm == nil {
-				return h, fmt.Errorf("help line %d: %q is not a plugin line (    NAME  SYNOPSIS)", i+2, line)
-			}
-			h.Plugins = append(h.Plugins, [2]string{pm[1], pm[2]})
-		case strings.HasPrefix(line, "  -"):
-			return h, fmt.Errorf("help line %d: %q looks like an option but is not in getopt's layout", i+2, line)
-		default:
-			para = append(para, trimmed)
+		if err := p.line(line); err != nil {
+			return p.h, fmt.Errorf("help line %d: %w", i+2, err)
 		}
 	}
-	finish()
-	if len(h.Options) > 0 {
-		flush(&h.Outro)
+	p.finish()
+	if len(p.h.Options) > 0 {
+		p.flush(&p.h.Outro)
 	} else {
-		flush(&h.Intro)
+		p.flush(&p.h.Intro)
 	}
-	return h, nil
+	return p.h, nil
+}
+
+// helpParser is ParseHelp's state between lines.
+type helpParser struct {
+	h         Help
+	para      []string // the lines of the paragraph being read
+	inPlugins bool     // in the list after "Plugins:"
+	cur       *Option  // the option whose help is being read
+}
+
+// flush ends the paragraph being read, appending it to to.
+func (p *helpParser) flush(to *[]string) {
+	if len(p.para) > 0 {
+		*to = append(*to, strings.Join(p.para, " "))
+		p.para = nil
+	}
+}
+
+// text is where a paragraph goes: the intro before the first option, the
+// outro after it.
+func (p *helpParser) text() *[]string {
+	if len(p.h.Options) > 0 {
+		return &p.h.Outro
+	}
+	return &p.h.Intro
+}
+
+// finish ends the option being read, splitting its "(default: X)" off.
+func (p *helpParser) finish() {
+	if p.cur == nil {
+		return
+	}
+	o := p.cur
+	o.Help = strings.TrimSpace(o.Help)
+	if m := defaultRe.FindStringSubmatchIndex(o.Help); m != nil {
+		o.Default = o.Help[m[2]:m[3]]
+		o.Help = o.Help[:m[0]]
+	}
+	p.h.Options = append(p.h.Options, *o)
+	p.cur = nil
+}
+
+// line reads one line after the usage line.
+func (p *helpParser) line(line string) error {
+	switch m := optionLine.FindStringSubmatch(line); {
+	case m != nil:
+		p.finish()
+		p.flush(p.text())
+		p.cur = &Option{Short: m[1], Long: m[2], Meta: m[3], Help: m[4]}
+		if strings.Contains(line, "--"+m[2]+"=") && m[3] == "" {
+			p.cur.Meta = "VALUE"
+		}
+		return nil
+	case p.cur != nil && helpCont.MatchString(line):
+		p.cur.Help += " " + strings.TrimSpace(line)
+		return nil
+	}
+	p.finish()
+	trimmed := strings.TrimSpace(line)
+	switch {
+	case trimmed == "":
+		p.flush(p.text())
+		p.inPlugins = false
+	case trimmed == "Options:":
+		p.flush(p.text())
+	case trimmed == "Plugins:":
+		p.flush(p.text())
+		p.inPlugins = true
+	case p.inPlugins:
+		pm := pluginLine.FindStringSubmatch(line)
+		if pm == nil {
+			return fmt.Errorf("%q is not a plugin line (    NAME  SYNOPSIS)", line)
+		}
+		p.h.Plugins = append(p.h.Plugins, [2]string{pm[1], pm[2]})
+	case strings.HasPrefix(line, "  -"):
+		return fmt.Errorf("%q looks like an option but is not in getopt's layout", line)
+	default:
+		p.para = append(p.para, trimmed)
+	}
+	return nil
 }
 
 // Choices returns the words of a Meta like "auto|on|off", or nil.
