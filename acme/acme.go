@@ -332,7 +332,48 @@ func explain(err error) error {
 	return err
 }
 
+// obtain gets a new certificate for the configured hosts: it registers
+// (or finds) the account, orders, answers the challenges, finalizes, and
+// stores the chain with its key.
 func (m *Manager) obtain(ctx context.Context) (*tls.Certificate, error) {
+	client, err := m.register(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order, err := client.AuthorizeOrder(ctx, xacme.DomainIDs(m.cfg.Hosts...))
+	if err != nil {
+		return nil, fmt.Errorf("order: %w", err)
+	}
+	for _, u := range order.AuthzURLs {
+		if err := m.authorize(ctx, client, u); err != nil {
+			return nil, err
+		}
+	}
+	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := m.finalize(ctx, client, order.URI, certKey)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("the CA sent a bad certificate: %w", err)
+	}
+	if !m.usable(leaf, time.Now()) {
+		return nil, fmt.Errorf("the CA sent a certificate that does not cover %s now (valid %s to %s)",
+			strings.Join(m.cfg.Hosts, ", "), leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
+	}
+	if err := m.storeCert(chain, certKey); err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: chain, PrivateKey: certKey, Leaf: leaf}, nil
+}
+
+// register returns a client for the CA with the account registered (an
+// existing one is fine), saving a newly made account key.
+func (m *Manager) register(ctx context.Context) (*xacme.Client, error) {
 	key, keyIsNew, err := m.accountKey()
 	if err != nil {
 		return nil, err
@@ -354,22 +395,16 @@ func (m *Manager) obtain(ctx context.Context) (*tls.Certificate, error) {
 			return nil, err
 		}
 	}
-	order, err := client.AuthorizeOrder(ctx, xacme.DomainIDs(m.cfg.Hosts...))
+	return client, nil
+}
+
+// finalize waits for the order at orderURL to be ready, sends a CSR for
+// certKey and returns the issued chain (never empty).
+func (m *Manager) finalize(ctx context.Context, client *xacme.Client, orderURL string, certKey *ecdsa.PrivateKey) ([][]byte, error) {
+	// orderURL is kept: orders fetched later may not carry it.
+	order, err := client.WaitOrder(ctx, orderURL)
 	if err != nil {
 		return nil, fmt.Errorf("order: %w", err)
-	}
-	for _, u := range order.AuthzURLs {
-		if err := m.authorize(ctx, client, u); err != nil {
-			return nil, err
-		}
-	}
-	orderURL := order.URI // orders fetched later may not carry it
-	if order, err = client.WaitOrder(ctx, orderURL); err != nil {
-		return nil, fmt.Errorf("order: %w", err)
-	}
-	certKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
 	}
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject:  pkix.Name{CommonName: m.cfg.Hosts[0]},
@@ -394,27 +429,21 @@ func (m *Manager) obtain(ctx context.Context) (*tls.Certificate, error) {
 	if len(chain) == 0 {
 		return nil, errors.New("the CA sent no certificate")
 	}
-	leaf, err := x509.ParseCertificate(chain[0])
-	if err != nil {
-		return nil, fmt.Errorf("the CA sent a bad certificate: %w", err)
-	}
-	if !m.usable(leaf, time.Now()) {
-		return nil, fmt.Errorf("the CA sent a certificate that does not cover %s now (valid %s to %s)",
-			strings.Join(m.cfg.Hosts, ", "), leaf.NotBefore.Format(time.RFC3339), leaf.NotAfter.Format(time.RFC3339))
-	}
+	return chain, nil
+}
+
+// storeCert writes the chain and its key to the certificate file, PEM.
+func (m *Manager) storeCert(chain [][]byte, certKey *ecdsa.PrivateKey) error {
 	var file []byte
 	for _, der := range chain {
 		file = append(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	keyDER, err := x509.MarshalPKCS8PrivateKey(certKey)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	file = append(file, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})...)
-	if err := m.write(m.certFile(), file); err != nil {
-		return nil, err
-	}
-	return &tls.Certificate{Certificate: chain, PrivateKey: certKey, Leaf: leaf}, nil
+	return m.write(m.certFile(), file)
 }
 
 // authorize answers one authorization's challenge: http-01 when a plain
