@@ -46,6 +46,7 @@ func (c *conn) handshakeTLS() bool {
 	c.remote = c.nc.RemoteAddr().String()
 	switch p := st.NegotiatedProtocol; p {
 	case "", "http/1.1", "http/1.0":
+		c.adoptSock()
 		return true
 	default:
 		fn := c.srv.NextProto[p]
