@@ -20,9 +20,8 @@ import (
 // in the tls.Conn until the rest is readable. What the loop cannot finish
 // goes to a goroutine, as from a plain loop: a request for the Handler, a
 // partial head, an answer the socket did not take at once (tlsSock.pend,
-// c.pending), input that ended (EOF, close_notify) or failed after a
-// request; a TLS connection that ends or fails with nothing to serve is
-// closed by the loop. Handshake messages after the handshake (a client's
+// c.pending). Input that ends (EOF, close_notify) or fails closes the
+// connection once what came before is answered. Handshake messages after the handshake (a client's
 // KeyUpdate) crypto/tls handles in its Read, in the loop as anywhere;
 // renegotiation it refuses, which ends the connection.
 
@@ -129,10 +128,11 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 			active = true
 		}
 		if ended {
-			// Requests, then the end: a goroutine answers them and then
-			// meets the end (crypto/tls keeps it) as it would have.
-			lp.handBackTLS(c, buf[:have])
-			return
+			// Requests, then the end: they are answered, and then the
+			// connection closed, here or by the goroutine it goes to,
+			// which meets the end again (crypto/tls keeps it) and so
+			// never comes back to a loop.
+			s.ended = true
 		}
 		c.now = now
 		p, closing, handBack := c.serveReady(buf[:have], &lp.work, lp.watch != nil)
@@ -146,7 +146,7 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 			lp.handBackTLS(c, nil)
 		case blocked || handBack:
 			lp.handBackTLS(c, buf[p:have])
-		case closing:
+		case closing || s.ended:
 			c.state.Store(stClosing)
 			lp.end(c)
 		case s.buffered():

@@ -62,6 +62,9 @@ type tlsSock struct {
 	// nonblock: an event loop has the connection; read and write fd
 	// without waiting. Set and cleared by whoever serves the connection.
 	nonblock bool
+	// ended: a loop's read met the end of the input (or an error), which
+	// the tls.Conn keeps: the connection never goes to a loop again.
+	ended bool
 
 	fr     recordFramer
 	stash  []byte // input read past the record in progress: stash[s0:s1]
@@ -232,7 +235,7 @@ func (f *recordFramer) advance(b []byte) int {
 // did not fill its buffer) nor in the stash, so the next bytes must come
 // from the socket. Always true for other connections.
 func (c *conn) tlsIdle() bool {
-	return c.sock == nil || !c.readFull && !c.sock.buffered()
+	return c.sock == nil || !c.readFull && !c.sock.buffered() && !c.sock.ended
 }
 
 // adoptSock lets c, a TLS connection whose handshake chose HTTP/1.x,
