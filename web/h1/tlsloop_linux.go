@@ -95,7 +95,6 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 		lp.tbuf = make([]byte, tlsLoopBuf)
 	}
 	buf := lp.tbuf
-	srv := lp.srv
 	have := 0
 	active := false
 	for {
@@ -107,6 +106,12 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 		ended := err != nil && err != errWouldBlock
 		if have == 0 {
 			switch {
+			case !ended && s.blocked():
+				// What crypto/tls wrote of its own (the answer to a
+				// KeyUpdate) did not all go: a goroutine writes the rest.
+				if active || lp.activate(c) {
+					lp.handBackTLS(c, nil)
+				}
 			case ended:
 				// EOF, close_notify, a reset, a TLS error: crypto/tls
 				// keeps it; nothing to answer.
@@ -117,16 +122,10 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 			}
 			return // nothing yet, or part of a record: wait for the rest
 		}
-		if !active {
-			if !c.state.CompareAndSwap(stLoopIdle, stActive) {
-				lp.end(c) // Shutdown or Close got it first
-				return
-			}
-			if srv.ConnState != nil {
-				srv.ConnState(c.nc, http.StateActive)
-			}
-			active = true
+		if !active && !lp.activate(c) {
+			return
 		}
+		active = true
 		if ended {
 			// Requests, then the end: they are answered, and then the
 			// connection closed, here or by the goroutine it goes to,
@@ -159,6 +158,19 @@ func (lp *loop) serveTLS(c *conn, now time.Time) {
 		}
 		return
 	}
+}
+
+// activate makes c, idle in the loop, active; false if Shutdown or Close
+// got it first (then it is closed).
+func (lp *loop) activate(c *conn) bool {
+	if !c.state.CompareAndSwap(stLoopIdle, stActive) {
+		lp.end(c)
+		return false
+	}
+	if lp.srv.ConnState != nil {
+		lp.srv.ConnState(c.nc, http.StateActive)
+	}
+	return true
 }
 
 // idleTLS makes c, whose input the loop answered, idle in the loop again.

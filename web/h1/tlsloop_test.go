@@ -568,3 +568,79 @@ func BenchmarkTLSLoop(b *testing.B) {
 		}
 	}
 }
+
+// TestTLSLoopKeyUpdate: openssl's client sends a TLS 1.3 KeyUpdate that
+// asks for the server's, to a connection idle in an event loop: crypto/tls
+// answers it there, and requests before and after are answered with the
+// keys of their time. A TLS 1.2 renegotiation the server refuses, which
+// ends the connection, as on a goroutine.
+func TestTLSLoopKeyUpdate(t *testing.T) {
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("no openssl")
+	}
+	for _, tc := range []struct {
+		name, version, command string
+		done                   string // what the client prints once the command is done
+		second                 bool   // the request after the command is answered
+	}{
+		{"KeyUpdate asking for the server's", "-tls1_3", "K", "<<< TLS 1.3, Handshake [length 0005], KeyUpdate", true},
+		{"KeyUpdate", "-tls1_3", "k", ">>> TLS 1.3, Handshake [length 0005], KeyUpdate", true},
+		{"renegotiation", "-tls1_2", "R", "ClientHello", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tlsLoopFiles()
+			s := &Server{Handler: f, Fast: f, ErrorLog: quietLog()}
+			addr, _ := tlsLoopServer(t, s)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", addr, tc.version, "-crlf", "-no_ign_eof", "-msg")
+			in, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			outp, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			defer in.Close()
+			out := bufio.NewReader(outp)
+			// waitFor reads the client's output up to s (false: it ended
+			// first).
+			waitFor := func(s string) bool {
+				var seen []byte
+				for {
+					b, err := out.ReadByte()
+					if err != nil {
+						return false
+					}
+					if seen = append(seen, b); strings.HasSuffix(string(seen), s) {
+						return true
+					}
+				}
+			}
+			io.WriteString(in, "GET /a HTTP/1.1\nHost: h\n\n")
+			if !waitFor("fast:a") {
+				t.Fatal("no answer to the first request")
+			}
+			oneConn(t, s)
+			// (The client takes the rest of a read that starts with a
+			// command for the command's.)
+			io.WriteString(in, tc.command+"\n")
+			if !waitFor(tc.done) {
+				t.Fatalf("the client did not do %s", tc.command)
+			}
+			io.WriteString(in, "GET /b HTTP/1.1\nHost: h\n\n")
+			if got := waitFor("fast:b"); got != tc.second {
+				t.Fatalf("the request after %s answered: %v, want %v", tc.command, got, tc.second)
+			}
+			if !tc.second {
+				connCount(t, s, 0)
+			}
+		})
+	}
+}
