@@ -66,23 +66,27 @@ func (s *tlsSock) readNow(p []byte) (int, error) {
 // goes to pend (and so does everything after it), and b counts as
 // written.
 func (s *tlsSock) writeNow(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := len(b)
-	for len(s.pend) == 0 && len(b) > 0 {
+	for !s.hasPend.Load() && len(b) > 0 {
 		m, err := rawWrite(s.fd, b)
 		switch {
 		case err == unix.EINTR:
 			continue
 		case err == unix.EAGAIN || m <= 0 && err == nil:
-			s.pend = append(s.pend, b...)
-			return n, nil
+			m = 0
 		case err != nil:
 			return n - len(b), &net.OpError{Op: "write", Net: "tcp", Err: err}
 		}
-		b = b[m:]
+		if b = b[m:]; m == 0 {
+			break
+		}
 	}
-	s.pend = append(s.pend, b...)
+	if len(b) > 0 {
+		s.mu.Lock()
+		s.pend = append(s.pend, b...)
+		s.hasPend.Store(true)
+		s.mu.Unlock()
+	}
 	return n, nil
 }
 

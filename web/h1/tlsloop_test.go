@@ -153,6 +153,18 @@ func drained(t *testing.T, c *conn) {
 	}
 }
 
+// leftLoop waits until c is no longer in an event loop.
+func leftLoop(t *testing.T, c *conn) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.looped.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("still in an event loop after 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // connCount waits until the server has n connections.
 func connCount(t *testing.T, s *Server, n int) {
 	t.Helper()
@@ -250,6 +262,13 @@ func TestTLSLoopPieces(t *testing.T) {
 			}
 			raw.send(t, -1)
 		}},
+		{"more records in one segment than the loop's buffer holds", strings.Split(strings.Repeat("/b ", 1000), " ")[:1000], func(t *testing.T, tc *tls.Conn, raw *holdConn, sc *conn) {
+			raw.hold = true
+			for range 1000 {
+				io.WriteString(tc, req("/b"))
+			}
+			raw.send(t, -1)
+		}},
 		{"a request across records in one segment", []string{"/b"}, func(t *testing.T, tc *tls.Conn, raw *holdConn, sc *conn) {
 			raw.hold = true
 			for _, piece := range []string{"GET /b HT", "TP/1.1\r\nHost:", " h\r\n\r\n"} {
@@ -312,15 +331,16 @@ func TestTLSLoopPipelinedHuge(t *testing.T) {
 	f := tlsLoopFiles()
 	s := &Server{Handler: f, Fast: f, ErrorLog: quietLog()}
 	addr, cfg := tlsLoopServer(t, s)
-	c, _, _ := tlsClient(t, addr, cfg)
+	c, _, first := tlsClient(t, addr, cfg)
 	c.get("/a")
-	oneConn(t, s)
+	sc := oneConn(t, s)
 	paths := []string{"/huge", "/a", "/huge", "/big", "/s", "/huge"}
 	var b strings.Builder
 	for _, p := range paths {
 		fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", p)
 	}
 	c.send(b.String())
+	leftLoop(t, sc)
 	for i, p := range paths {
 		if _, body, _ := c.read("GET"); body != f.want(p) {
 			t.Fatalf("answer %d, to GET %s: %.40q (%d bytes), want %d bytes", i, p, body, len(body), len(f.want(p)))
@@ -329,6 +349,25 @@ func TestTLSLoopPipelinedHuge(t *testing.T) {
 	if got := c.get("/a"); got != "fast:a" {
 		t.Fatalf("GET /a after: %q", got)
 	}
+	first.Close()
+	connCount(t, s, 0)
+	t.Run("the last with Connection: close", func(t *testing.T) {
+		c, _, _ := tlsClient(t, addr, cfg)
+		c.get("/a")
+		sc := oneConn(t, s)
+		c.send("GET /huge HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+		// Not reading until the loop let go of the connection: it did
+		// when the socket took no more.
+		leftLoop(t, sc)
+		for i := range 1 {
+			if _, body, _ := c.read("GET"); body != f.want("/huge") {
+				t.Fatalf("answer %d: %d bytes, want %d", i, len(body), len(f.want("/huge")))
+			}
+		}
+		if b, err := io.ReadAll(c.r); len(b) != 0 || err != nil {
+			t.Fatalf("after the answers: %q, %v; want a clean EOF", b, err)
+		}
+	})
 }
 
 // TestTLSLoopCloseNotify: a client that ends its side with close_notify,

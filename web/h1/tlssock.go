@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -70,8 +71,9 @@ type tlsSock struct {
 	stash  []byte // input read past the record in progress: stash[s0:s1]
 	s0, s1 int
 
-	mu   sync.Mutex // for pend: Server.Close may close the tls.Conn as a goroutine flushes it
-	pend []byte     // ciphertext a loop's write left: written before anything else
+	mu      sync.Mutex  // for pend: Server.Close may close the tls.Conn as a goroutine flushes it
+	pend    []byte      // ciphertext a loop's write left: written before anything else
+	hasPend atomic.Bool // len(pend) > 0, to look without the lock
 }
 
 // stashBufs are the stashes of connections that had more than a record
@@ -141,18 +143,18 @@ func (s *tlsSock) Write(b []byte) (int, error) {
 }
 
 // blocked reports whether a loop's writes left output in pend.
-func (s *tlsSock) blocked() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.pend) > 0
-}
+func (s *tlsSock) blocked() bool { return s.hasPend.Load() }
 
 // flushPending writes, on the connection's goroutine, what an event loop
 // could not.
 func (s *tlsSock) flushPending() error {
+	if !s.hasPend.Load() {
+		return nil
+	}
 	s.mu.Lock()
 	p := s.pend
 	s.pend = nil
+	s.hasPend.Store(false)
 	s.mu.Unlock()
 	if len(p) == 0 {
 		return nil
