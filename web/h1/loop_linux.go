@@ -333,9 +333,9 @@ func (lp *loop) forget(c *conn, del bool) {
 // end closes c, which the loop has.
 func (lp *loop) end(c *conn) {
 	// Closing the socket takes it out of every epoll set.
+	c.loopIO() // a TLS connection's close_notify must not wait (before Close may see it)
 	lp.forget(c, false)
 	c.w = nil
-	c.loopIO() // a TLS connection's close_notify must not wait
 	c.end()
 }
 

@@ -49,6 +49,7 @@ func (c *conn) handshakeTLS() bool {
 		c.adoptSock()
 		return true
 	default:
+		passThrough(c.tc)
 		fn := c.srv.NextProto[p]
 		if fn == nil {
 			return false

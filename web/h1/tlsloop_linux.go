@@ -194,8 +194,8 @@ func (lp *loop) idleTLS(c *conn, now time.Time) {
 // handBackTLS gives the TLS connection c a goroutine again, with input:
 // what the loop decrypted but did not serve.
 func (lp *loop) handBackTLS(c *conn, input []byte) {
+	c.sock.nonblock = false // before Close may see it, once forgotten
 	lp.forget(c, true)
-	c.sock.nonblock = false
 	c.takeInput(input)
 	go c.resumeTLS()
 }

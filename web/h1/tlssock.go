@@ -66,6 +66,9 @@ type tlsSock struct {
 	// ended: a loop's read met the end of the input (or an error), which
 	// the tls.Conn keeps: the connection never goes to a loop again.
 	ended bool
+	// through: the connection never goes to a loop (its protocol is
+	// not HTTP/1.x): reads no longer stop at the end of a record.
+	through bool
 
 	fr     recordFramer
 	stash  []byte // input read past the record in progress: stash[s0:s1]
@@ -94,9 +97,12 @@ func (s *tlsSock) Read(p []byte) (int, error) {
 	}
 	var n int
 	var err error
-	if s.nonblock {
+	switch {
+	case s.through:
+		return s.Conn.Read(p)
+	case s.nonblock:
 		n, err = s.readNow(p)
-	} else {
+	default:
 		n, err = s.Conn.Read(p)
 	}
 	if n <= 0 {
@@ -238,6 +244,15 @@ func (f *recordFramer) advance(b []byte) int {
 // from the socket. Always true for other connections.
 func (c *conn) tlsIdle() bool {
 	return c.sock == nil || !c.readFull && !c.sock.buffered() && !c.sock.ended
+}
+
+// passThrough makes the tlsSock under tc, if there is one, pass reads
+// through once its stash is drained: tc's protocol is served elsewhere
+// (NextProto), never from a loop.
+func passThrough(tc *tls.Conn) {
+	if s, ok := tc.NetConn().(*tlsSock); ok {
+		s.through = true
+	}
 }
 
 // adoptSock lets c, a TLS connection whose handshake chose HTTP/1.x,
