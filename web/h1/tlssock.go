@@ -2,6 +2,7 @@ package h1
 
 import (
 	"crypto/tls"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -74,10 +75,17 @@ type tlsSock struct {
 	stash  []byte // input read past the record in progress: stash[s0:s1]
 	s0, s1 int
 
-	mu      sync.Mutex  // for pend: Server.Close may close the tls.Conn as a goroutine flushes it
-	pend    []byte      // ciphertext a loop's write left: written before anything else
-	hasPend atomic.Bool // len(pend) > 0, to look without the lock
+	mu       sync.Mutex  // for pend: Server.Close may close the tls.Conn as a goroutine flushes it
+	pend     []byte      // ciphertext a loop's write left: written before anything else
+	hasPend  atomic.Bool // len(pend) > 0, to look without the lock
+	flushing atomic.Bool // flushPending is writing
 }
+
+// errFlushing is what a write gets while flushPending writes: it can only
+// be the close_notify of a Close from another goroutine, which then
+// closes the connection at once, as crypto/tls's Close does when a Write
+// is under way.
+var errFlushing = errors.New("h1: TLS connection closed while its output was written")
 
 // stashBufs are the stashes of connections that had more than a record
 // arrive in one read (pipelining clients); given back once drained.
@@ -142,6 +150,9 @@ func (s *tlsSock) Write(b []byte) (int, error) {
 	if s.nonblock {
 		return s.writeNow(b)
 	}
+	if s.flushing.Load() {
+		return 0, errFlushing
+	}
 	if err := s.flushPending(); err != nil {
 		return 0, err
 	}
@@ -165,7 +176,9 @@ func (s *tlsSock) flushPending() error {
 	if len(p) == 0 {
 		return nil
 	}
+	s.flushing.Store(true)
 	_, err := s.Conn.Write(p)
+	s.flushing.Store(false)
 	return err
 }
 
