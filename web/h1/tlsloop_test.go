@@ -207,23 +207,39 @@ func (f *tlsFiles) want(path string) string {
 // large bodies are answered through the goroutine the loop hands it to,
 // after which it goes back to a loop.
 func TestTLSLoop(t *testing.T) {
-	f := tlsLoopFiles()
-	s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), parkAfter: 20 * time.Millisecond}
-	addr, cfg := tlsLoopServer(t, s)
-	c, _, _ := tlsClient(t, addr, cfg)
-	if got := c.get("/a"); got != "fast:a" {
-		t.Fatalf("GET /a: %q", got)
-	}
-	for i, path := range []string{"/a", "/s", "/b", "/big", "/a", "/huge", "/t", "/a", "/a"} {
-		oneConn(t, s)
-		if got := c.get(path); got != f.want(path) {
-			t.Fatalf("request %d, GET %s: %.40q (%d bytes), want %.40q", i, path, got, len(got), f.want(path))
-		}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.gids[1] == f.gids[0] || f.gids[len(f.gids)-1] == f.gids[0] {
-		t.Errorf("the fast answers came from goroutines %v: the first is the connection's; the others should be a loop's", f.gids)
+	for _, tc := range []struct {
+		name   string
+		max    uint16
+		suites []uint16
+	}{
+		{"TLS 1.3", tls.VersionTLS13, nil},
+		{"TLS 1.2, AES-GCM", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}},
+		{"TLS 1.2, ChaCha20-Poly1305", tls.VersionTLS12, []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tlsLoopFiles()
+			s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), parkAfter: 20 * time.Millisecond}
+			addr, cfg := tlsLoopServer(t, s)
+			cfg.MaxVersion, cfg.CipherSuites = tc.max, tc.suites
+			c, _, conn := tlsClient(t, addr, cfg)
+			if v := conn.ConnectionState().Version; v != tc.max {
+				t.Fatalf("TLS version %x, want %x", v, tc.max)
+			}
+			if got := c.get("/a"); got != "fast:a" {
+				t.Fatalf("GET /a: %q", got)
+			}
+			for i, path := range []string{"/a", "/s", "/b", "/big", "/a", "/huge", "/t", "/a", "/a"} {
+				oneConn(t, s)
+				if got := c.get(path); got != f.want(path) {
+					t.Fatalf("request %d, GET %s: %.40q (%d bytes), want %.40q", i, path, got, len(got), f.want(path))
+				}
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.gids[1] == f.gids[0] || f.gids[len(f.gids)-1] == f.gids[0] {
+				t.Errorf("the fast answers came from goroutines %v: the first is the connection's; the others should be a loop's", f.gids)
+			}
+		})
 	}
 }
 
