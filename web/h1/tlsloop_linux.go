@@ -21,9 +21,10 @@ import (
 // goes to a goroutine, as from a plain loop: a request for the Handler, a
 // partial head, an answer the socket did not take at once (tlsSock.pend,
 // c.pending). Input that ends (EOF, close_notify) or fails closes the
-// connection once what came before is answered. Handshake messages after the handshake (a client's
-// KeyUpdate) crypto/tls handles in its Read, in the loop as anywhere;
-// renegotiation it refuses, which ends the connection.
+// connection once what came before is answered. Handshake messages after
+// the handshake (a client's KeyUpdate) crypto/tls handles in its Read, in
+// the loop as anywhere; renegotiation it refuses, which ends the
+// connection.
 
 // errWouldBlock is what a tlsSock's read in a loop returns when the
 // socket has nothing: a timeout, for crypto/tls, which keeps no
