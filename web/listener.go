@@ -310,8 +310,12 @@ func (s *Server) serveOne(i int) error {
 	if s.metrics != nil || s.idle != nil {
 		ln = &countListener{Listener: ln, m: s.metrics, idle: s.idle}
 	}
-	if ls.tls != nil {
+	if ls.tls != nil && ls.netHTTP {
 		ln = tls.NewListener(ln, ls.tls)
+	} else if ls.tls != nil {
+		// gotwistd's engine: its event loops can then serve idle
+		// HTTP/1.1 connections over TLS too.
+		ln = h1.NewTLSListener(ln, ls.tls)
 	}
 	if err := ls.engine.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)

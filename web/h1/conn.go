@@ -95,6 +95,8 @@ type conn struct {
 
 	tc       *tls.Conn            // nc when it is a TLS connection; or nil
 	tlsState *tls.ConnectionState // tc's, once its handshake is done
+	sock     *tlsSock             // under tc, when event loops may serve it (adoptSock); or nil
+	readFull bool                 // the last read through tc filled the buffer: it may hold more
 
 	rdl, wdl time.Time // deadlines as last set
 	now      time.Time // when the last read returned

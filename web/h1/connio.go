@@ -53,6 +53,7 @@ func (c *conn) read() bool {
 			c.rbuf = *readBufs.Get().(*[]byte)
 		}
 		n, err = c.nc.Read(c.rbuf[c.r1:])
+		c.readFull = n == len(c.rbuf)-c.r1
 	}
 	if n > 0 {
 		c.r1 += n
@@ -104,7 +105,7 @@ func (c *conn) flush() bool {
 	if len(w.wbuf) == 0 {
 		return true
 	}
-	if c.inLoop {
+	if c.inLoop && c.tc == nil {
 		c.loopWrite([][]byte{w.wbuf}, []bool{false})
 		w.wbuf = w.wbuf[:0]
 		return c.werr == nil
@@ -125,6 +126,9 @@ func (c *conn) writeWith(p []byte) error {
 	if c.werr != nil {
 		w.wbuf = w.wbuf[:0]
 		return c.werr
+	}
+	if c.inLoop && c.tc != nil {
+		return c.loopWriteTLS(p)
 	}
 	if c.inLoop {
 		if len(w.wbuf) > 0 {

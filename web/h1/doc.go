@@ -1,11 +1,12 @@
 // Package h1 is gotwistd's HTTP/1.1 server engine for stream listeners,
 // plain or TLS: a drop-in for net/http's Server there, with the same
 // handler semantics, that answers cached files without building an
-// *http.Request. On a TLS listener (tls.NewListener) it makes each
-// handshake on the connection's goroutine and hands the connections that
-// chose another protocol by ALPN ("h2") to Server.NextProto; HTTP/1.1
-// goes through crypto/tls, never around it (no event loop, writev,
-// WriteSyscall or sendfile there).
+// *http.Request. On a TLS listener (tls.NewListener, or this package's
+// NewTLSListener) it makes each handshake on the connection's goroutine
+// and hands the connections that chose another protocol by ALPN ("h2")
+// to Server.NextProto; HTTP/1.1 goes through crypto/tls, never around it
+// (no writev, WriteSyscall or sendfile there), and over NewTLSListener
+// its idle connections wait in the event loops as plain ones do (below).
 //
 // A connection starts on a goroutine of its own, on Go's netpoller. Its
 // request heads are parsed in place in the connection's read buffer,
@@ -46,6 +47,23 @@
 // goroutine for a second first (its client often asks again at once), then
 // goes to a loop too. Loops close connections idle longer than IdleTimeout
 // (to the second), and Shutdown's idle ones.
+//
+// An HTTP/1.1 connection over TLS from NewTLSListener goes to a loop the
+// same way, once nothing its client sent waits above the socket, decrypted
+// or not: NewTLSListener puts a layer under crypto/tls that hands it one
+// record at a time (the rest of a read waits in the layer), so the engine
+// can tell. The loop reads through the tls.Conn, the layer reading the
+// socket without waiting and answering a read that finds nothing with a
+// timeout, after which crypto/tls keeps the part of a record it has, as
+// when a deadline passes; records that came together are decrypted one
+// after the other before the loop waits again. Writes do not wait either:
+// what the socket does not take waits in the layer (crypto/tls ends a
+// connection at any write error) and the connection goes to a goroutine,
+// which writes it first. A close_notify, the end of the input or an error
+// closes the connection once what came before is answered; a client's
+// KeyUpdate crypto/tls handles wherever the connection is; anything else
+// goes to a goroutine as from a plain connection's loop. Over
+// tls.NewListener, TLS connections keep their goroutines.
 //
 // A fast.Handler that is also a fast.Watcher lends the loops a descriptor to
 // watch (gotwistd's static handler: inotify on its cached files); a loop

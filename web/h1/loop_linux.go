@@ -41,6 +41,7 @@ type loop struct {
 	events  []unix.EpollEvent
 	n       int // events ready
 	rbuf    []byte
+	tbuf    []byte // decrypted input of TLS connections (serveTLS); made on first use
 	work    work
 	sweep   time.Time // next idle-timeout check
 }
@@ -118,7 +119,7 @@ func (s *Server) toLoop(c *conn) bool {
 // loopable reports whether c may go to an event loop now: its socket is
 // one the engine reads itself, loops are on, and no shutdown is under way.
 func (s *Server) loopable(c *conn) bool {
-	return c.fd >= 0 && !s.noEventLoop && !s.inShutdown.Load()
+	return c.fd >= 0 && !s.noEventLoop && !s.inShutdown.Load() && c.tlsIdle()
 }
 
 // startLoopsLocked makes the event loops still missing, one per P, unless
@@ -332,6 +333,7 @@ func (lp *loop) forget(c *conn, del bool) {
 // end closes c, which the loop has.
 func (lp *loop) end(c *conn) {
 	// Closing the socket takes it out of every epoll set.
+	c.loopIO() // a TLS connection's close_notify must not wait (before Close may see it)
 	lp.forget(c, false)
 	c.w = nil
 	c.end()
@@ -340,6 +342,10 @@ func (lp *loop) end(c *conn) {
 // serve reads what c's client sent and answers it, or hands c back to a
 // goroutine.
 func (lp *loop) serve(c *conn, now time.Time) {
+	if c.sock != nil {
+		lp.serveTLS(c, now)
+		return
+	}
 	n, err := rawRead(c.fd, lp.rbuf)
 	if err == unix.EAGAIN || err == unix.EINTR {
 		return // readiness that went away
@@ -420,7 +426,7 @@ func (c *conn) serveReady(data []byte, w *work, watched bool) (p int, closing, h
 		p += end
 		closing = r.close || srv.inShutdown.Load()
 		c.writeFast(r, &f, closing)
-		if c.werr != nil || len(c.pending) > 0 {
+		if c.werr != nil || c.loopBlocked() {
 			break
 		}
 		if closing {

@@ -105,10 +105,11 @@ type Server struct {
 	// ("h2"), as net/http's Server.TLSNextProto: the function serves the
 	// connection until it ends; the engine closes it after. Connections
 	// that chose another protocol are closed after the handshake. The
-	// engine serves a *tls.Conn (from tls.NewListener) itself: the
-	// handshake on the connection's goroutine, with the sooner of
-	// ReadHeaderTimeout and WriteTimeout as its deadline, then HTTP/1.1
-	// through the TLS connection, never on an event loop.
+	// engine serves a *tls.Conn (from tls.NewListener or NewTLSListener)
+	// itself: the handshake on the connection's goroutine, with the
+	// sooner of ReadHeaderTimeout and WriteTimeout as its deadline, then
+	// HTTP/1.1 through the TLS connection, idle ones from NewTLSListener
+	// in the event loops.
 	NextProto map[string]func(*tls.Conn)
 	// OnShutdown, if set, is called when Shutdown starts, to tell the
 	// connections NextProto serves to end (an HTTP/2 GOAWAY): Shutdown

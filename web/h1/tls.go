@@ -46,8 +46,10 @@ func (c *conn) handshakeTLS() bool {
 	c.remote = c.nc.RemoteAddr().String()
 	switch p := st.NegotiatedProtocol; p {
 	case "", "http/1.1", "http/1.0":
+		c.adoptSock()
 		return true
 	default:
+		passThrough(c.tc)
 		fn := c.srv.NextProto[p]
 		if fn == nil {
 			return false

@@ -59,6 +59,12 @@ func (f *tlsFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // it returns the address and the client configuration trusting it.
 func tlsServer(t *testing.T, s *Server) (string, *tls.Config) {
 	t.Helper()
+	return tlsServerWith(t, s, tls.NewListener)
+}
+
+// tlsServerWith is tlsServer with listen making the TLS listener.
+func tlsServerWith(t *testing.T, s *Server, listen func(net.Listener, *tls.Config) net.Listener) (string, *tls.Config) {
+	t.Helper()
 	c, err := testcert.New(testcert.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +75,7 @@ func tlsServer(t *testing.T, s *Server) (string, *tls.Config) {
 	}
 	cfg := &tls.Config{Certificates: []tls.Certificate{c.TLS()}, NextProtos: []string{"h2", "http/1.1", "other"}}
 	done := make(chan error, 1)
-	go func() { done <- s.Serve(tls.NewListener(ln, cfg)) }()
+	go func() { done <- s.Serve(listen(ln, cfg)) }()
 	t.Cleanup(func() {
 		s.Close()
 		<-done
@@ -93,12 +99,19 @@ func dialTLS(t *testing.T, addr string, cfg *tls.Config, protos ...string) (*tls
 
 // TestTLS: the engine serves HTTP/1.1 over TLS itself (its strict parser,
 // its fast path), with r.TLS set, writing everything through TLS (no
-// WriteSyscall), and hands other protocols to NextProto.
+// WriteSyscall), and hands other protocols to NextProto; over
+// tls.NewListener, and over NewTLSListener (whose idle connections wait
+// in event loops between the two requests of each case).
 func TestTLS(t *testing.T) {
+	t.Run("tls.NewListener", func(t *testing.T) { testTLS(t, tls.NewListener) })
+	t.Run("NewTLSListener", func(t *testing.T) { testTLS(t, NewTLSListener) })
+}
+
+func testTLS(t *testing.T, listen func(net.Listener, *tls.Config) net.Listener) {
 	f := &tlsFiles{fastFiles{files: map[string]string{"/a": "fast:a", "/big": "fast:" + bigBody()}}}
 	s := &Server{Handler: f, Fast: f, ErrorLog: quietLog(), ServerHeader: "test/1"}
 	s.NextProto = map[string]func(*tls.Conn){"h2": func(c *tls.Conn) { io.WriteString(c, "h2 here") }}
-	addr, cfg := tlsServer(t, s)
+	addr, cfg := tlsServerWith(t, s, listen)
 
 	for _, tc := range []struct {
 		name   string
@@ -179,7 +192,7 @@ func TestTLS(t *testing.T) {
 func TestTLSHandshakeTimeout(t *testing.T) {
 	f := &tlsFiles{}
 	s := &Server{Handler: f, ErrorLog: quietLog(), ReadHeaderTimeout: 50 * time.Millisecond}
-	addr, _ := tlsServer(t, s)
+	addr, _ := tlsServerWith(t, s, NewTLSListener)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
