@@ -710,7 +710,7 @@ func fmtMB(n int64) string {
 
 func fmtLoad(c string, r loadResult) string {
 	s := fmt.Sprintf("%10s req/s", groupDigits(r.rps()))
-	if c == case10m {
+	if inGBs(c) {
 		s += fmt.Sprintf("  %.2f GB/s", r.rps()*size10m/1e9)
 	}
 	if r.P99 > 0 {
