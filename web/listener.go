@@ -21,6 +21,7 @@ import (
 	"github.com/gotwistd/gotwistd/web/h1"
 	"github.com/gotwistd/gotwistd/web/h2"
 	"github.com/gotwistd/gotwistd/web/static"
+	"github.com/gotwistd/gotwistd/web/tlsbatch"
 )
 
 // A request's way through the server, in one direction: Listen binds
@@ -311,7 +312,7 @@ func (s *Server) serveOne(i int) error {
 		ln = &countListener{Listener: ln, m: s.metrics, idle: s.idle}
 	}
 	if ls.tls != nil {
-		ln = tls.NewListener(ln, ls.tls)
+		ln = tls.NewListener(tlsbatch.Listener(ln), ls.tls)
 	}
 	if err := ls.engine.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)

@@ -2,12 +2,16 @@ package h2
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
 	"github.com/gotwistd/gotwistd/web/fast"
+	"github.com/gotwistd/gotwistd/web/tlsbatch"
 )
 
 // largeFiles answers /a and /b from memory with bodies larger than a
@@ -83,5 +87,79 @@ func TestLargeBodiesOnManyConnections(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// largestWrite is a listener whose connections note the largest write
+// made to them.
+type largestWrite struct {
+	net.Listener
+	mu  sync.Mutex
+	max int
+}
+
+func (l *largestWrite) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &noteWrites{Conn: c, l: l}, nil
+}
+
+type noteWrites struct {
+	net.Conn
+	l *largestWrite
+}
+
+func (c *noteWrites) Write(p []byte) (int, error) {
+	c.l.mu.Lock()
+	c.l.max = max(c.l.max, len(p))
+	c.l.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+// TestLargeBodyInLargeWrites: over a connection that can gather writes
+// beneath TLS (as web's listeners give the engine), a large body leaves
+// in writes of many TLS records each, not one write per record, and
+// arrives intact.
+func TestLargeBodyInLargeWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		batch    bool
+		moreThan bool // a write beneath TLS larger than one record
+	}{
+		{"gathered", true, true},
+		{"a plain connection", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := largeFiles{a: pattern(outLimit+100_000, 0x33)}
+			s := &Server{Fast: files}
+			hs := httptest.NewUnstartedServer(nil)
+			s.ConfigureServer(hs.Config)
+			hs.TLS = &tls.Config{NextProtos: []string{"h2", "http/1.1"}}
+			rec := &largestWrite{Listener: hs.Listener}
+			hs.Listener = rec
+			if tc.batch {
+				hs.Listener = tlsbatch.Listener(rec)
+			}
+			hs.StartTLS()
+			defer hs.Close()
+			resp, err := client(hs).Get(hs.URL + "/a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || !bytes.Equal(got, files.a) {
+				t.Fatalf("%d bytes (%v), want the %d of /a", len(got), err, len(files.a))
+			}
+			const record = 16384 + 256 // a TLS record's payload and its overhead
+			rec.mu.Lock()
+			largest := rec.max
+			rec.mu.Unlock()
+			if (largest > record) != tc.moreThan {
+				t.Errorf("largest write beneath TLS %d bytes; want more than a record (%d): %v", largest, record, tc.moreThan)
+			}
+		})
 	}
 }

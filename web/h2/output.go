@@ -77,7 +77,7 @@ func (c *conn) flush() {
 		c.out, c.spare = c.spare[:0], nil
 		c.writing = true
 		c.mu.Unlock()
-		_, err := c.nc.Write(b)
+		err := c.write(b)
 		c.mu.Lock()
 		c.writing = false
 		if err != nil {
@@ -231,4 +231,30 @@ func (c *conn) respondStatus(st *stream, status int) {
 	}
 	c.headerBlockLocked(st, status, []hpack.HeaderField{{Name: "content-length", Value: "0"}}, true)
 	c.finishLocked(st)
+}
+
+// holder is a connection beneath TLS whose writes can be gathered into
+// one (tlsbatch.Conn).
+type holder interface {
+	Hold()
+	Release() error
+}
+
+// batchOver: a write of more than this many bytes goes out in one system
+// call, not one per TLS record, when the connection beneath TLS can hold
+// writes.
+const batchOver = 2 * defaultMaxFrameSize
+
+// write writes b to the connection.
+func (c *conn) write(b []byte) error {
+	if c.hold == nil || len(b) <= batchOver {
+		_, err := c.nc.Write(b)
+		return err
+	}
+	c.hold.Hold()
+	_, err := c.nc.Write(b)
+	if rerr := c.hold.Release(); err == nil {
+		err = rerr
+	}
+	return err
 }
