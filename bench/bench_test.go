@@ -770,3 +770,61 @@ func TestGoalsOfHTTPSLargeBodies(t *testing.T) {
 		}
 	}
 }
+
+func TestInterleave(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		failed     map[string]string // before the rounds
+		failAt     map[string]int    // server -> run whose measure fails
+		cancelAt   int               // cancel the context in this call (1-based; 0: never)
+		wantCalls  string
+		wantFailed string
+		wantErr    bool
+	}{
+		{name: "every server every run", failed: map[string]string{},
+			wantCalls: "0a 0b 0c 1a 1b 1c 2a 2b 2c"},
+		{name: "a failed server is left out after", failed: map[string]string{}, failAt: map[string]int{"b": 1},
+			wantCalls: "0a 0b 0c 1a 1b 1c 2a 2c", wantFailed: "b: b failed in run 1"},
+		{name: "one left out from the start", failed: map[string]string{"a": "did not start"},
+			wantCalls: "0b 0c 1b 1c 2b 2c", wantFailed: "a: did not start"},
+		{name: "cancelled", failed: map[string]string{}, cancelAt: 4,
+			wantCalls: "0a 0b 0c 1a", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			b := &bench{out: &out}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			names := []string{"a", "b", "c"}
+			var calls []string
+			err := b.interleave(ctx, 3, names, tc.failed, func(run, i int) (string, error) {
+				calls = append(calls, fmt.Sprintf("%d%s", run, names[i]))
+				if len(calls) == tc.cancelAt {
+					cancel()
+				}
+				if r, ok := tc.failAt[names[i]]; ok && r == run {
+					return "", fmt.Errorf("%s failed in run %d", names[i], run)
+				}
+				return "ok", nil
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want one: %v", err, tc.wantErr)
+			}
+			if got := strings.Join(calls, " "); got != tc.wantCalls {
+				t.Errorf("calls %s, want %s", got, tc.wantCalls)
+			}
+			var failed []string
+			for _, n := range names {
+				if why, ok := tc.failed[n]; ok {
+					failed = append(failed, n+": "+why)
+				}
+			}
+			if got := strings.Join(failed, "; "); got != tc.wantFailed {
+				t.Errorf("failed %q, want %q", got, tc.wantFailed)
+			}
+			if !tc.wantErr && !strings.Contains(out.String(), "  run  1 a         ok\n") && tc.failed["a"] == "" {
+				t.Errorf("no progress line for a's first run in:\n%s", out.String())
+			}
+		})
+	}
+}
