@@ -28,18 +28,19 @@ const (
 
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, bigOut); return &b }}
 
-// growOutLocked makes room in c.out for n more bytes of DATA: a
-// connection's small buffer is exchanged for a pooled large one (what it
-// holds is copied over, and it becomes the spare if there is none).
+// growOutLocked makes room in c.out for n more bytes of DATA: past half
+// of smallOut (append doubles), a connection's small buffer is exchanged
+// for a pooled large one (what it holds is copied over, and it becomes
+// the spare if there is none).
 func (c *conn) growOutLocked(n int) {
-	if cap(c.out)-len(c.out) >= n || cap(c.out) >= bigOut {
-		return // room, or large already (append grows it as needed)
+	if cap(c.out)-len(c.out) >= n || cap(c.out) >= bigOut || len(c.out)+n <= smallOut/2 {
+		return // room; large already; or small still (append grows it)
 	}
 	bp := outPool.Get().(*[]byte)
 	big := append((*bp)[:0], c.out...)
 	*bp = nil
 	bufPtrs.Put(bp)
-	if c.spare == nil && cap(c.out) > 0 {
+	if c.spare == nil && cap(c.out) > 0 && cap(c.out) <= smallOut {
 		c.spare = c.out[:0]
 	}
 	c.out = big
@@ -48,18 +49,16 @@ func (c *conn) growOutLocked(n int) {
 // bufPtrs recycles the pointers outPool holds buffers by.
 var bufPtrs = sync.Pool{New: func() any { return new([]byte) }}
 
-// releaseOut gives a written buffer back: a large one to outPool, a small
-// one to the connection as its spare (when it has none).
+// releaseOutLocked gives a written buffer back: a large one to outPool
+// (not one grown far past bigOut for huge frames), a small one to the
+// connection as its spare (when it has none); others are dropped.
 func (c *conn) releaseOutLocked(b []byte) {
-	if cap(b) > smallOut {
-		if cap(b) <= 4*bigOut { // not one grown for huge frames
-			bp := bufPtrs.Get().(*[]byte)
-			*bp = b[:0]
-			outPool.Put(bp)
-		}
-		return
-	}
-	if c.spare == nil {
+	switch {
+	case cap(b) >= bigOut && cap(b) <= 4*bigOut:
+		bp := bufPtrs.Get().(*[]byte)
+		*bp = b[:0]
+		outPool.Put(bp)
+	case cap(b) <= smallOut && c.spare == nil:
 		c.spare = b[:0]
 	}
 }
