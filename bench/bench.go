@@ -249,32 +249,60 @@ func (b *bench) runStartup(ctx context.Context) error {
 		return nil
 	}
 	b.say("\n== exec -> READY=1 and exec -> first response, %d runs each", b.cfg.startupRuns)
-	for i := 0; i < b.cfg.startupRuns; i++ {
-		for _, d := range ds {
-			if _, failed := b.res.startErr[d.name]; failed {
-				continue
-			}
-			sr, argv, err := b.measureStartup(ctx, d, i)
+	return b.interleave(ctx, b.cfg.startupRuns, defNames(ds), b.res.startErr, func(run, i int) (string, error) {
+		d := ds[i]
+		sr, argv, err := b.measureStartup(ctx, d, run)
+		if run == 0 {
+			b.res.cmds["startup "+d.name] = argv
+		}
+		if err != nil {
+			return "", err
+		}
+		b.res.startup[d.name] = append(b.res.startup[d.name], sr)
+		ready := "no READY=1"
+		if sr.Ready > 0 {
+			ready = "READY=1 " + fmtMs(sr.Ready)
+		}
+		return fmt.Sprintf("%s, first response %s", ready, fmtMs(sr.FirstResp)), nil
+	})
+}
+
+// interleave measures each of the servers named in turn, runs times over,
+// one round after another: measure(run, i) times names[i] once, records
+// the result and returns what to print of it. A server whose measure
+// fails is left out of the rounds after (failed keeps why, and may name
+// servers left out from the start).
+func (b *bench) interleave(ctx context.Context, runs int, names []string, failed map[string]string, measure func(run, i int) (string, error)) error {
+	for run := 0; run < runs; run++ {
+		for i, name := range names {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if i == 0 {
-				b.res.cmds["startup "+d.name] = argv
-			}
-			if err != nil {
-				b.res.startErr[d.name] = err.Error()
-				b.say("  %-9s failed: %v", d.name, err)
+			if _, ok := failed[name]; ok {
 				continue
 			}
-			b.res.startup[d.name] = append(b.res.startup[d.name], sr)
-			ready := "no READY=1"
-			if sr.Ready > 0 {
-				ready = "READY=1 " + fmtMs(sr.Ready)
+			line, err := measure(run, i)
+			if ctx.Err() != nil {
+				return ctx.Err()
 			}
-			b.say("  run %2d %-9s %s, first response %s", i+1, d.name, ready, fmtMs(sr.FirstResp))
+			if err != nil {
+				failed[name] = err.Error()
+				b.say("  %-9s failed: %v", name, err)
+				continue
+			}
+			b.say("  run %2d %-9s %s", run+1, name, line)
 		}
 	}
 	return nil
+}
+
+// defNames returns the servers' names.
+func defNames(ds []*serverDef) []string {
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.name
+	}
+	return names
 }
 
 func (b *bench) runActivation(ctx context.Context) error {
@@ -291,28 +319,18 @@ func (b *bench) runActivation(ctx context.Context) error {
 		ds = append(ds, yardstickDefs(b.cfg.yardsticks, b.env)...)
 	}
 	b.say("\n== cold socket activation (systemd-socket-activate), connect -> first byte, %d runs each", b.cfg.activationRuns)
-	for i := 0; i < b.cfg.activationRuns; i++ {
-		for _, d := range ds {
-			if _, failed := b.res.activErr[d.name]; failed {
-				continue
-			}
-			ar, argv, err := b.measureActivation(ctx, d, i)
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if i == 0 {
-				b.res.cmds["activation "+d.name] = argv
-			}
-			if err != nil {
-				b.res.activErr[d.name] = err.Error()
-				b.say("  %-9s failed: %v", d.name, err)
-				continue
-			}
-			b.res.activ[d.name] = append(b.res.activ[d.name], ar)
-			b.say("  run %2d %-9s first byte %s, whole response %s", i+1, d.name, fmtMs(ar.FirstByte), fmtMs(ar.Total))
+	return b.interleave(ctx, b.cfg.activationRuns, defNames(ds), b.res.activErr, func(run, i int) (string, error) {
+		d := ds[i]
+		ar, argv, err := b.measureActivation(ctx, d, run)
+		if run == 0 {
+			b.res.cmds["activation "+d.name] = argv
 		}
-	}
-	return nil
+		if err != nil {
+			return "", err
+		}
+		b.res.activ[d.name] = append(b.res.activ[d.name], ar)
+		return fmt.Sprintf("first byte %s, whole response %s", fmtMs(ar.FirstByte), fmtMs(ar.Total)), nil
+	})
 }
 
 // Passes: the throughput numbers with every server's access log off, and
@@ -710,7 +728,7 @@ func fmtMB(n int64) string {
 
 func fmtLoad(c string, r loadResult) string {
 	s := fmt.Sprintf("%10s req/s", groupDigits(r.rps()))
-	if c == case10m {
+	if inGBs(c) {
 		s += fmt.Sprintf("  %.2f GB/s", r.rps()*size10m/1e9)
 	}
 	if r.P99 > 0 {

@@ -570,6 +570,17 @@ func TestLoadArgsOfNewCases(t *testing.T) {
 	if want := "/w/h3load -c 50 -m 10 -d 5s https://127.0.0.1:8443/100k.bin"; got != want {
 		t.Errorf("h3-100k: %s\nwant %s", got, want)
 	}
+	got = strings.Join(b.wrkArgs(caseTLS10m, 8443, 5*time.Second), " ")
+	if want := "wrk -t 2 -c 50 -d 5s --timeout 10s -s /w/s.lua https://127.0.0.1:8443/10m.bin"; got != want {
+		t.Errorf("tls-10m: %s\nwant %s", got, want)
+	}
+	got = strings.Join(b.h2loadArgs(caseH2100k, 8443, 5*time.Second), " ")
+	if want := "h2load -c 50 -m 10 -t 2 -D 5 https://127.0.0.1:8443/100k.bin"; got != want {
+		t.Errorf("h2-100k: %s\nwant %s", got, want)
+	}
+	if v := caseValue(caseTLS10m, 100); fmtCase(caseTLS10m, v) != "1.05" {
+		t.Errorf("tls-10m at 100 req/s shows %s GB/s, want 1.05", fmtCase(caseTLS10m, v))
+	}
 	for _, c := range throughputCases {
 		if casePath[c] == "" || caseTitle[c] == "" || caseColumn[c] == "" {
 			t.Errorf("case %s lacks a path, title or column", c)
@@ -730,5 +741,90 @@ func TestChartEscapesExtraColumns(t *testing.T) {
 	data := mustRead(t, filepath.Join(dir, "panel0.dat"))
 	if !strings.Contains(data, "2 90 16033446 ") { // 0xf4a6a6: the lighter red of an extra column
 		t.Errorf("panel data:\n%s", data)
+	}
+}
+
+func TestGoalsOfHTTPSLargeBodies(t *testing.T) {
+	p := newPassResult(false, []string{caseTLS10m, caseH2100k})
+	// caddy is fastest in tls-10m, but issue 16's goal is to the best of
+	// h2o, lighttpd and nginx only.
+	p.load[caseTLS10m]["gotwistd"] = []loadResult{{Requests: 110, Seconds: 1}}
+	p.load[caseTLS10m]["nginx"] = []loadResult{{Requests: 100, Seconds: 1}}
+	p.load[caseTLS10m]["h2o"] = []loadResult{{Requests: 80, Seconds: 1}}
+	p.load[caseTLS10m]["caddy"] = []loadResult{{Requests: 200, Seconds: 1}}
+	p.load[caseH2100k]["gotwistd"] = []loadResult{{Requests: 90, Seconds: 1}}
+	p.load[caseH2100k]["h2o"] = []loadResult{{Requests: 100, Seconds: 1}}
+	p.load[caseH2100k]["lighttpd"] = []loadResult{{Requests: 95, Seconds: 1}}
+	defs := []*serverDef{{name: "gotwistd"}, {name: "h2o", peer: true}, {name: "lighttpd", peer: true},
+		{name: "nginx", peer: true}, {name: "caddy", peer: true}}
+	b := &bench{res: &results{defs: defs, skipped: map[string]string{}, passes: [2]*passResult{p}, mem: map[string]*memResult{}}}
+	var out strings.Builder
+	b.writeGoals(func(f string, a ...any) { out.WriteString(fmt.Sprintf(f, a...) + "\n") })
+	text := out.String()
+	for _, want := range []string{
+		"| HTTPS HTTP/1.1 10 MB ≥ 1.0× the best of h2o, lighttpd, nginx (issue 16) | 1.10× nginx | met |",
+		"| HTTPS HTTP/2 100 KB ≥ 1.0× the best of h2o, lighttpd, nginx (issue 16) | 0.90× h2o | **not met** |",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+}
+
+func TestInterleave(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		failed     map[string]string // before the rounds
+		failAt     map[string]int    // server -> run whose measure fails
+		cancelAt   int               // cancel the context in this call (1-based; 0: never)
+		wantCalls  string
+		wantFailed string
+		wantErr    bool
+	}{
+		{name: "every server every run", failed: map[string]string{},
+			wantCalls: "0a 0b 0c 1a 1b 1c 2a 2b 2c"},
+		{name: "a failed server is left out after", failed: map[string]string{}, failAt: map[string]int{"b": 1},
+			wantCalls: "0a 0b 0c 1a 1b 1c 2a 2c", wantFailed: "b: b failed in run 1"},
+		{name: "one left out from the start", failed: map[string]string{"a": "did not start"},
+			wantCalls: "0b 0c 1b 1c 2b 2c", wantFailed: "a: did not start"},
+		{name: "cancelled", failed: map[string]string{}, cancelAt: 4,
+			wantCalls: "0a 0b 0c 1a", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			b := &bench{out: &out}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			names := []string{"a", "b", "c"}
+			var calls []string
+			err := b.interleave(ctx, 3, names, tc.failed, func(run, i int) (string, error) {
+				calls = append(calls, fmt.Sprintf("%d%s", run, names[i]))
+				if len(calls) == tc.cancelAt {
+					cancel()
+				}
+				if r, ok := tc.failAt[names[i]]; ok && r == run {
+					return "", fmt.Errorf("%s failed in run %d", names[i], run)
+				}
+				return "ok", nil
+			})
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("error %v, want one: %v", err, tc.wantErr)
+			}
+			if got := strings.Join(calls, " "); got != tc.wantCalls {
+				t.Errorf("calls %s, want %s", got, tc.wantCalls)
+			}
+			var failed []string
+			for _, n := range names {
+				if why, ok := tc.failed[n]; ok {
+					failed = append(failed, n+": "+why)
+				}
+			}
+			if got := strings.Join(failed, "; "); got != tc.wantFailed {
+				t.Errorf("failed %q, want %q", got, tc.wantFailed)
+			}
+			if !tc.wantErr && !strings.Contains(out.String(), "  run  1 a         ok\n") && tc.failed["a"] == "" {
+				t.Errorf("no progress line for a's first run in:\n%s", out.String())
+			}
+		})
 	}
 }

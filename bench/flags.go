@@ -23,6 +23,8 @@ const (
 	caseClose      = "close"      // wrk, Connection: close, the 160-byte page
 	caseH2         = "h2"         // h2load, HTTPS + HTTP/2, the 160-byte page
 	caseTLS        = "tls"        // wrk, HTTPS + HTTP/1.1 keep-alive, the 160-byte page
+	caseTLS10m     = "tls-10m"    // wrk, HTTPS + HTTP/1.1 keep-alive, the 10 MB file
+	caseH2100k     = "h2-100k"    // h2load, HTTPS + HTTP/2, the 100 KB file
 	caseH3         = "h3"         // h3load, HTTP/3 over QUIC, the 160-byte page
 	caseH3100k     = "h3-100k"    // h3load, HTTP/3 over QUIC, the 100 KB file
 	caseBr         = "br"         // wrk, keep-alive, Accept-Encoding: br, gzip, the 160-byte page
@@ -35,13 +37,22 @@ const (
 )
 
 // throughputCases are the wrk/h2load cases, in the order they are run and shown.
-var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS}
+var throughputCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseTLS10m, caseH2, caseH2100k, caseH3, caseH3100k, caseBr, caseBrJS}
 
-var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseH2, caseH3, caseH3100k, caseBr, caseBrJS,
+var allCases = []string{caseSmall, case100k, case10m, caseClose, caseTLS, caseTLS10m, caseH2, caseH2100k, caseH3, caseH3100k, caseBr, caseBrJS,
 	caseLogs, caseRSS, caseReady, caseActivation, caseSystemd}
 
 // isH3 reports whether c is loaded over HTTP/3 (by h3load).
 func isH3(c string) bool { return c == caseH3 || c == caseH3100k }
+
+// isH2 reports whether c is loaded over HTTPS + HTTP/2 (by h2load).
+func isH2(c string) bool { return c == caseH2 || c == caseH2100k }
+
+// isTLS1 reports whether c is loaded by wrk over HTTPS (HTTP/1.1).
+func isTLS1(c string) bool { return c == caseTLS || c == caseTLS10m }
+
+// inGBs reports whether c is shown in GB/s (the 10 MB cases) rather than req/s.
+func inGBs(c string) bool { return c == case10m || c == caseTLS10m }
 
 // isBr reports whether c sends a browser's Accept-Encoding.
 func isBr(c string) bool { return c == caseBr || c == caseBrJS }

@@ -56,7 +56,7 @@ func (b *bench) wrkArgs(c string, port int, d time.Duration) []string {
 		args = append(args, "-H", "Accept-Encoding: "+acceptEncoding)
 	}
 	scheme := "http"
-	if c == caseTLS {
+	if isTLS1(c) {
 		scheme = "https" // wrk offers no ALPN: HTTP/1.1 over TLS
 	}
 	return append(args, fmt.Sprintf("%s://127.0.0.1:%d/%s", scheme, port, casePath[c]))
@@ -64,7 +64,7 @@ func (b *bench) wrkArgs(c string, port int, d time.Duration) []string {
 
 // casePath is the file each throughput case fetches.
 var casePath = map[string]string{caseSmall: smallName, case100k: file100k, case10m: file10m, caseClose: smallName,
-	caseTLS: smallName, caseH2: smallName, caseH3: smallName, caseH3100k: file100k, caseBr: smallName, caseBrJS: jsName}
+	caseTLS: smallName, caseTLS10m: file10m, caseH2: smallName, caseH2100k: file100k, caseH3: smallName, caseH3100k: file100k, caseBr: smallName, caseBrJS: jsName}
 
 // h3loadArgs is the h3load command line for the HTTP/3 cases: as many
 // connections and streams per connection as h2load gets.
@@ -73,11 +73,11 @@ func (b *bench) h3loadArgs(c string, port int, d time.Duration) []string {
 		"-d", d.String(), fmt.Sprintf("https://127.0.0.1:%d/%s", port, casePath[c])}
 }
 
-// h2loadArgs is the h2load command line for the HTTPS + HTTP/2 case.
-func (b *bench) h2loadArgs(port int, d time.Duration) []string {
+// h2loadArgs is the h2load command line for the HTTPS + HTTP/2 cases.
+func (b *bench) h2loadArgs(c string, port int, d time.Duration) []string {
 	return []string{"h2load", "-c", strconv.Itoa(b.cfg.conns), "-m", strconv.Itoa(b.cfg.h2Streams),
 		"-t", strconv.Itoa(b.cfg.threads), "-D", strconv.Itoa(int(d.Round(time.Second) / time.Second)),
-		fmt.Sprintf("https://127.0.0.1:%d/%s", port, smallName)}
+		fmt.Sprintf("https://127.0.0.1:%d/%s", port, casePath[c])}
 }
 
 // durationArg renders d for wrk, which takes whole seconds (or ms with "ms"
@@ -101,15 +101,15 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 			return loadResult{}, nil, errors.New("no h3load (./bench/run builds bench/h3load)")
 		}
 		argv = b.h3loadArgs(c, r.quic, d)
-	} else if c == caseH2 {
+	} else if isH2(c) {
 		if r.https == 0 {
 			return loadResult{}, nil, errors.New("no HTTPS listener")
 		}
 		if d < time.Second {
 			d = time.Second
 		}
-		argv = b.h2loadArgs(r.https, d)
-	} else if c == caseTLS {
+		argv = b.h2loadArgs(c, r.https, d)
+	} else if isTLS1(c) {
 		if r.https == 0 {
 			return loadResult{}, nil, errors.New("no HTTPS listener")
 		}
@@ -140,7 +140,7 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 	}
 	var res loadResult
 	var perr error
-	if c == caseH2 {
+	if isH2(c) {
 		res, perr = parseH2load(out.String())
 	} else if isH3(c) {
 		res, perr = parseH3load(out.String())

@@ -18,7 +18,9 @@ var caseTitle = map[string]string{
 	case10m:    "10 MB file, keep-alive",
 	caseClose:  "small page, Connection: close",
 	caseTLS:    "small page, HTTPS + HTTP/1.1 (wrk)",
+	caseTLS10m: "10 MB file, HTTPS + HTTP/1.1 (wrk)",
 	caseH2:     "small page, HTTPS + HTTP/2 (h2load)",
+	caseH2100k: "100 KB file, HTTPS + HTTP/2 (h2load)",
 	caseH3:     "small page, HTTP/3 over QUIC (h3load)",
 	caseH3100k: "100 KB file, HTTP/3 over QUIC (h3load)",
 	caseBr:     "small page, keep-alive, Accept-Encoding: br, gzip",
@@ -32,7 +34,9 @@ var caseColumn = map[string]string{
 	case10m:    "10 MB GB/s",
 	caseClose:  "conn-close req/s",
 	caseTLS:    "HTTPS h1 req/s",
+	caseTLS10m: "HTTPS h1 10 MB GB/s",
 	caseH2:     "HTTPS h2 req/s",
+	caseH2100k: "HTTPS h2 100 KB req/s",
 	caseH3:     "HTTP/3 req/s",
 	caseH3100k: "HTTP/3 100 KB req/s",
 	caseBr:     "br,gzip small req/s",
@@ -41,7 +45,7 @@ var caseColumn = map[string]string{
 
 // caseValue converts a requests/s figure into the unit shown for the case.
 func caseValue(c string, rps float64) float64 {
-	if c == case10m {
+	if inGBs(c) {
 		return rps * size10m / 1e9
 	}
 	return rps
@@ -51,7 +55,7 @@ func fmtCase(c string, v float64) string {
 	if math.IsNaN(v) {
 		return "n/a"
 	}
-	if c == case10m {
+	if inGBs(c) {
 		return fmt.Sprintf("%.2f", v)
 	}
 	return groupDigits(v)

@@ -36,6 +36,15 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 		var ok bool
 		if to == "" {
 			best, who, ok = bestPeer(r.defs, func(n string) (float64, bool) { s := p.cell(c, n); return s.med, s.ok }, false)
+		} else if strings.Contains(to, ",") {
+			// The best of the peers named.
+			best, who, ok = bestPeer(r.defs, func(n string) (float64, bool) {
+				if !contains(strings.Split(to, ","), n) {
+					return 0, false
+				}
+				s := p.cell(c, n)
+				return s.med, s.ok
+			}, false)
 		} else if s := p.cell(c, to); s.ok {
 			best, who, ok = s.med, to, true
 		}
@@ -49,7 +58,9 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 			{caseSmall, "", "small file ≥ 1.0× the fastest peer"},
 			{case100k, "", "100 KB ≥ 1.0× the fastest peer"},
 			{case10m, "nginx", "10 MB ≥ 1.0× nginx"},
+			{caseTLS10m, issue16Peers, "HTTPS HTTP/1.1 10 MB ≥ 1.0× the best of h2o, lighttpd, nginx (issue 16)"},
 			{caseH2, "nginx", "HTTPS HTTP/2 ≥ 1.0× nginx"},
+			{caseH2100k, issue16Peers, "HTTPS HTTP/2 100 KB ≥ 1.0× the best of h2o, lighttpd, nginx (issue 16)"},
 			{caseH3, "caddy", "HTTP/3 small page ≥ 1.0× caddy (issue 16)"},
 			{caseH3100k, "caddy", "HTTP/3 100 KB ≥ 1.0× caddy (issue 16)"},
 		} {
@@ -115,6 +126,9 @@ func (b *bench) writeGoals(w func(string, ...any)) {
 	w("")
 }
 
+// issue16Peers are the peers issue 16's goals compare with, for ratioTo.
+const issue16Peers = "h2o,lighttpd,nginx"
+
 func contains(xs []string, x string) bool {
 	for _, y := range xs {
 		if y == x {
@@ -173,12 +187,12 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 	w("`%s`", p.loadCmd[c])
 	w("")
 	unit := "req/s"
-	if c == case10m {
+	if inGBs(c) {
 		unit = "GB/s"
 	}
 	best, _, hasBest := bestPeer(r.defs, func(n string) (float64, bool) { s := p.cell(c, n); return caseValue(c, s.med), s.ok }, false)
 	cols := []string{"server", "median " + unit, "min – max", "× best peer"}
-	p99col := c != caseH2 // h2load prints no percentiles in a form parsed here
+	p99col := !isH2(c) // h2load prints no percentiles in a form parsed here
 	if p99col {
 		cols = append(cols, "p99 latency")
 	}

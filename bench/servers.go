@@ -136,8 +136,8 @@ func gotwistdDef(name, bin string, args []string) *serverDef {
 // listener).
 var (
 	http1EngineCases = map[string]bool{caseSmall: true, case100k: true, case10m: true, caseClose: true,
-		caseTLS: true, caseBr: true, caseBrJS: true}
-	http2EngineCases = map[string]bool{caseTLS: true, caseH2: true}
+		caseTLS: true, caseTLS10m: true, caseBr: true, caseBrJS: true}
+	http2EngineCases = map[string]bool{caseTLS: true, caseTLS10m: true, caseH2: true, caseH2100k: true}
 )
 
 // extraDefs returns the extra gotwistd columns the configuration asks for:

@@ -113,25 +113,18 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 			b.res.systemdFail[s.name] = strings.TrimSpace(out)
 		}
 	}
-	for run := 0; run < b.cfg.activationRuns; run++ {
-		for i, s := range ss {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if _, failed := b.res.systemdFail[s.name]; failed {
-				continue
-			}
-			r, err := coldStart(box, "bench-"+s.name+".service", 20000+i)
-			if err != nil {
-				b.res.systemdFail[s.name] = err.Error()
-				b.say("  %-9s failed: %v", s.name, err)
-				continue
-			}
-			b.res.systemd[s.name] = append(b.res.systemd[s.name], r)
-			b.say("  run %2d %-9s first byte %s, whole response %s", run+1, s.name, fmtMs(r.FirstByte), fmtMs(r.Total))
-		}
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = s.name
 	}
-	return nil
+	return b.interleave(ctx, b.cfg.activationRuns, names, b.res.systemdFail, func(_, i int) (string, error) {
+		r, err := coldStart(box, "bench-"+ss[i].name+".service", 20000+i)
+		if err != nil {
+			return "", err
+		}
+		b.res.systemd[ss[i].name] = append(b.res.systemd[ss[i].name], r)
+		return fmt.Sprintf("first byte %s, whole response %s", fmtMs(r.FirstByte), fmtMs(r.Total)), nil
+	})
 }
 
 // coldStart stops service (its socket stays, listening), waits until it

@@ -141,13 +141,7 @@ func setBacklog(e *Endpoint, v string) error {
 	return nil
 }
 
-func setPath(e *Endpoint, v string) error {
-	if v == "" {
-		return errors.New("the socket path is empty: give one, as in unix:/run/www.sock")
-	}
-	e.Path = v
-	return nil
-}
+var setPath = nonEmpty(func(e *Endpoint) *string { return &e.Path }, "the socket path is empty: give one, as in unix:/run/www.sock")
 
 func setMode(e *Endpoint, v string) error {
 	n, err := strconv.ParseUint(strings.TrimPrefix(v, "0o"), 8, 32)
@@ -199,18 +193,20 @@ func setIndex(e *Endpoint, v string) error {
 	return nil
 }
 
-func setName(e *Endpoint, v string) error {
-	if v == "" {
-		return errors.New("name is empty: give the socket's FileDescriptorName=")
-	}
-	e.Name = v
-	return nil
+var setName = nonEmpty(func(e *Endpoint) *string { return &e.Name }, "name is empty: give the socket's FileDescriptorName=")
+
+// setString sets a file name parameter, what, that must not be empty.
+func setString(dst func(e *Endpoint) *string, what string) func(*Endpoint, string) error {
+	return nonEmpty(dst, what+" is empty: give a file name")
 }
 
-func setString(dst func(e *Endpoint) *string, what string) func(*Endpoint, string) error {
+// nonEmpty sets a string parameter that must not be empty; ifEmpty is
+// the error when it is.
+func nonEmpty(dst func(e *Endpoint) *string, ifEmpty string) func(*Endpoint, string) error {
+	err := errors.New(ifEmpty)
 	return func(e *Endpoint, v string) error {
 		if v == "" {
-			return fmt.Errorf("%s is empty: give a file name", what)
+			return err
 		}
 		*dst(e) = v
 		return nil

@@ -185,6 +185,8 @@ func TestParseErrors(t *testing.T) {
 		{"ssl no port", "ssl:privateKey=k.pem", `bad endpoint "ssl:privateKey=k.pem": no port: give one, as in ssl:8080`, ErrSyntax},
 		{"quic backlog", "quic:443:backlog=5", `bad endpoint "quic:443:backlog=5": unknown keyword "backlog" for quic: it takes port, privateKey, certKey, interface, extraCertChain`, ErrSyntax},
 		{"empty key file", "ssl:443:privateKey=", `bad endpoint "ssl:443:privateKey=": privateKey is empty: give a file name`, ErrSyntax},
+		{"empty socket path", "unix:address=", `bad endpoint "unix:address=": the socket path is empty: give one, as in unix:/run/www.sock`, ErrSyntax},
+		{"empty systemd name", "systemd:domain=INET:name=", `bad endpoint "systemd:domain=INET:name=": name is empty: give the socket's FileDescriptorName=`, ErrSyntax},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

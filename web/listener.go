@@ -21,6 +21,7 @@ import (
 	"github.com/gotwistd/gotwistd/web/h1"
 	"github.com/gotwistd/gotwistd/web/h2"
 	"github.com/gotwistd/gotwistd/web/static"
+	"github.com/gotwistd/gotwistd/web/tlsbatch"
 )
 
 // A request's way through the server, in one direction: Listen binds
@@ -311,11 +312,12 @@ func (s *Server) serveOne(i int) error {
 		ln = &countListener{Listener: ln, m: s.metrics, idle: s.idle}
 	}
 	if ls.tls != nil && ls.netHTTP {
-		ln = tls.NewListener(ln, ls.tls)
+		ln = tls.NewListener(tlsbatch.Listener(ln), ls.tls)
 	} else if ls.tls != nil {
 		// gotwistd's engine: its event loops can then serve idle
-		// HTTP/1.1 connections over TLS too.
-		ln = h1.NewTLSListener(ln, ls.tls)
+		// HTTP/1.1 connections over TLS too. tlsbatch beneath lets h2
+		// send a large write's records in one system call.
+		ln = h1.NewTLSListener(tlsbatch.Listener(ln), ls.tls)
 	}
 	if err := ls.engine.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve on %s: %w", l.Endpoint, err)

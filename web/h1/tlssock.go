@@ -159,6 +159,25 @@ func (s *tlsSock) Write(b []byte) (int, error) {
 	return s.Conn.Write(b)
 }
 
+// Hold and Release pass to the connection beneath when it can gather
+// writes (web/tlsbatch's Conn): web/h2, serving a connection that chose h2
+// by ALPN, sends a large write's records in one system call through them.
+// Such a connection never goes to a loop, so nothing is held while a loop
+// writes the socket directly.
+func (s *tlsSock) Hold() {
+	if h, ok := s.Conn.(interface{ Hold() }); ok {
+		h.Hold()
+	}
+}
+
+// Release writes what Hold gathered; see Hold.
+func (s *tlsSock) Release() error {
+	if h, ok := s.Conn.(interface{ Release() error }); ok {
+		return h.Release()
+	}
+	return nil
+}
+
 // blocked reports whether a loop's writes left output in pend.
 func (s *tlsSock) blocked() bool { return s.hasPend.Load() }
 

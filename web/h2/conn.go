@@ -49,6 +49,7 @@ type conn struct {
 	nc      net.Conn
 	remote  string
 	tls     *tls.ConnectionState
+	hold    holder // the connection beneath TLS, if it can gather writes
 	maxHead int
 
 	// The reading goroutine's own.
@@ -137,6 +138,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		c.tls = &st
+		c.hold, _ = tc.NetConn().(holder)
 	}
 	c.dec = hpack.NewDecoder(defaultHeaderTableLen, func(f hpack.HeaderField) { c.fields = append(c.fields, f) })
 	c.dec.SetMaxStringLength(c.maxHead)
