@@ -20,9 +20,13 @@ var (
 	_ h1.AcceptHook = (*countListener)(nil)
 )
 
-// RawAccepted: an accept that succeeded needs no retry. (The engine
-// leaves the accept errors to Accept, which waits them out.)
-func (l *acceptRetryListener) RawAccepted(fd int) bool { return true }
+// RawAccepted: an accept that succeeded needs no retry, and ends an
+// episode of failures, as in Accept. (The engine leaves the accept errors
+// to Accept, which waits them out.)
+func (l *acceptRetryListener) RawAccepted(fd int) bool {
+	l.recovered()
+	return true
+}
 
 // RawClosed has nothing to undo.
 func (l *acceptRetryListener) RawClosed() {}
