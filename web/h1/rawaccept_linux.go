@@ -45,6 +45,11 @@ type rawAcceptor struct {
 	rbuf []byte
 	work work
 	c    conn // the connection being answered, until it needs a net.Conn
+	// batch holds the connections accepted and not yet served.
+	batch [acceptBatch]struct {
+		fd  int
+		rsa unix.RawSockaddrAny
+	}
 
 	fallback bool  // an accept4 error: let the listener's Accept have it
 	err      error // ends Serve's raw accepting
@@ -116,6 +121,10 @@ func (ra *rawAcceptor) run() error {
 
 // acceptAll is the RawConn callback: it accepts until the queue is empty
 // (false: wait for the socket), or until Serve must stop or fall back.
+// It takes up to acceptBatch connections at a time, then refreshes the
+// fast.Watcher once for them (what changed before they were accepted
+// counts; their requests were there, or as good as if they had been),
+// then serves each.
 func (ra *rawAcceptor) acceptAll(lfd uintptr) bool {
 	s := ra.srv
 	for {
@@ -125,30 +134,54 @@ func (ra *rawAcceptor) acceptAll(lfd uintptr) bool {
 			ra.err = ErrServerClosed
 			return true
 		}
-		var rsa unix.RawSockaddrAny
-		alen := uint32(unix.SizeofSockaddrAny)
-		r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&alen)),
-			unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
-		switch e {
-		case 0:
-		case unix.EAGAIN:
-			return false
-		case unix.EINTR, unix.ECONNABORTED:
-			continue
-		default:
-			ra.fallback = true
-			return true
+		n, wait := 0, false
+		for n < len(ra.batch) && !wait && !ra.fallback {
+			a := &ra.batch[n]
+			alen := uint32(unix.SizeofSockaddrAny)
+			r, _, e := unix.RawSyscall6(unix.SYS_ACCEPT4, lfd, uintptr(unsafe.Pointer(&a.rsa)), uintptr(unsafe.Pointer(&alen)),
+				unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+			switch e {
+			case 0:
+				a.fd = int(r)
+				n++
+			case unix.EAGAIN:
+				wait = true
+			case unix.EINTR, unix.ECONNABORTED:
+			default:
+				ra.fallback = true
+			}
 		}
-		if !ra.serve(int(r), &rsa) {
+		watched := false
+		if n > 0 {
+			if w, ok := s.Fast.(fast.Watcher); ok && w.WatchFD() >= 0 {
+				w.Refresh()
+				watched = true
+			}
+		}
+		for i := 0; i < n; i++ {
+			if !ra.serve(ra.batch[i].fd, &ra.batch[i].rsa, watched) {
+				for _, a := range ra.batch[i+1 : n] {
+					unix.RawSyscall(unix.SYS_CLOSE, uintptr(a.fd), 0, 0) // Close: nothing is served any more
+				}
+				return true
+			}
+		}
+		if wait {
+			return false
+		}
+		if ra.fallback {
 			return true
 		}
 	}
 }
 
+// acceptBatch is how many connections Serve accepts before it serves them.
+const acceptBatch = 16
+
 // serve answers the connection fd if it can, or makes it a net.Conn and
 // gives it to its goroutine or an event loop; false: Serve is to stop
 // (ra.err says why).
-func (ra *rawAcceptor) serve(fd int, rsa *unix.RawSockaddrAny) bool {
+func (ra *rawAcceptor) serve(fd int, rsa *unix.RawSockaddrAny, watched bool) bool {
 	s := ra.srv
 	for i, h := range ra.hooks {
 		if !h.RawAccepted(fd) {
@@ -177,11 +210,6 @@ func (ra *rawAcceptor) serve(fd int, rsa *unix.RawSockaddrAny) bool {
 	ap := sockaddrAddrPort(rsa)
 	var ab [64]byte
 	c.remote = string(ap.AppendTo(ab[:0]))
-	watched := false
-	if w, ok := s.Fast.(fast.Watcher); ok && w.WatchFD() >= 0 {
-		w.Refresh() // what changed before the request arrived counts
-		watched = true
-	}
 	data := ra.rbuf[:n]
 	p, closing, handBack := c.serveReady(data, &ra.work, watched)
 	if c.werr != nil || closing && len(c.pending) == 0 {
