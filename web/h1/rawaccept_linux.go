@@ -38,6 +38,7 @@ type rawAcceptor struct {
 	srv   *Server
 	f     *os.File // a duplicate of the listening socket
 	rc    syscall.RawConn
+	lrc   syscall.RawConn // the listener's
 	hooks []AcceptHook // innermost first
 	lim   limits
 	fn    func(fd uintptr) bool
@@ -98,7 +99,7 @@ func (s *Server) rawAccept(l net.Listener, lim limits) *rawAcceptor {
 	for i, j := 0, len(hooks)-1; i < j; i, j = i+1, j-1 {
 		hooks[i], hooks[j] = hooks[j], hooks[i]
 	}
-	ra := &rawAcceptor{srv: s, f: f, rc: rc, hooks: hooks, lim: lim, rbuf: make([]byte, readBufSize)}
+	ra := &rawAcceptor{srv: s, f: f, rc: rc, lrc: lrc, hooks: hooks, lim: lim, rbuf: make([]byte, readBufSize)}
 	ra.fn = ra.acceptAll
 	return ra
 }
@@ -132,6 +133,13 @@ func (ra *rawAcceptor) acceptAll(lfd uintptr) bool {
 			// Leave the queue as it is: a socket systemd holds keeps it
 			// for the next instance.
 			ra.err = ErrServerClosed
+			return true
+		}
+		if err := ra.lrc.Control(func(uintptr) {}); err != nil {
+			// The listener was closed under Serve (not by Shutdown or
+			// Close, which close the duplicate too): Serve returns, as
+			// its Accept would have.
+			ra.err = err
 			return true
 		}
 		n, wait := 0, false

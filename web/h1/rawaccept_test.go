@@ -335,3 +335,30 @@ func TestAcceptShutdown(t *testing.T) {
 		}
 	})
 }
+
+// TestAcceptListenerClosed: a listener closed under Serve (not by
+// Shutdown) ends it at its next connection, which it does not serve, as
+// net's Accept on a closed listener would.
+func TestAcceptListenerClosed(t *testing.T) {
+	held, ours := sharedListener(t)
+	s, _ := newFastServer()
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ours) }()
+	t.Cleanup(func() { s.Close() })
+	c := dial(t, held.Addr().String())
+	if body := c.get("/a"); body != "fast:a" {
+		t.Fatalf("answer %q", body)
+	}
+	ours.Close()
+	queued := dial(t, held.Addr().String())
+	queued.send("GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+	if err := <-served; !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Serve: %v, want a closed listener's error", err)
+	}
+	next, _ := newFastServer()
+	go next.Serve(held)
+	t.Cleanup(func() { next.Close() })
+	if _, body, _ := queued.read("GET"); body != "fast:a" {
+		t.Errorf("queued after the close, answered by the next server: %q", body)
+	}
+}
