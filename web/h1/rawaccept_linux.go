@@ -39,7 +39,7 @@ type rawAcceptor struct {
 	f     *os.File // a duplicate of the listening socket
 	rc    syscall.RawConn
 	lrc   syscall.RawConn // the listener's
-	hooks []AcceptHook // innermost first
+	hooks []AcceptHook    // innermost first
 	lim   limits
 	fn    func(fd uintptr) bool
 
