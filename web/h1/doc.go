@@ -68,8 +68,11 @@
 // metrics; not TLS, haproxy: or handover listeners, nor a Server with a
 // ConnState hook), Serve does not call Accept: it waits for the listening
 // socket through a duplicate of it that Go's netpoller watches, then calls
-// accept4(2) until the queue is empty. A connection whose request is
-// there is read, answered and, after "Connection: close", closed with raw
+// accept4(2) until the queue is empty, up to 16 connections at a time,
+// for which it refreshes the fast.Watcher once (what changed before they
+// were accepted counts, as for an event loop's batch of reads). A
+// connection whose request is there is read, answered and, after
+// "Connection: close", closed with raw
 // read(2), write(2) and close(2), before any net.Conn exists: no netpoller
 // registration (two epoll_ctl(2)), getsockname(2), TCP_NODELAY, finalizer
 // or address allocations, and no system call the scheduler is told of,
