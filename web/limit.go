@@ -40,12 +40,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		}
 		l.limit.open.Add(-1)
 		c.Close()
-		n := l.limit.refused.Add(1)
-		now := time.Now().UnixNano()
-		last := l.limit.lastLog.Load()
-		if (last == 0 || now-last >= int64(refuseLogEvery)) && l.limit.lastLog.CompareAndSwap(last, now) && l.limit.onLimit != nil {
-			l.limit.onLimit(n)
-		}
+		l.limit.refusedOne()
 	}
 }
 

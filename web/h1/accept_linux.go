@@ -60,6 +60,14 @@ func (s *Server) answerAtAccept(c *conn, a *acceptor) bool {
 	}
 	data := a.rbuf[:n]
 	p, closing, handBack := c.serveReady(data, &a.work, watched)
+	s.afterReady(c, data, p, closing, handBack, now)
+	return true
+}
+
+// afterReady goes on with c, a new connection whose first bytes, data,
+// serveReady answered up to p: it closes c, or gives it to its goroutine
+// or an event loop.
+func (s *Server) afterReady(c *conn, data []byte, p int, closing, handBack bool, now time.Time) {
 	switch {
 	case c.werr != nil || closing && len(c.pending) == 0:
 		c.state.Store(stClosing)
@@ -78,7 +86,7 @@ func (s *Server) answerAtAccept(c *conn, a *acceptor) bool {
 		c.idleAt.Store(now.UnixNano())
 		if !c.state.CompareAndSwap(stActive, stIdle) {
 			c.end() // Close got it first
-			return true
+			return
 		}
 		if s.ConnState != nil {
 			s.ConnState(c.nc, http.StateIdle)
@@ -90,5 +98,4 @@ func (s *Server) answerAtAccept(c *conn, a *acceptor) bool {
 			go c.run()
 		}
 	}
-	return true
 }

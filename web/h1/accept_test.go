@@ -14,7 +14,8 @@ import (
 // what that path cannot finish goes on as before: the Handler's requests,
 // a partial head, an answer too large to write at once (after which a
 // "Connection: close" still closes, and a request pipelined after it is
-// not answered), and a kept-alive connection's next request.
+// not answered), and a kept-alive connection's next request; whether Serve
+// accepts on the socket itself or through the listener's Accept.
 func TestAnsweredAtAccept(t *testing.T) {
 	huge := "fast:" + strings.Repeat("0123456789", 1600000) // 16 MB: more than a socket takes at once
 	for _, tt := range []struct {
@@ -35,45 +36,50 @@ func TestAnsweredAtAccept(t *testing.T) {
 		{"large, close", "GET /huge HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n", "", []string{huge}, true, "yes"},
 		{"event loop: large, close", "GET /a HTTP/1.1\r\nHost: h\r\n\r\n", "then GET /huge HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /a HTTP/1.1\r\nHost: h\r\n\r\n", []string{"fast:a", huge}, true, "yes"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, ff := newFastServer()
-			ff.files["/huge"] = huge
-			wf := newWatchFiles(t, ff)
-			s := &Server{Handler: wf, Fast: wf, ErrorLog: quietLog()}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			c := dial(t, ln.Addr().String())
-			// A small window, so that a large answer cannot be written at once.
-			if err := c.c.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
-				t.Fatal(err)
-			}
-			// On loopback the bytes are in the server's socket when the
-			// write returns, before Serve accepts it.
-			c.send(tt.before)
-			go s.Serve(ln)
-			then, later := strings.CutPrefix(tt.after, "then ")
-			if !later {
-				c.send(tt.after)
-			}
-			for i, want := range tt.want {
-				if i == 1 && later {
-					c.send(then) // to the event loop that has the connection now
+		for _, way := range []struct {
+			name  string
+			noRaw bool
+		}{{"accept4", false}, {"net.Listener", true}} {
+			t.Run(way.name+"/"+tt.name, func(t *testing.T) {
+				_, ff := newFastServer()
+				ff.files["/huge"] = huge
+				wf := newWatchFiles(t, ff)
+				s := &Server{Handler: wf, Fast: wf, ErrorLog: quietLog(), noRawAccept: way.noRaw}
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
 				}
-				if _, body, _ := c.read("GET"); body != want {
-					t.Fatalf("answer %d: %d bytes %.20q, want %d bytes %.20q", i, len(body), body, len(want), want)
+				t.Cleanup(func() { s.Close() })
+				c := dial(t, ln.Addr().String())
+				// A small window, so that a large answer cannot be written at once.
+				if err := c.c.(*net.TCPConn).SetReadBuffer(16 << 10); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if tt.closes && !c.closed() {
-				t.Error("the connection stayed open after a Connection: close answer")
-			}
-			ff.mu.Lock()
-			defer ff.mu.Unlock()
-			if tt.atAcc != "" && (len(ff.seen) == 0 || ff.seen[0] != (tt.atAcc == "yes")) {
-				t.Errorf("Watched flags %v: first answered at accept: want %v", ff.seen, tt.atAcc)
-			}
-		})
+				// On loopback the bytes are in the server's socket when the
+				// write returns, before Serve accepts it.
+				c.send(tt.before)
+				go s.Serve(ln)
+				then, later := strings.CutPrefix(tt.after, "then ")
+				if !later {
+					c.send(tt.after)
+				}
+				for i, want := range tt.want {
+					if i == 1 && later {
+						c.send(then) // to the event loop that has the connection now
+					}
+					if _, body, _ := c.read("GET"); body != want {
+						t.Fatalf("answer %d: %d bytes %.20q, want %d bytes %.20q", i, len(body), body, len(want), want)
+					}
+				}
+				if tt.closes && !c.closed() {
+					t.Error("the connection stayed open after a Connection: close answer")
+				}
+				ff.mu.Lock()
+				defer ff.mu.Unlock()
+				if tt.atAcc != "" && (len(ff.seen) == 0 || ff.seen[0] != (tt.atAcc == "yes")) {
+					t.Errorf("Watched flags %v: first answered at accept: want %v", ff.seen, tt.atAcc)
+				}
+			})
+		}
 	}
 }

@@ -159,6 +159,8 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 			c.vw, sc = t, t
 		case *net.UnixConn:
 			c.vw, sc = t, t
+		case socketConn:
+			c.vw, sc = t, t
 		case interface{ Unwrap() net.Conn }:
 			if _, ok := inner.(Transparent); !ok {
 				transparent = false
@@ -185,6 +187,14 @@ func (s *Server) newConn(nc net.Conn, lim limits) *conn {
 		}
 	}
 	return c
+}
+
+// socketConn is a connection on a socket Serve accepted itself
+// (sockConn), which the engine reads and writes as a *net.TCPConn.
+type socketConn interface {
+	net.Conn
+	syscall.Conn
+	acceptedRaw()
 }
 
 // Handshaker is implemented by connection wrappers that read something of

@@ -150,7 +150,7 @@ func (c *conn) writeWith(p []byte) error {
 	}
 	if c.vw != nil && len(w.wbuf) > 0 {
 		w.vec = append(w.vec[:0], w.wbuf, p)
-		_, err = w.vec.WriteTo(c.vw)
+		_, err = writeVec(c.vw, &w.vec)
 		w.vec = w.vec[:0]
 	} else {
 		if len(w.wbuf) > 0 {

@@ -79,6 +79,33 @@
 // from a loop. One with nothing to read yet gets its goroutine, and the
 // timeouts of a new connection, as before.
 //
+// # Accepting (Linux)
+//
+// On a TCP listener that is bare or wrapped only by AcceptHooks (gotwistd's
+// plain listeners: accept retries, --send-timeout, --max-connections,
+// metrics; not TLS, haproxy: or handover listeners, nor a Server with a
+// ConnState hook), Serve does not call Accept: it waits for the listening
+// socket through a duplicate of it that Go's netpoller watches, then calls
+// accept4(2) until the queue is empty, up to 16 connections at a time,
+// for which it refreshes the fast.Watcher once (what changed before they
+// were accepted counts, as for an event loop's batch of reads). A
+// connection whose request is there is read, answered and, after
+// "Connection: close", closed with raw
+// read(2), write(2) and close(2), before any net.Conn exists: no netpoller
+// registration (two epoll_ctl(2)), getsockname(2), TCP_NODELAY, finalizer
+// or address allocations, and no system call the scheduler is told of,
+// which would keep its monitor thread (sysmon) waking every 20 us. The
+// hooks are told of it by descriptor (see AcceptHook). Every other
+// connection (for an event loop, for the Handler, not readable yet)
+// becomes a net.Conn as cheaply as net's accept makes one (its socket as a
+// pollable *os.File, with its RawConn, deadlines, writev and sendfile),
+// wrapped by the hooks, and goes on as above. An accept4 error other than
+// an empty queue goes to the listener's Accept, whose wrappers handle it
+// as before (the open-files limit: pauses, a log line). Shutdown and
+// Close close the duplicate with the listener, so a socket another
+// process holds keeps the connections that come after, for the next
+// server, and one only this process had is closed.
+//
 // On a connection's own goroutine, reads of a bare socket go through
 // syscall.RawConn, and the read buffer is given back when a read finds no
 // data.

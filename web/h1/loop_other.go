@@ -2,6 +2,11 @@
 
 package h1
 
+import (
+	"io"
+	"net"
+)
+
 // loop is an event loop: there is none on this system.
 type loop struct{}
 
@@ -23,3 +28,17 @@ type acceptor struct{}
 
 // answerAtAccept: nothing is answered by the accepting goroutine here.
 func (s *Server) answerAtAccept(c *conn, a *acceptor) bool { return false }
+
+// rawAcceptor: Serve always accepts through the listener here.
+type rawAcceptor struct{}
+
+// rawAccept: no accepting on the socket itself here.
+func (s *Server) rawAccept(l net.Listener, lim limits) *rawAcceptor { return nil }
+
+func (ra *rawAcceptor) close() {}
+
+// accept is l's Accept.
+func (s *Server) accept(l net.Listener, ra *rawAcceptor) (net.Conn, error) { return l.Accept() }
+
+// writeVec writes v to w.
+func writeVec(w io.Writer, v *net.Buffers) (int64, error) { return v.WriteTo(w) }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -119,6 +120,9 @@ type Server struct {
 	// noEventLoop keeps every connection on a goroutine of its own, also
 	// while idle (tests of the goroutine path).
 	noEventLoop bool
+	// noRawAccept makes Serve accept through the listener's Accept only
+	// (tests of that path).
+	noRawAccept bool
 
 	// graceNew and graceIdle replace newConnGrace and idleGrace when
 	// set (tests).
@@ -131,6 +135,7 @@ type Server struct {
 	loops      loops
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
+	rawFiles   map[*os.File]struct{} // listening sockets Serve accepts on itself, closed with the listeners
 	conns      map[*conn]struct{}
 	connsDone  chan struct{} // closed and renewed when conns becomes empty
 }
@@ -179,10 +184,20 @@ func (s *Server) Serve(l net.Listener) error {
 	defer s.trackListener(&l, false)
 	defer l.Close()
 	lim := s.limits()
+	if ra := s.rawAccept(l, lim); ra != nil {
+		defer ra.close()
+		return s.serve(l, lim, ra)
+	}
+	return s.serve(l, lim, nil)
+}
+
+// serve is Serve's accept loop, with ra accepting on l's socket, or
+// through l if nil.
+func (s *Server) serve(l net.Listener, lim limits, ra *rawAcceptor) error {
 	var acc acceptor
 	var delay time.Duration
 	for {
-		nc, err := l.Accept()
+		nc, err := s.accept(l, ra)
 		if err != nil {
 			if s.inShutdown.Load() {
 				return ErrServerClosed
@@ -280,14 +295,42 @@ func (s *Server) trackConn(c *conn, add bool) bool {
 // closeListeners closes every listener Serve is accepting on.
 func (s *Server) closeListeners() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	var err error
 	for l := range s.listeners {
 		if cerr := (*l).Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}
+	files := make([]*os.File, 0, len(s.rawFiles))
+	for f := range s.rawFiles {
+		files = append(files, f)
+	}
+	s.mu.Unlock()
+	// Not under mu: closing waits for the accept in progress, which may
+	// need mu for a connection it hands on.
+	for _, f := range files {
+		f.Close()
+	}
 	return err
+}
+
+// trackRawFile adds or removes a listening socket Serve accepts on
+// itself; false if the server is shutting down already.
+func (s *Server) trackRawFile(f *os.File, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !add {
+		delete(s.rawFiles, f)
+		return true
+	}
+	if s.inShutdown.Load() {
+		return false
+	}
+	if s.rawFiles == nil {
+		s.rawFiles = make(map[*os.File]struct{})
+	}
+	s.rawFiles[f] = struct{}{}
+	return true
 }
 
 // Shutdown stops the server gracefully, losing no request a client sent:

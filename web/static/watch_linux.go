@@ -151,8 +151,12 @@ func (w *watcher) drain() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for {
-		n, err := unix.Read(w.fd, w.buf[:])
-		if n <= 0 || err != nil {
+		// A raw read (the descriptor does not block): Refresh runs on
+		// the engine's event loops and accepting goroutine, where a
+		// system call the scheduler is told of wakes its monitor thread.
+		r, _, e := unix.RawSyscall(unix.SYS_READ, uintptr(w.fd), uintptr(unsafe.Pointer(&w.buf[0])), uintptr(len(w.buf)))
+		n := int(r)
+		if n <= 0 || e != 0 {
 			return
 		}
 		changed := false
