@@ -8,7 +8,9 @@
 // streams (tcp:, tcp6:, unix:, systemd:) serve HTTP/1.1; ssl: endpoints
 // serve HTTP/2 and HTTP/1.1 (ALPN); quic: endpoints serve HTTP/3, and
 // responses on ssl: endpoints then carry `Alt-Svc: h3=":PORT"; ma=86400` so
-// browsers find it. A unit file for socket activation:
+// browsers find it. A quic: endpoint's UDP socket is bound at start;
+// quic-go's HTTP/3 server is set up on it when the first datagram comes,
+// which waits in the socket until then. A unit file for socket activation:
 //
 //	[Service]
 //	ExecStart=/usr/bin/gotwistd --nodaemon --pidfile= \

@@ -275,6 +275,7 @@ func (s *Server) serveOne(i int) error {
 	ls := s.served[i]
 	l := ls.l
 	if ls.h3 != nil {
+		waitDatagram(l.Packet) // quic-go starts with the first datagram
 		if err := ls.h3.Serve(l.Packet); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve HTTP/3 on %s: %w", l.Endpoint, err)
 		}
