@@ -43,6 +43,9 @@ func (s *site) ServeFast(r *fast.Request) (fast.Response, bool) {
 	if s.access != nil {
 		s.logCached(r.RemoteAddr, r.Method, r.Target, r.Proto, r.Referer, r.UserAgent, r.IsHEAD(), len(body))
 	}
+	if s.altSvcFast != nil {
+		header = s.altSvcFast.with(header)
+	}
 	return fast.Response{Header: header, Body: body}, true
 }
 

@@ -16,13 +16,16 @@ import (
 // panicking handler, and writes the access line.
 type site struct {
 	h      http.Handler
-	access *accessLog      // nil: no access lines
-	errLog *slog.Logger    // panics
-	unix   bool            // a UNIX-socket listener: clients log as "-"
-	altSvc []string        // Alt-Svc value announcing HTTP/3, or nil
-	static *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
-	pages  errorPager      // the error pages configured (--error-page), or nil
-	server []string        // the Server header of the answers guard gives
+	access *accessLog   // nil: no access lines
+	errLog *slog.Logger // panics
+	unix   bool         // a UNIX-socket listener: clients log as "-"
+	altSvc []string     // Alt-Svc value announcing HTTP/3, or nil
+	// altSvcFast adds altSvc to the fast paths' cached headers; nil
+	// without altSvc.
+	altSvcFast *altSvcHeaders
+	static     *static.Handler // the static handler, for gotwistd's engine's fast path; or nil
+	pages      errorPager      // the error pages configured (--error-page), or nil
+	server     []string        // the Server header of the answers guard gives
 
 	ops     *ops     // --health and --metrics paths, or nil
 	metrics *metrics // request counters, or nil

@@ -166,6 +166,9 @@ func tlsConfig(ec engineConfig, l *endpoint.Listener, h *site) *tls.Config {
 		return nil
 	}
 	h.altSvc = ec.altSvc
+	if h.altSvc != nil {
+		h.altSvcFast = newAltSvcHeaders(h.altSvc[0])
+	}
 	cfg := l.TLS.Clone()
 	if len(cfg.NextProtos) == 0 {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
@@ -208,8 +211,7 @@ func newH1(ec engineConfig, l *endpoint.Listener, h *site, plainACME bool) *list
 		ServerHeader:      "gotwistd/" + ec.version,
 		Refused:           h.refused,
 	}
-	if ec.static != nil && h.altSvc == nil {
-		// (The fast path's responses have no Alt-Svc.)
+	if ec.static != nil {
 		hs.Fast = h
 	}
 	if l.TLS != nil {
