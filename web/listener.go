@@ -308,6 +308,9 @@ func (s *Server) serveOne(i int) error {
 	if s.cfg.SendTimeout > 0 && ln.Addr().Network() == "tcp" {
 		ln = &sendTimeoutListener{Listener: ln, timeout: s.cfg.SendTimeout}
 	}
+	if ln.Addr().Network() == "tcp" {
+		ln = &unsentListener{Listener: ln}
+	}
 	if s.limit != nil {
 		ln = &limitListener{Listener: ln, limit: s.limit}
 	}

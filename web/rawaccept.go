@@ -16,6 +16,7 @@ import (
 var (
 	_ h1.AcceptHook = (*acceptRetryListener)(nil)
 	_ h1.AcceptHook = (*sendTimeoutListener)(nil)
+	_ h1.AcceptHook = (*unsentListener)(nil)
 	_ h1.AcceptHook = (*limitListener)(nil)
 	_ h1.AcceptHook = (*countListener)(nil)
 )
