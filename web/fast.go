@@ -29,7 +29,7 @@ func (s *site) ServeFast(r *fast.Request) (fast.Response, bool) {
 	if s.ops != nil && (strings.IndexByte(path, '%') >= 0 || s.ops.match(path)) {
 		return fast.Response{}, false // --health or --metrics may answer: the full path decides
 	}
-	header, body, ok := s.static.CachedAccepting(path, r.AcceptEncoding, r.Watched)
+	header, body, ok := s.static.CachedAt(path, r.AcceptEncoding, r.Watched, r.Now)
 	if !ok {
 		return fast.Response{}, false
 	}

@@ -42,6 +42,10 @@ type Request struct {
 	// engine called after this request arrived, so it may trust what its
 	// watch told it instead of checking.
 	Watched bool
+	// Now is when the engine read the request (Unix nanoseconds), the
+	// clock reading its Date field comes from too; 0: the Handler reads
+	// the clock itself if it needs the time.
+	Now int64
 
 	// The facts that decide Plain, as the engine found them.
 

@@ -439,7 +439,7 @@ func (c *conn) process() bool {
 			// Reported before the answer leaves: a client that has read
 			// it finds the refusal logged.
 			if c.srv.Refused != nil && w.req.Method != nil {
-				c.srv.Refused(w.req.fastRequest(c.remote, false), e.code, c.failSize)
+				c.srv.Refused(w.req.fastRequest(c.remote, c.now, false), e.code, c.failSize)
 			}
 			c.flush()
 			return false
@@ -463,7 +463,7 @@ func (c *conn) serveRequest(r *Request) bool {
 		c.setWriteDeadline(c.now.Add(d), d)
 	}
 	if c.srv.Fast != nil {
-		if fr := r.fastRequest(c.remote, false); fr.Plain() {
+		if fr := r.fastRequest(c.remote, c.now, false); fr.Plain() {
 			fr.Watched = c.refreshWatch()
 			if f, ok := c.srv.Fast.ServeFast(fr); ok {
 				c.lastFast = true

@@ -1,6 +1,10 @@
 package h1
 
-import "github.com/gotwistd/gotwistd/web/fast"
+import (
+	"time"
+
+	"github.com/gotwistd/gotwistd/web/fast"
+)
 
 // field is one header field of a request head, name and value as sent
 // (the value without surrounding whitespace).
@@ -128,12 +132,15 @@ func (r *Request) Field(f func(name, value []byte) bool) {
 
 // fastRequest completes r's fast.Request (parse filled the fields' views)
 // for a fast.Handler, or the Refused hook, to see: remote is the client's
-// address, watched says that the event loop serving r refreshed the
-// handler's Watcher since r arrived.
-func (r *Request) fastRequest(remote string, watched bool) *fast.Request {
+// address, now when r was read (its Date's time), watched says that the
+// event loop serving r refreshed the handler's Watcher since r arrived.
+func (r *Request) fastRequest(remote string, now time.Time, watched bool) *fast.Request {
 	f := &r.fast
 	f.Method, f.Target, f.Proto = fast.String(r.Method), fast.String(r.Target), fast.String(r.Proto)
-	f.RemoteAddr, f.Watched = remote, watched
+	f.RemoteAddr, f.Watched, f.Now = remote, watched, 0
+	if !now.IsZero() {
+		f.Now = now.UnixNano()
+	}
 	f.Body, f.Expect = r.contentLength > 0 || r.chunked, r.expect
 	return f
 }

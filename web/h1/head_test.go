@@ -2,6 +2,7 @@ package h1
 
 import (
 	"testing"
+	"time"
 
 	"github.com/gotwistd/gotwistd/web/fast"
 )
@@ -57,12 +58,37 @@ func TestFastRequest(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("refused with %d", code)
 			}
-			got := *r.fastRequest("", false)
+			got := *r.fastRequest("", time.Time{}, false)
 			if got != tc.want {
 				t.Errorf("fast.Request\n got %+v\nwant %+v", got, tc.want)
 			}
 			if got.Plain() != tc.plain {
 				t.Errorf("Plain() = %v, want %v", got.Plain(), tc.plain)
+			}
+		})
+	}
+}
+
+// TestFastRequestNow: the handler is told when the request was read (the
+// time of its Date field), or 0 when the engine has no reading.
+func TestFastRequestNow(t *testing.T) {
+	var r Request
+	end, _ := headEnd(browserHead, 0)
+	if parse(browserHead[:end], &r, testLimits) != nil {
+		t.Fatal("refused")
+	}
+	read := time.Date(2026, 12, 7, 6, 30, 0, 123, time.UTC)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want int64
+	}{
+		{"read at", read, read.UnixNano()},
+		{"no reading", time.Time{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := r.fastRequest("", tc.now, false).Now; got != tc.want {
+				t.Errorf("Now = %d, want %d", got, tc.want)
 			}
 		})
 	}
@@ -75,7 +101,7 @@ func TestFastRequestAllocates(t *testing.T) {
 	if parse(browserHead[:end], &r, testLimits) != nil {
 		t.Fatal("refused")
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = r.fastRequest("127.0.0.1:1", true).Plain() }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = r.fastRequest("127.0.0.1:1", time.Time{}, true).Plain() }); n != 0 {
 		t.Errorf("fastRequest allocates %v times", n)
 	}
 }

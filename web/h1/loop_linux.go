@@ -413,7 +413,7 @@ func (c *conn) serveReady(data []byte, w *work, watched bool) (p int, closing, h
 			break
 		}
 		r := &w.req
-		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, watched).Plain() {
+		if parse(buf[:end], r, c.lim) != nil || srv.Fast == nil || !r.fastRequest(c.remote, c.now, watched).Plain() {
 			handBack = true
 			break
 		}

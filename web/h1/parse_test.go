@@ -3,6 +3,7 @@ package h1
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 var testLimits = limits{maxHead: 8 << 10, maxTarget: 1 << 10}
@@ -190,8 +191,8 @@ func TestHeaderAccessors(t *testing.T) {
 	if ae, ok := r.AcceptEncoding(); !ok || string(ae) != "gzip" {
 		t.Errorf("AcceptEncoding %q %v", ae, ok)
 	}
-	if !r.fast.Range || !r.fast.Precondition || r.fastRequest("", false).Plain() {
-		t.Errorf("range %v cond %v plain %v", r.fast.Range, r.fast.Precondition, r.fastRequest("", false).Plain())
+	if !r.fast.Range || !r.fast.Precondition || r.fastRequest("", time.Time{}, false).Plain() {
+		t.Errorf("range %v cond %v plain %v", r.fast.Range, r.fast.Precondition, r.fastRequest("", time.Time{}, false).Plain())
 	}
 	n := 0
 	r.Field(func(name, value []byte) bool { n++; return true })

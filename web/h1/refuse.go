@@ -58,6 +58,6 @@ func (c *conn) refuse(e *parseError, buf []byte) {
 	r := &c.getWork().req
 	if lineOf(buf, r) {
 		r.RemoteAddr = c.remote
-		c.srv.Refused(r.fastRequest(c.remote, false), e.code, c.failSize)
+		c.srv.Refused(r.fastRequest(c.remote, c.now, false), e.code, c.failSize)
 	}
 }

@@ -66,6 +66,7 @@ type conn struct {
 	refused      int
 	peerSettings bool                // the client's first SETTINGS arrived
 	refreshed    bool                // Fast's Watcher was refreshed since the last read
+	now          time.Time           // the clock when it was first needed since the last read; zero: not yet
 	fields       []hpack.HeaderField // the header block just decoded
 	fastFields   []hpack.HeaderField // a fast response's, being encoded
 	lowerNames   map[string]string   // see lowerName
@@ -296,7 +297,7 @@ func (c *conn) readPreface() error {
 
 // frames handles every complete frame in the read buffer.
 func (c *conn) frames() error {
-	c.refreshed = false
+	c.refreshed, c.now = false, time.Time{}
 	for c.r1-c.r0 >= frameHeaderLen {
 		h := parseFrameHeader(c.rbuf[c.r0:])
 		if h.length > defaultMaxFrameSize {

@@ -721,7 +721,9 @@ func TestFastRequest(t *testing.T) {
 			ff.mu.Lock()
 			before := ff.offered
 			ff.mu.Unlock()
+			t0 := time.Now().UnixNano()
 			outcome(t, hs, true, tc.fields)
+			t1 := time.Now().UnixNano()
 			ff.mu.Lock()
 			defer ff.mu.Unlock()
 			if offered := ff.offered > before; offered != tc.offered {
@@ -731,7 +733,10 @@ func TestFastRequest(t *testing.T) {
 				return
 			}
 			got := ff.last
-			got.RemoteAddr = ""
+			if got.Now < t0 || got.Now > t1 {
+				t.Errorf("Now %d, not when the request was read (between %d and %d)", got.Now, t0, t1)
+			}
+			got.RemoteAddr, got.Now = "", 0
 			if got != tc.want {
 				t.Errorf("FastHandler got %+v, want %+v", got, tc.want)
 			}

@@ -250,6 +250,8 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 	if !fr.Plain() {
 		return false
 	}
+	now := c.clock()
+	fr.Now = now.UnixNano()
 	if w, ok := c.srv.Fast.(fast.Watcher); ok && w.WatchFD() >= 0 {
 		// Once per read: the changes made before these requests were
 		// sent are in the watch's queue by now.
@@ -267,7 +269,7 @@ func (c *conn) serveFast(st *stream, h *head) bool {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	date := httpDate()
+	date := httpdate.For(now).Value()
 	end := h.method == "HEAD" || len(data) == 0 || code < 200 || code == http.StatusNoContent || code == http.StatusNotModified
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -625,3 +627,12 @@ func statusText(code int) string {
 
 // httpDate is the Date header's value, made once a second.
 func httpDate() string { return httpdate.For(time.Now()).Value() }
+
+// clock is the time for the requests of one read: the clock is read once
+// for them (the fast path's cache checks and Date fields), not once each.
+func (c *conn) clock() time.Time {
+	if c.now.IsZero() {
+		c.now = time.Now()
+	}
+	return c.now
+}

@@ -39,6 +39,13 @@ func (h *Handler) Cached(p string, watched bool) (header, body []byte, ok bool) 
 // requests with more than one Accept-Encoding field. acceptEncoding is
 // not retained.
 func (h *Handler) CachedAccepting(p, acceptEncoding string, watched bool) (header, body []byte, ok bool) {
+	return h.CachedAt(p, acceptEncoding, watched, 0)
+}
+
+// CachedAt is CachedAccepting at the time now (Unix nanoseconds), which
+// an engine read when the request came (fast.Request.Now), so the clock
+// is read once for a batch of requests; 0: read it.
+func (h *Handler) CachedAt(p, acceptEncoding string, watched bool, now int64) (header, body []byte, ok bool) {
 	if len(p) < 2 || p[0] != '/' || strings.IndexByte(p, '%') >= 0 || h.noFast {
 		return nil, nil, false
 	}
@@ -54,11 +61,12 @@ func (h *Handler) CachedAccepting(p, acceptEncoding string, watched bool) (heade
 	}
 	var w *watcher
 	var gen uint64
-	var now int64
 	tracked := false
 	if watched && h.watchReady.Load() && h.watch != nil {
 		w = h.watch
-		now = time.Now().UnixNano()
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
 		if w.vouch(e.trust, now) {
 			return h.cachedVariant(rel, e, acceptEncoding)
 		}
