@@ -421,6 +421,10 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 	}
 	rf, ok := w.c.nc.(io.ReaderFrom)
 	if !ok {
+		if b, ok := w.c.batcher(); ok {
+			n0, err := copyBatched(writerOnly{w}, src, b)
+			return n + n0, err
+		}
 		n0, err := io.CopyBuffer(writerOnly{w}, src, *bp)
 		return n + n0, err
 	}
@@ -430,6 +434,63 @@ func (w *response) ReadFrom(src io.Reader) (n int64, err error) {
 		w.c.werr = err
 	}
 	return n + n0, err
+}
+
+// batcher is a connection beneath crypto/tls that can gather the records
+// of a write and send them in one system call (web/tlsbatch's Conn,
+// through tlsSock).
+type batcher interface {
+	Hold()
+	Release() error
+}
+
+// batcher returns the connection under c's TLS that gathers writes, if
+// there is one.
+func (c *conn) batcher() (batcher, bool) {
+	if c.tc == nil {
+		return nil, false
+	}
+	b, ok := c.tc.NetConn().(batcher)
+	return b, ok
+}
+
+// batchedCopySize is how much of a body copyBatched reads and sends at a
+// time: four TLS records, one write(2) of them, the unsent low-water
+// mark gotwistd sets on its sockets (web's unsentLowat). A 10 MB file
+// over HTTPS, wrk -t2 -c50, against records written one by one: 3-5%
+// more GB/s, the client's kernel time per byte down a fifth (fewer,
+// larger segments); 128 and 256 KB measured no better.
+const batchedCopySize = 64 << 10
+
+// batchedBufs are copyBatched's buffers.
+var batchedBufs = sync.Pool{New: func() any { b := make([]byte, batchedCopySize); return &b }}
+
+// copyBatched copies src to w, a writer over TLS on b, sending each chunk's
+// records together.
+func copyBatched(w io.Writer, src io.Reader, b batcher) (int64, error) {
+	bp := batchedBufs.Get().(*[]byte)
+	defer batchedBufs.Put(bp)
+	var n int64
+	for {
+		m, rerr := src.Read(*bp)
+		if m > 0 {
+			b.Hold()
+			_, werr := w.Write((*bp)[:m])
+			if err := b.Release(); werr == nil {
+				werr = err
+			}
+			if werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
 }
 
 // writerOnly hides ReadFrom, so io.Copy does not loop back into it.
