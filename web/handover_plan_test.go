@@ -220,3 +220,39 @@ func startHeld(t *testing.T, dir string, q *heldQuery) *Server {
 	}
 	return s
 }
+
+// TestHandoverPlanGivesUp: when Shutdown's time is up before systemd has
+// answered, nothing is parked (the trackers are dropped, so idle
+// connections are closed as without a store) and the adopted
+// connections put off until the answer leave the store at once.
+func TestHandoverPlanGivesUp(t *testing.T) {
+	dir := t.TempDir()
+	fakeNotifySocket(t, dir)
+	t.Setenv("FDSTORE", "")
+	q := newHeldQuery(systemd.FDStore{Max: 4096})
+	defer close(q.release)
+	s := startHeld(t, dir, q)
+	defer s.listeners[0].Close()
+	<-q.called
+	s.mu.Lock()
+	ln := s.wrapPlain(0, s.listeners[0].Stream)
+	s.mu.Unlock()
+	defer ln.Close()
+	if s.served[0].tracker == nil {
+		t.Fatal("no tracker while systemd's answer is awaited")
+	}
+	forgot := false
+	s.pending.then(func() { forgot = true })
+	if forgot {
+		t.Fatal("then ran before the answer")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.settleHandover(ctx)
+	if !forgot {
+		t.Error("the put-off forget did not run when Shutdown gave up waiting")
+	}
+	if s.plan.on || s.handover || s.served[0].tracker != nil {
+		t.Errorf("plan on %v, handover %v, tracker %v; want no handover", s.plan.on, s.handover, s.served[0].tracker)
+	}
+}
