@@ -28,6 +28,17 @@ func Adopt(l net.Listener, socks []systemd.Socket) net.Listener {
 // before its PROXY protocol header was read in what reads it
 // (endpoint.ProxyListener.Wrap).
 func AdoptProxied(l net.Listener, socks []systemd.Socket, proxied func(net.Conn) net.Conn) net.Listener {
+	a, forget := AdoptLater(l, socks, proxied)
+	forget()
+	return a
+}
+
+// AdoptLater is AdoptProxied, but leaves systemd's copies in the store
+// until the caller calls forget (once; it tells systemd to drop them).
+// A server that asks systemd how full the store is (systemd.QueryFDStore)
+// while it starts calls forget once it has the answer, so that the answer
+// counts the adopted connections either way.
+func AdoptLater(l net.Listener, socks []systemd.Socket, proxied func(net.Conn) net.Conn) (_ net.Listener, forget func()) {
 	a := &adopting{Listener: l}
 	var names []string
 	for _, s := range socks {
@@ -58,10 +69,11 @@ func AdoptProxied(l net.Listener, socks []systemd.Socket, proxied func(net.Conn)
 		a.queue = append(a.queue, c)
 		names = appendUnique(names, s.Name)
 	}
-	for _, n := range names {
-		systemd.RemoveStoredFiles(n)
+	return a, func() {
+		for _, n := range names {
+			systemd.RemoveStoredFiles(n)
+		}
 	}
-	return a
 }
 
 func appendUnique(names []string, n string) []string {

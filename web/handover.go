@@ -43,24 +43,38 @@ type handoverPlan struct {
 // planHandover decides Config.Handover against the environment and, for
 // auto without $FDSTORE, systemd's answer over D-Bus (query).
 func planHandover(mode string, getenv func(string) string, query func(context.Context) (systemd.FDStore, error)) handoverPlan {
+	p, ask := planFromEnv(mode, getenv)
+	if !ask {
+		return p
+	}
+	return planFromStore(query(context.Background()))
+}
+
+// planFromEnv is planHandover's decision from the environment alone; ask:
+// none yet, systemd's answer over D-Bus decides (planFromStore).
+func planFromEnv(mode string, getenv func(string) string) (_ handoverPlan, ask bool) {
 	if getenv("NOTIFY_SOCKET") == "" || mode == HandoverOff {
-		return handoverPlan{room: -1}
+		return handoverPlan{room: -1}, false
 	}
 	if v := getenv("FDSTORE"); v != "" {
 		// The environment wins: systemd >= 254 sets it, or the unit.
 		n, err := strconv.Atoi(v)
 		switch {
 		case err == nil && n > 0:
-			return handoverPlan{on: true, room: n}
+			return handoverPlan{on: true, room: n}, false
 		case mode == HandoverOn:
-			return handoverPlan{on: true, room: -1}
+			return handoverPlan{on: true, room: -1}, false
 		}
-		return handoverPlan{room: -1}
+		return handoverPlan{room: -1}, false
 	}
 	if mode == HandoverOn {
-		return handoverPlan{on: true, room: -1}
+		return handoverPlan{on: true, room: -1}, false
 	}
-	st, err := query(context.Background())
+	return handoverPlan{}, true
+}
+
+// planFromStore is planHandover's decision from systemd's answer.
+func planFromStore(st systemd.FDStore, err error) handoverPlan {
 	switch {
 	case errors.Is(err, systemd.ErrNoUnit):
 		return handoverPlan{room: -1}
@@ -105,10 +119,9 @@ func (s *Server) adopt() {
 	if len(socks) == 0 {
 		return
 	}
-	if s.plan.stored && s.plan.room >= 0 {
-		// They leave the store now (handover.Adopt removes them).
-		s.plan.room += len(socks)
-	}
+	// They leave the store (handover.AdoptLater's forget removes them),
+	// after systemd said how full it is: settleHandover counts them.
+	s.adoptedN = len(socks)
 	for i := range s.listeners {
 		if s.adoptable(i) {
 			s.served[i].adopted = socks
@@ -124,9 +137,11 @@ func (s *Server) adopt() {
 			sk.File.Close()
 		}
 	}
-	for name := range names {
-		systemd.RemoveStoredFiles(name)
-	}
+	s.pending.then(func() {
+		for name := range names {
+			systemd.RemoveStoredFiles(name)
+		}
+	})
 }
 
 // wrapPlain puts the handover machinery around listener i's socket.
@@ -145,16 +160,27 @@ func (s *Server) wrapPlain(i int, ln net.Listener) net.Listener {
 			pl = endpoint.NewProxyListener(nil)
 			pl.HeaderTimeout, pl.OnError = s.cfg.ReadHeaderTimeout, s.proxyLog.onError
 		}
-		ln = handover.AdoptProxied(ln, socks, func(c net.Conn) net.Conn { return pl.Wrap(c) })
+		var forget func()
+		ln, forget = handover.AdoptLater(ln, socks, func(c net.Conn) net.Conn { return pl.Wrap(c) })
+		s.pending.then(forget)
 		ls.adopted = nil
 	}
 	if !s.handover {
 		return ln
 	}
+	p, settled := s.pending.get()
+	if settled && !p.on {
+		return ln
+	}
 	t := handover.New(handover.DefaultName)
-	t.SetRoom(s.plan.room)
 	ls.tracker = t
-	return t.Listener(ln)
+	if settled {
+		t.SetRoom(s.roomOf(p))
+		return t.Listener(ln)
+	}
+	// Until systemd answers, connections are tracked; from a "no" on,
+	// they are accepted as without a store.
+	return &pendingListener{Listener: ln, tracked: t.Listener(ln), plan: s.pending}
 }
 
 // handOver stops accepting on listener i and parks its connections as each

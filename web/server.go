@@ -70,6 +70,9 @@ type Server struct {
 	acceptOnceLeft int                  // accept-once connections still open
 	handover       bool                 // park connections on Shutdown
 	plan           handoverPlan         // what decided handover, and the store's room
+	pending        *pendingPlan         // the plan, decided or awaiting systemd (handover_plan.go)
+	adoptedN       int                  // connections adopted from the store at Listen
+	queryStore     storeQuery           // tests: in place of queryFDStore
 	acme           *acmeSite            // le: endpoints; nil without them
 	stopping       chan struct{}        // closed when Shutdown starts
 	stopped        chan struct{}        // closed when Shutdown is done
@@ -229,11 +232,14 @@ func (s *Server) Listen(ctx context.Context) error {
 	}
 	s.setupACME()
 	s.build()
-	s.plan = planHandover(s.cfg.Handover, getenv, queryFDStore)
-	s.handover = s.plan.on
-	if s.plan.note != "" {
-		s.log.Info(s.plan.note)
+	query := s.queryStore
+	if query == nil {
+		query = queryFDStore
 	}
+	// Systemd's answer, if needed, is awaited at Shutdown, not here.
+	s.pending = startHandoverPlan(s.cfg.Handover, getenv, query, func(note string) { s.log.Info(note) })
+	s.plan, _ = s.pending.get()
+	s.handover = s.pending.maybe
 	s.adopt()
 	s.state = stateListening
 	return nil
@@ -346,6 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.shutdownMetricsListener()
+	s.settleHandover(ctx)
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.listeners))
 	for i := range s.listeners {
