@@ -164,22 +164,9 @@ func TestHandoverPlanForgetsAfterAnswer(t *testing.T) {
 	defer s.listeners[0].Close()
 	<-q.called
 
-	// A connection the previous instance parked, as systemd passes it.
-	c, err := net.Dial("tcp", s.listeners[0].Stream.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sock := parkedConn(t, s)
 	defer c.Close()
-	sc, err := s.listeners[0].Stream.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sc.(*net.TCPConn).File()
-	sc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.served[0].adopted = []systemd.Socket{{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}}
+	s.served[0].adopted = []systemd.Socket{sock}
 	s.adoptedN = 1
 	s.mu.Lock()
 	ln := s.wrapPlain(0, s.listeners[0].Stream)

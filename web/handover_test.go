@@ -260,23 +260,10 @@ func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
 	notify, pm := fakeNotifySocket(t, dir)
 
 	s := listeningServer(t, "--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on")
-	// A connection the previous instance parked, as systemd passes it.
-	c, err := net.Dial("tcp", s.listeners[0].Stream.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, sock := parkedConn(t, s)
 	defer c.Close()
-	sc, err := s.listeners[0].Stream.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sc.(*net.TCPConn).File()
-	sc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	s.served[0].adopted = []systemd.Socket{{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}}
+	defer sock.File.Close()
+	s.served[0].adopted = []systemd.Socket{sock}
 	s.mu.Lock()
 	s.state = stateServing // Serve started; its goroutine for listener 0 has not run
 	s.mu.Unlock()
@@ -313,4 +300,27 @@ func TestShutdownBeforeServeKeepsAdopted(t *testing.T) {
 			t.Errorf("the server told systemd to forget the parked connections: %q", msg)
 		}
 	}
+}
+
+// parkedConn makes a connection to listener 0 of s and returns its client
+// end and its server end as systemd passes a connection the previous
+// instance parked in its store.
+func parkedConn(t *testing.T, s *Server) (net.Conn, systemd.Socket) {
+	t.Helper()
+	c, err := net.Dial("tcp", s.listeners[0].Stream.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.listeners[0].Stream.Accept()
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	f, err := sc.(*net.TCPConn).File()
+	sc.Close()
+	if err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c, systemd.Socket{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}
 }
