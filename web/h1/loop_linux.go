@@ -43,6 +43,7 @@ type loop struct {
 	rbuf    []byte
 	tbuf    []byte // decrypted input of TLS connections (serveTLS); made on first use
 	work    work
+	polling bool      // the last look without waiting found events (see wait)
 	sweep   time.Time // next idle-timeout check
 }
 
@@ -227,12 +228,47 @@ func (lp *loop) wait(now time.Time) {
 		runtime.Gosched()
 		n, err = epollWait(lp.epfd, lp.events, 0)
 	}
+	if n == 0 && err == nil && lp.polling {
+		// The last look found requests waiting: the clients are busy, and
+		// the next request is likely a few microseconds away. Give the
+		// CPU to whoever wants it (a client on this core, often) and look
+		// again, for at most loopPollFor, before sleeping: a sleep and a
+		// wake-up cost this thread and the client's write more than that.
+		n, err = lp.poll()
+	}
+	// Only a look that found requests without waiting starts polling: an
+	// idle or lightly loaded server sleeps at once, and a poll that found
+	// nothing is not tried again until requests queue up once more.
+	lp.polling = n > 0
 	if n == 0 && (err == nil || err == unix.EINTR) {
 		ms := int(lp.sweep.Sub(now) / time.Millisecond)
 		n, _ = epollWaitBlocking(lp.epfd, lp.events, max(ms, 0)+1)
 	}
 	lp.n = max(n, 0)
 }
+
+// poll looks for ready events, yielding the CPU with sched_yield(2)
+// between looks, until some are found or loopPollFor has passed.
+func (lp *loop) poll() (int, error) {
+	deadline := time.Now().Add(loopPollFor)
+	for {
+		// Through Go's syscall entry: should the kernel run another
+		// thread for a while, the scheduler may give this P away.
+		_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		n, err := epollWait(lp.epfd, lp.events, 0)
+		if n != 0 || err != nil || !time.Now().Before(deadline) {
+			return n, err
+		}
+	}
+}
+
+// loopPollFor is how long a busy loop polls before it sleeps. Measured on
+// 2 cores with wrk on the same machine, against sleeping at once: 50
+// keep-alive connections 166-175k -> 175-195k requests/s (server CPU
+// 5.5 -> 4.6 µs per request), one connection 23.7k -> 29.2k, four 52k ->
+// 163k; 50 µs did better still with few connections, but cost 1.6x the
+// CPU at 20k requests/s from 50 paced clients (30 µs: 1.2x).
+const loopPollFor = 30 * time.Microsecond
 
 // loopSpins is how many times a loop that found nothing yields and looks
 // again before it sleeps: 4 measured best on 2 cores with the load

@@ -1,0 +1,152 @@
+package h1
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestLoopPolling drives one event loop's wait by hand: a loop polls
+// (yields and looks again before sleeping) only after a look without
+// waiting found events, and a poll that finds nothing turns polling off,
+// so an idle server sleeps in epoll_pwait(2) instead of spinning.
+func TestLoopPolling(t *testing.T) {
+	cases := []struct {
+		name        string
+		polling     bool // before the wait
+		ready       bool // an event is ready before the wait
+		wantN       int
+		wantPolling bool
+	}{
+		{"idle, nothing ready: sleeps, stays idle", false, false, 0, false},
+		{"idle, a request waiting: starts polling", false, true, 1, true},
+		{"polling, a request waiting: keeps polling", true, true, 1, true},
+		{"polling, nothing comes: stops polling", true, false, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lp, err := newLoop(&Server{ErrorLog: quietLog()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(lp.epfd)
+			defer unix.Close(lp.wakeFD)
+			var p [2]int
+			if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(p[0])
+			defer unix.Close(p[1])
+			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p[0])}
+			if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, p[0], &ev); err != nil {
+				t.Fatal(err)
+			}
+			if tc.ready {
+				unix.Write(p[1], []byte("x"))
+			}
+			lp.polling = tc.polling
+			now := time.Now()
+			lp.sweep = now.Add(20 * time.Millisecond) // how long a wait that finds nothing sleeps
+			lp.wait(now)
+			if lp.n != tc.wantN || lp.polling != tc.wantPolling {
+				t.Errorf("after the wait: %d events, polling %v; want %d, %v", lp.n, lp.polling, tc.wantN, tc.wantPolling)
+			}
+		})
+	}
+}
+
+// TestIdleAfterLoad loads a server's event loops with pipelined requests
+// on many connections (so that their looks find requests waiting and they
+// poll), then leaves it idle: in the idle window that follows, the
+// process uses next to no CPU. A loop that kept polling would use a core.
+func TestIdleAfterLoad(t *testing.T) {
+	s, _ := newFastServer()
+	addr := startEngine(t, s)
+	const conns, bursts, depth = 8, 40, 16
+	burst := strings.Repeat("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", depth)
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- pipelined(addr, burst, bursts, depth)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The loops poll for at most loopPollFor after their last request;
+	// the window starts well after that.
+	time.Sleep(50 * time.Millisecond)
+	const window = 500 * time.Millisecond
+	before, begin := cpuTime(t), time.Now()
+	time.Sleep(window) // a measurement window, not a synchronisation
+	used, elapsed := cpuTime(t)-before, time.Since(begin)
+	t.Logf("idle after %d requests: %v of CPU time in %v", conns*bursts*depth, used, elapsed.Round(time.Millisecond))
+	if used > elapsed/5 {
+		t.Errorf("idle after load the process used %v of CPU in %v: an event loop keeps polling", used, elapsed)
+	}
+}
+
+// pipelined sends bursts of depth pipelined requests on one connection
+// and reads every answer, keeping the connection open to the end.
+func pipelined(addr, burst string, bursts, depth int) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	r := bufio.NewReader(c)
+	for b := range bursts {
+		if _, err := c.Write([]byte(burst)); err != nil {
+			return err
+		}
+		for i := range depth {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("burst %d, answer %d: %w", b, i, err)
+			}
+			if !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+				return fmt.Errorf("burst %d, answer %d: %q", b, i, line)
+			}
+			// The rest of the head, then the body ("fast:a").
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return err
+				}
+				if l == "\r\n" {
+					break
+				}
+			}
+			if _, err := r.Discard(len("fast:a")); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// cpuTime is the user and system time the test process has used.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
