@@ -1,12 +1,9 @@
 package web
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,21 +98,7 @@ func TestHandoverPlanAwaited(t *testing.T) {
 			}
 
 			// Served while systemd has not answered (unless early).
-			c, err := net.Dial("tcp", ts.addr(0))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			r := bufio.NewReader(c)
-			fmt.Fprint(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-			resp, err := http.ReadResponse(r, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			if string(body) != "hello" || resp.Close {
-				t.Fatalf("first response %q, close %v", body, resp.Close)
-			}
+			_, r := keptAlive(t, ts.addr(0), "/a.txt", "hello")
 
 			stopped := make(chan struct{})
 			go func() {

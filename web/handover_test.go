@@ -115,21 +115,7 @@ func TestShutdownParksKeepAliveConnection(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("hello"), 0o644)
 
 	ts := startServer(t, []string{"--listen", "tcp:0:interface=127.0.0.1", "--path", dir, "--handover", "on"})
-	c, err := net.Dial("tcp", ts.addr(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	r := bufio.NewReader(c)
-	fmt.Fprint(c, "GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err := http.ReadResponse(r, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.ReadAll(resp.Body)
-	if resp.Close {
-		t.Fatal("first response closed the connection")
-	}
+	c, r := keptAlive(t, ts.addr(0), "/a.txt", "hello")
 
 	ts.stop()
 	if got := ts.log.find("Handed 1 idle connections"); got == "" {
@@ -171,7 +157,7 @@ func TestShutdownParksKeepAliveConnection(t *testing.T) {
 		parked.Close()
 	}()
 	fmt.Fprint(c, "GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
-	resp, err = http.ReadResponse(r, nil)
+	resp, err := http.ReadResponse(r, nil)
 	if err != nil {
 		t.Fatalf("the parked connection was closed: %v", err)
 	}
@@ -323,4 +309,27 @@ func parkedConn(t *testing.T, s *Server) (net.Conn, systemd.Socket) {
 		t.Fatal(err)
 	}
 	return c, systemd.Socket{FD: int(f.Fd()), Name: "gotwistd-conn", File: f, Family: unix.AF_INET, Type: unix.SOCK_STREAM}
+}
+
+// keptAlive connects to addr, GETs path on the connection and checks that
+// the answer is want and keeps the connection open: a client idle between
+// requests, as a handover finds it. The connection closes with the test.
+func keptAlive(t *testing.T, addr, path, want string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	r := bufio.NewReader(c)
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path)
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != want || resp.Close {
+		t.Fatalf("GET %s: %q (%v), close %v; want %q on a connection kept open", path, body, err, resp.Close, want)
+	}
+	return c, r
 }
