@@ -7,6 +7,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/gotwistd/gotwistd/internal/epoll"
 	"github.com/gotwistd/gotwistd/web/fast"
 	"golang.org/x/sys/unix"
 )
@@ -29,8 +30,8 @@ import (
 // closes or duplicates it), so handing it back costs one epoll_ctl(2).
 type loop struct {
 	srv    *Server
-	epfd   int
-	wakeFD int // an eventfd in the epoll set: written to wake the loop
+	set    *epoll.Set // waited on as internal/epoll says (Set.Wait)
+	wakeFD int        // an eventfd in the epoll set: written to wake the loop
 
 	mu     sync.Mutex
 	conns  map[int]*conn // by socket; changed under mu, read by the loop
@@ -38,12 +39,10 @@ type loop struct {
 
 	watch   fast.Watcher // the fast.Handler's, if its descriptor is in the set
 	watchFD int
-	events  []unix.EpollEvent
-	n       int // events ready
+	n       int // events ready: set.Events[:n]
 	rbuf    []byte
 	tbuf    []byte // decrypted input of TLS connections (serveTLS); made on first use
 	work    work
-	polling bool      // the last look without waiting found events (see wait)
 	sweep   time.Time // next idle-timeout check
 }
 
@@ -107,7 +106,7 @@ func (s *Server) toLoop(c *conn) bool {
 	lp.conns[c.fd] = c
 	// Under mu: the loop closes epfd under mu once closed is set.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
-	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	if err := unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 		delete(lp.conns, c.fd)
 		c.looped.Store(false)
 		lp.mu.Unlock()
@@ -151,26 +150,25 @@ func (s *Server) startLoopsLocked(now time.Time) {
 }
 
 func newLoop(s *Server) (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	set, err := epoll.New(128)
 	if err != nil {
 		return nil, err
 	}
 	wfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
+		set.Close()
 		return nil, err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
+	if err := unix.EpollCtl(set.FD, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
 		unix.Close(wfd)
-		unix.Close(epfd)
+		set.Close()
 		return nil, err
 	}
 	lp := &loop{
-		srv: s, epfd: epfd, wakeFD: wfd, watchFD: -1,
-		conns:  make(map[int]*conn),
-		events: make([]unix.EpollEvent, 128),
-		rbuf:   make([]byte, loopReadBuf),
+		srv: s, set: set, wakeFD: wfd, watchFD: -1,
+		conns: make(map[int]*conn),
+		rbuf:  make([]byte, loopReadBuf),
 	}
 	lp.adoptWatch()
 	return lp, nil
@@ -186,7 +184,7 @@ func (lp *loop) adoptWatch() {
 	}
 	if fd := w.WatchFD(); fd >= 0 {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}
-		if unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
+		if unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, fd, &ev) == nil {
 			lp.watch, lp.watchFD = w, fd
 		}
 	}
@@ -212,68 +210,13 @@ func (s *Server) wakeLoops() {
 	}
 }
 
-// wait fills lp.events with what is ready, waiting at most until the next
-// sweep. It first looks without waiting (a raw call that the scheduler
-// need not know of); only then does it wait in epoll_pwait(2) as a
-// blocking system call, so the kernel wakes this thread itself when a
-// request arrives, instead of Go's netpoller noticing the epoll
-// descriptor's readiness when it next looks, which can take milliseconds
-// while every P is busy.
+// wait fills lp.set.Events with what is ready, waiting at most until
+// the next sweep: through Go's netpoller, a loop's wake-up could wait for
+// the netpoller's next look, which can take milliseconds while every P is
+// busy; a busy loop polls briefly before it sleeps (internal/epoll).
 func (lp *loop) wait(now time.Time) {
-	n, err := epollWait(lp.epfd, lp.events, 0)
-	for spin := 0; n == 0 && err == nil && spin < loopSpins; spin++ {
-		// Let other goroutines run, then look again: under load the next
-		// request is usually on its way, and sleeping and being woken
-		// costs more than this.
-		runtime.Gosched()
-		n, err = epollWait(lp.epfd, lp.events, 0)
-	}
-	if n == 0 && err == nil && lp.polling {
-		// The last look found requests waiting: the clients are busy, and
-		// the next request is likely a few microseconds away. Give the
-		// CPU to whoever wants it (a client on this core, often) and look
-		// again, for at most loopPollFor, before sleeping: a sleep and a
-		// wake-up cost this thread and the client's write more than that.
-		n, err = lp.poll()
-	}
-	// Only a look that found requests without waiting starts polling: an
-	// idle or lightly loaded server sleeps at once, and a poll that found
-	// nothing is not tried again until requests queue up once more.
-	lp.polling = n > 0
-	if n == 0 && (err == nil || err == unix.EINTR) {
-		ms := int(lp.sweep.Sub(now) / time.Millisecond)
-		n, _ = epollWaitBlocking(lp.epfd, lp.events, max(ms, 0)+1)
-	}
-	lp.n = max(n, 0)
+	lp.n = lp.set.Wait(lp.sweep.Sub(now) + time.Millisecond)
 }
-
-// poll looks for ready events, yielding the CPU with sched_yield(2)
-// between looks, until some are found or loopPollFor has passed.
-func (lp *loop) poll() (int, error) {
-	deadline := time.Now().Add(loopPollFor)
-	for {
-		// Through Go's syscall entry: should the kernel run another
-		// thread for a while, the scheduler may give this P away.
-		_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
-		n, err := epollWait(lp.epfd, lp.events, 0)
-		if n != 0 || err != nil || !time.Now().Before(deadline) {
-			return n, err
-		}
-	}
-}
-
-// loopPollFor is how long a busy loop polls before it sleeps. Measured on
-// 2 cores with wrk on the same machine, against sleeping at once: 50
-// keep-alive connections 166-175k -> 175-195k requests/s (server CPU
-// 5.5 -> 4.6 µs per request), one connection 23.7k -> 29.2k, four 52k ->
-// 163k; 50 µs did better still with few connections, but cost 1.6x the
-// CPU at 20k requests/s from 50 paced clients (30 µs: 1.2x).
-const loopPollFor = 30 * time.Microsecond
-
-// loopSpins is how many times a loop that found nothing yields and looks
-// again before it sleeps: 4 measured best on 2 cores with the load
-// generator on the same machine (2: ~3% fewer requests/s, 0: ~15%).
-const loopSpins = 4
 
 func (lp *loop) run() {
 	idle := lp.srv.IdleTimeout
@@ -284,7 +227,7 @@ func (lp *loop) run() {
 		now = time.Now()
 		woken := false
 		for i := 0; i < lp.n; i++ {
-			if int(lp.events[i].Fd) == lp.wakeFD {
+			if int(lp.set.Events[i].Fd) == lp.wakeFD {
 				var b [8]byte
 				_, _ = unix.Read(lp.wakeFD, b[:])
 				woken = true
@@ -303,7 +246,7 @@ func (lp *loop) run() {
 			// Changes first: they happened before the requests of this
 			// batch arrived, or are as good as if they had.
 			for i := 0; i < lp.n; i++ {
-				if int(lp.events[i].Fd) == lp.watchFD {
+				if int(lp.set.Events[i].Fd) == lp.watchFD {
 					lp.watch.Refresh()
 					break
 				}
@@ -311,7 +254,7 @@ func (lp *loop) run() {
 		}
 		lp.mu.Lock()
 		for i := 0; i < lp.n; i++ {
-			c := lp.conns[int(lp.events[i].Fd)]
+			c := lp.conns[int(lp.set.Events[i].Fd)]
 			lp.mu.Unlock()
 			if c != nil {
 				lp.serve(c, now)
@@ -349,7 +292,7 @@ func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
 	if shutdown && len(lp.conns) == 0 {
 		lp.closed = true
 		unix.Close(lp.wakeFD)
-		unix.Close(lp.epfd)
+		unix.Close(lp.set.FD)
 		return true
 	}
 	return false
@@ -361,7 +304,7 @@ func (lp *loop) forget(c *conn, del bool) {
 	delete(lp.conns, c.fd)
 	lp.mu.Unlock()
 	if del {
-		_ = unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
+		_ = unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_DEL, c.fd, nil)
 	}
 	c.looped.Store(false)
 }
@@ -600,22 +543,4 @@ func rawWritev(fd int, bufs [][]byte) (int, error) {
 		return -1, e
 	}
 	return int(w), nil
-}
-
-func epollWait(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
-}
-
-// epollWaitBlocking is epoll_pwait(2) as a system call that may block: the
-// scheduler can give this thread's P to another while it waits.
-func epollWaitBlocking(epfd int, events []unix.EpollEvent, msec int) (int, error) {
-	n, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return int(n), nil
 }

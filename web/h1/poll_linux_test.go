@@ -9,58 +9,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
-
-// TestLoopPolling drives one event loop's wait by hand: a loop polls
-// (yields and looks again before sleeping) only after a look without
-// waiting found events, and a poll that finds nothing turns polling off,
-// so an idle server sleeps in epoll_pwait(2) instead of spinning.
-func TestLoopPolling(t *testing.T) {
-	cases := []struct {
-		name        string
-		polling     bool // before the wait
-		ready       bool // an event is ready before the wait
-		wantN       int
-		wantPolling bool
-	}{
-		{"idle, nothing ready: sleeps, stays idle", false, false, 0, false},
-		{"idle, a request waiting: starts polling", false, true, 1, true},
-		{"polling, a request waiting: keeps polling", true, true, 1, true},
-		{"polling, nothing comes: stops polling", true, false, 0, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			lp, err := newLoop(&Server{ErrorLog: quietLog()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(lp.epfd)
-			defer unix.Close(lp.wakeFD)
-			var p [2]int
-			if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
-				t.Fatal(err)
-			}
-			defer unix.Close(p[0])
-			defer unix.Close(p[1])
-			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(p[0])}
-			if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, p[0], &ev); err != nil {
-				t.Fatal(err)
-			}
-			if tc.ready {
-				unix.Write(p[1], []byte("x"))
-			}
-			lp.polling = tc.polling
-			now := time.Now()
-			lp.sweep = now.Add(20 * time.Millisecond) // how long a wait that finds nothing sleeps
-			lp.wait(now)
-			if lp.n != tc.wantN || lp.polling != tc.wantPolling {
-				t.Errorf("after the wait: %d events, polling %v; want %d, %v", lp.n, lp.polling, tc.wantN, tc.wantPolling)
-			}
-		})
-	}
-}
 
 // TestIdleAfterLoad loads a server's event loops with pipelined requests
 // on many connections (so that their looks find requests waiting and they
@@ -88,7 +37,7 @@ func TestIdleAfterLoad(t *testing.T) {
 		}
 	}
 
-	// The loops poll for at most loopPollFor after their last request;
+	// The loops poll for at most epoll.PollFor after their last request;
 	// the window starts well after that.
 	time.Sleep(50 * time.Millisecond)
 	const window = 500 * time.Millisecond
