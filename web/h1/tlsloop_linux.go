@@ -95,7 +95,7 @@ func (s *tlsSock) writeNow(b []byte) (int, error) {
 // arrived and answers it, or hands c back to a goroutine.
 func (lp *loop) serveTLS(c *conn, now time.Time) {
 	s := c.sock
-	s.nonblock = true
+	s.nonblock.Store(true)
 	if lp.tbuf == nil {
 		lp.tbuf = make([]byte, tlsLoopBuf)
 	}
@@ -195,7 +195,7 @@ func (lp *loop) idleTLS(c *conn, now time.Time) {
 // handBackTLS gives the TLS connection c a goroutine again, with input:
 // what the loop decrypted but did not serve.
 func (lp *loop) handBackTLS(c *conn, input []byte) {
-	c.sock.nonblock = false // before Close may see it, once forgotten
+	c.sock.nonblock.Store(false) // before Close may see it, once forgotten
 	lp.forget(c, true)
 	c.takeInput(input)
 	go c.resumeTLS()
@@ -226,6 +226,72 @@ func (c *conn) resumeTLS() {
 // (crypto/tls writes its close_notify).
 func (c *conn) loopIO() {
 	if c.sock != nil {
-		c.sock.nonblock = true
+		c.sock.nonblock.Store(true)
 	}
+}
+
+// LoopHold lets an event loop of another engine (web/h2's) read and write
+// the socket of a connection whose protocol that engine serves (see
+// NextProto), by its number, from its own epoll set: until LoopRelease,
+// reads and writes do not wait (a read that finds nothing returns a
+// net.Error whose Timeout is true, which crypto/tls does not keep; what a
+// write's socket does not take at once is kept, counted as written, and
+// written by Flush), and a Close is put off until LoopRelease, with wake
+// called so that the holder releases the socket soon: the number must
+// not be reused under the loop. fd is the socket; ok is false, and
+// nothing changes, if the connection has no socket of its own, or input
+// is buffered here that the socket's readiness would not show.
+func (s *tlsSock) LoopHold(wake func()) (fd int, ok bool) {
+	if s.buffered() {
+		return -1, false
+	}
+	if s.fd < 0 {
+		s.fd = s.socketFD()
+	}
+	if s.fd < 0 {
+		return -1, false
+	}
+	s.mu.Lock()
+	s.held, s.wake = true, wake
+	s.mu.Unlock()
+	s.nonblock.Store(true)
+	return s.fd, true
+}
+
+// LoopRelease ends LoopHold: reads and writes wait again (what writes
+// left unsent is written by Flush, or before the next write), and a
+// Close that came meanwhile closes the connection now, which it reports.
+func (s *tlsSock) LoopRelease() (closed bool) {
+	s.nonblock.Store(false)
+	s.mu.Lock()
+	closed = s.closeWanted
+	s.held, s.wake, s.closeWanted = false, nil, false
+	s.mu.Unlock()
+	if closed {
+		_ = s.Conn.Close()
+	}
+	return closed
+}
+
+// Blocked reports whether writes left output unsent (see LoopHold).
+func (s *tlsSock) Blocked() bool { return s.blocked() }
+
+// Flush writes what writes left unsent while a loop held the socket,
+// waiting for the socket to take it. The holder calls it once released,
+// before writing anything else, with no other write under way.
+func (s *tlsSock) Flush() error { return s.flushPending() }
+
+// Close closes the connection, or, while a loop holds its socket, asks
+// the loop to release it and closes it then (LoopRelease).
+func (s *tlsSock) Close() error {
+	s.mu.Lock()
+	if s.held {
+		s.closeWanted = true
+		wake := s.wake
+		s.mu.Unlock()
+		wake()
+		return nil
+	}
+	s.mu.Unlock()
+	return s.Conn.Close()
 }

@@ -62,8 +62,9 @@ type tlsSock struct {
 	// the handshake (socketFD).
 	fd int
 	// nonblock: an event loop has the connection; read and write fd
-	// without waiting. Set and cleared by whoever serves the connection.
-	nonblock bool
+	// without waiting. Set and cleared by whoever serves the connection
+	// (atomic: a Close from another goroutine writes a close_notify).
+	nonblock atomic.Bool
 	// ended: a loop's read met the end of the input (or an error), which
 	// the tls.Conn keeps: the connection never goes to a loop again.
 	ended bool
@@ -79,6 +80,11 @@ type tlsSock struct {
 	pend     []byte      // ciphertext a loop's write left: written before anything else
 	hasPend  atomic.Bool // len(pend) > 0, to look without the lock
 	flushing atomic.Bool // flushPending is writing
+
+	// Under mu: another package's loop holds the socket (LoopHold), and
+	// a Close that came meanwhile, which LoopRelease carries out.
+	held, closeWanted bool
+	wake              func() // LoopHold's: called on such a Close
 }
 
 // errFlushing is what a write gets while flushPending writes: it can only
@@ -106,9 +112,11 @@ func (s *tlsSock) Read(p []byte) (int, error) {
 	var n int
 	var err error
 	switch {
+	case s.through && s.nonblock.Load():
+		return s.readNow(p)
 	case s.through:
 		return s.Conn.Read(p)
-	case s.nonblock:
+	case s.nonblock.Load():
 		n, err = s.readNow(p)
 	default:
 		n, err = s.Conn.Read(p)
@@ -147,7 +155,7 @@ func (s *tlsSock) buffered() bool { return s.s0 < s.s1 }
 
 // Write writes b (crypto/tls's records), after what a loop left.
 func (s *tlsSock) Write(b []byte) (int, error) {
-	if s.nonblock {
+	if s.nonblock.Load() {
 		return s.writeNow(b)
 	}
 	if s.flushing.Load() {

@@ -81,6 +81,7 @@ type conn struct {
 	peerFrame  int    // the client's SETTINGS_MAX_FRAME_SIZE
 	out, spare []byte // frames to write; the buffer being written
 	writing    bool
+	wrote      int64 // bytes written so far
 	werr       error
 	enc        *hpack.Encoder
 	encBuf     bytes.Buffer
@@ -103,6 +104,8 @@ type conn struct {
 	late      atomic.Bool
 	lateTimer *time.Timer // under mu
 	started   bool        // under mu: the server's SETTINGS are queued
+
+	loop loopState // waiting in an event loop (loop_linux.go)
 }
 
 // stream is one request and its response.
@@ -136,11 +139,12 @@ func newConn(s *Server, nc net.Conn) *conn {
 		peerFrame:  defaultMaxFrameSize,
 	}
 	c.cond.L = &c.mu
-	if tc, ok := nc.(*tls.Conn); ok {
+	if tc := c.tlsConn(); tc != nil {
 		st := tc.ConnectionState()
 		c.tls = &st
 		c.hold, _ = tc.NetConn().(holder)
 	}
+	c.initLoop()
 	c.dec = hpack.NewDecoder(defaultHeaderTableLen, func(f hpack.HeaderField) { c.fields = append(c.fields, f) })
 	c.dec.SetMaxStringLength(c.maxHead)
 	c.enc = hpack.NewEncoder(&c.encBuf)
@@ -179,11 +183,7 @@ func (c *conn) serve() {
 		// Frames first: the read that brought the preface may have
 		// brought requests too.
 		if e := c.frames(); e != nil {
-			var ce connError
-			if errors.As(e, &ce) {
-				c.goAway(ce.code)
-				c.linger()
-			}
+			c.framesFailed(e)
 			return
 		}
 		if c.lastStream > 0 && c.late.Load() {
@@ -193,21 +193,47 @@ func (c *conn) serve() {
 		}
 		c.pump()
 		c.flush()
-		if _, err := c.read(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				if !c.done() {
-					continue
-				}
-				// Gone away (shutdown, idle timeout) with every stream
-				// done: a close with the client's WINDOW_UPDATEs or
-				// late HEADERS unread would reset the connection, and
-				// the client's kernel would drop the end of responses
-				// it has not read yet.
-				c.linger()
+		if held, fe, re := c.park(); held {
+			switch {
+			case fe != nil:
+				c.framesFailed(fe)
+				return
+			case re != nil && !c.readFailed(re):
+				return
 			}
+			continue
+		}
+		if _, err := c.read(); err != nil && !c.readFailed(err) {
 			return
 		}
 	}
+}
+
+// framesFailed ends the connection after frames returned e: with GOAWAY,
+// if e is a connection error.
+func (c *conn) framesFailed(e error) {
+	var ce connError
+	if errors.As(e, &ce) {
+		c.goAway(ce.code)
+		c.linger()
+	}
+}
+
+// readFailed handles a read's error: true if the connection goes on (a
+// deadline that woke it while streams are open).
+func (c *conn) readFailed(err error) bool {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		if !c.done() {
+			return true
+		}
+		// Gone away (shutdown, idle timeout) with every stream
+		// done: a close with the client's WINDOW_UPDATEs or
+		// late HEADERS unread would reset the connection, and
+		// the client's kernel would drop the end of responses
+		// it has not read yet.
+		c.linger()
+	}
+	return false
 }
 
 // linger closes the sending side after a GOAWAY, and reads and drops
@@ -254,12 +280,7 @@ func (c *conn) done() bool {
 
 // read reads more input, with the idle timeout when no stream is open.
 func (c *conn) read() (int, error) {
-	if c.r0 == c.r1 {
-		c.r0, c.r1 = 0, 0
-	} else if c.r0 > 0 && len(c.rbuf)-c.r1 < defaultMaxFrameSize+frameHeaderLen {
-		c.r1 = copy(c.rbuf, c.rbuf[c.r0:c.r1])
-		c.r0 = 0
-	}
+	c.compact()
 	// The deadline is set under mu: a handler ending the last stream of
 	// a connection going away sets it to now (wakeIfDoneLocked), and a
 	// deadline cleared here after that would leave this read waiting for
@@ -278,6 +299,22 @@ func (c *conn) read() (int, error) {
 	n, err := c.nc.Read(c.rbuf[c.r1:])
 	c.r1 += n
 	return n, err
+}
+
+// compact makes room in rbuf for a whole frame after what is unread.
+func (c *conn) compact() {
+	if c.r0 == c.r1 {
+		c.r0, c.r1 = 0, 0
+	} else if c.r0 > 0 && len(c.rbuf)-c.r1 < defaultMaxFrameSize+frameHeaderLen {
+		c.r1 = copy(c.rbuf, c.rbuf[c.r0:c.r1])
+		c.r0 = 0
+	}
+}
+
+// tlsConn is the connection as a *tls.Conn, or nil.
+func (c *conn) tlsConn() *tls.Conn {
+	tc, _ := c.nc.(*tls.Conn)
+	return tc
 }
 
 // readPreface reads the client's connection preface.

@@ -216,9 +216,15 @@ type rawConn struct {
 
 func dialRaw(t *testing.T, hs *httptest.Server, settings ...http2.Setting) *rawConn {
 	t.Helper()
-	tc := hs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	return dialRawTo(t, hs.Listener.Addr().String(), hs.Client().Transport.(*http.Transport).TLSClientConfig, settings...)
+}
+
+// dialRawTo is dialRaw for a server at addr that cfg trusts.
+func dialRawTo(t *testing.T, addr string, cfg *tls.Config, settings ...http2.Setting) *rawConn {
+	t.Helper()
+	tc := cfg.Clone()
 	tc.NextProtos = []string{"h2"}
-	nc, err := tls.Dial("tcp", hs.Listener.Addr().String(), tc)
+	nc, err := tls.Dial("tcp", addr, tc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,17 +67,33 @@ func (c *conn) releaseOutLocked(b []byte) {
 // it instead.
 func (c *conn) flush() {
 	c.mu.Lock()
+	if lp := c.loop.lp; lp != nil {
+		// An event loop holds the socket: it alone writes, so ask for
+		// the connection back; its goroutine writes this.
+		c.mu.Unlock()
+		lp.kick(c)
+		return
+	}
+	c.mu.Unlock()
+	c.writeOut()
+}
+
+// writeOut writes the output, as flush does, whoever holds the socket: a
+// loop's turn calls it.
+func (c *conn) writeOut() {
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.writing {
 		return
 	}
-	for len(c.out) > 0 && c.werr == nil {
+	for len(c.out) > 0 && c.werr == nil && !c.socketFull() {
 		b := c.out
 		c.out, c.spare = c.spare[:0], nil
 		c.writing = true
 		c.mu.Unlock()
 		err := c.write(b)
 		c.mu.Lock()
+		c.wrote += int64(len(b))
 		c.writing = false
 		if err != nil {
 			c.werr = err

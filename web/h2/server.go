@@ -40,6 +40,9 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown bool
+
+	loops   loops // see loop_linux.go
+	noLoops bool  // tests: every connection keeps its goroutine
 }
 
 // ConfigureServer makes hs hand its "h2" TLS connections to s, and tell

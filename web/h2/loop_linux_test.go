@@ -1,0 +1,232 @@
+package h2
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testcert"
+	"github.com/gotwistd/gotwistd/web/h1"
+	"golang.org/x/net/http2"
+)
+
+// startOnH1 serves s as gotwistd serves its TLS listeners: web/h1's
+// engine on its NewTLSListener, handing the connections whose handshake
+// chose "h2" to s, whose event loops can then hold them. It returns the
+// address, a client configuration trusting the server, and the h1 server
+// (its Shutdown tells s to go away, as web's does).
+func startOnH1(t *testing.T, s *Server) (string, *tls.Config, *h1.Server) {
+	t.Helper()
+	if s.Handler == nil {
+		s.Handler = http.HandlerFunc(testHandler)
+	}
+	cert, err := testcert.New(testcert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &h1.Server{
+		Handler:    s.Handler,
+		NextProto:  map[string]func(*tls.Conn){"h2": func(c *tls.Conn) { s.ServeConn(c) }},
+		OnShutdown: s.GoAway,
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS()}, NextProtos: []string{"h2", "http/1.1"}}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(h1.NewTLSListener(ln, cfg)) }()
+	t.Cleanup(func() {
+		hs.Close()
+		<-done
+	})
+	return ln.Addr().String(), &tls.Config{RootCAs: cert.Pool(), ServerName: "localhost"}, hs
+}
+
+// h2Client is a real HTTP/2 client (one connection) for a server that
+// cfg trusts.
+func h2Client(cfg *tls.Config) *http.Client {
+	tc := cfg.Clone()
+	tc.NextProtos = []string{"h2"}
+	return &http.Client{Transport: &http2.Transport{TLSClientConfig: tc, DisableCompression: true}, Timeout: 10 * time.Second}
+}
+
+// waitParked waits until s has put at least n connections in its loops
+// (counting from the start), failing after 5 s.
+func waitParked(t *testing.T, s *Server, n int64) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); s.loops.parked.Load() < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections parked in event loops, want at least %d", s.loops.parked.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLoopServes: on web/h1's TLS listener, a connection waits in an
+// event loop between requests, and every kind of response comes out
+// whole: the fast path's (answered by the loop), the handler's (the loop
+// hands the connection back to its goroutine first), large bodies, and
+// many streams at once.
+func TestLoopServes(t *testing.T) {
+	s := &Server{Fast: fastFiles{}}
+	addr, cfg, _ := startOnH1(t, s)
+	c := h2Client(cfg)
+	base := "https://" + addr
+	const sequential = 30
+	for i := range sequential {
+		if _, b := get(t, c, "GET", base+"/fast", nil); string(b) != string(fastBody) {
+			t.Fatalf("request %d: %q", i, b)
+		}
+	}
+	if got := s.loopTurns(); got < sequential-1 {
+		t.Errorf("loops served %d turns over %d requests in turn on one connection: they are not holding it", got, sequential)
+	}
+
+	cases := []struct{ method, path, body, want string }{
+		{"GET", "/fast", "", string(fastBody)},
+		{"POST", "/echo", "posted body", "posted body"},
+		{"GET", "/big", "", strings.Repeat("0123456789abcdef", 4096*16)},
+		{"HEAD", "/fast", "", ""},
+		{"GET", "/nothere", "", "404 page not found\n"},
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 40*len(cases))
+	for i := range 40 {
+		for _, tc := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- fmt.Errorf("%d %s %s: %v", i, tc.method, tc.path, err)
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				if err != nil {
+					errs <- fmt.Errorf("%d %s %s: reading: %v", i, tc.method, tc.path, err)
+					return
+				}
+				if string(b) != tc.want {
+					errs <- fmt.Errorf("%d %s %s: %d bytes, want %d", i, tc.method, tc.path, len(b), len(tc.want))
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Handed back to its goroutine for the handler's requests, it goes
+	// back to a loop afterwards (once its goroutine has nothing to do).
+	turns := s.loopTurns()
+	for deadline := time.Now().Add(5 * time.Second); s.loopTurns() == turns; {
+		if time.Now().After(deadline) {
+			t.Fatal("after the handler's requests, no loop served the connection again")
+		}
+		if _, b := get(t, c, "GET", base+"/fast", nil); string(b) != string(fastBody) {
+			t.Fatalf("after the handler's requests: %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestLoopGoAway: a connection waiting in a loop when the server shuts
+// down gets its GOAWAY (naming the last stream served) at once, and the
+// shutdown completes.
+func TestLoopGoAway(t *testing.T) {
+	s := &Server{Fast: fastFiles{}}
+	addr, cfg, hs := startOnH1(t, s)
+	r := dialRawTo(t, addr, cfg)
+	r.headers(1, true, get1...)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	waitParked(t, s, 1)
+
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		done <- hs.Shutdown(ctx)
+	}()
+	begin := time.Now()
+	r.until(func(f http2.Frame) bool {
+		g, ok := f.(*http2.GoAwayFrame)
+		if ok && (g.ErrCode != http2.ErrCodeNo || g.LastStreamID != 1) {
+			t.Errorf("GOAWAY %v last %d, want NO_ERROR last 1", g.ErrCode, g.LastStreamID)
+		}
+		return ok
+	})
+	if d := time.Since(begin); d > time.Second {
+		t.Errorf("GOAWAY %v after Shutdown began, want at once", d)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
+// TestLoopIdleTimeout: a connection idle in a loop past IdleTimeout is
+// told GOAWAY and closed, as one on its goroutine is.
+func TestLoopIdleTimeout(t *testing.T) {
+	s := &Server{Fast: fastFiles{}, IdleTimeout: 300 * time.Millisecond}
+	addr, cfg, _ := startOnH1(t, s)
+	r := dialRawTo(t, addr, cfg)
+	r.headers(1, true, get1...)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	waitParked(t, s, 1)
+	begin := time.Now()
+	r.until(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
+	if d := time.Since(begin); d > 3*time.Second {
+		t.Errorf("GOAWAY after %v idle, want about 300ms (the loops look every second)", d)
+	}
+	r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := r.fr.ReadFrame(); err != nil {
+			break // closed after the GOAWAY
+		}
+	}
+}
+
+// TestLoopClose: Close of the server closes a connection waiting in a
+// loop (the loop gives up the socket first: its number must not be
+// reused under it), and the connection's goroutine ends.
+func TestLoopClose(t *testing.T) {
+	s := &Server{Fast: fastFiles{}}
+	addr, cfg, hs := startOnH1(t, s)
+	r := dialRawTo(t, addr, cfg)
+	r.headers(1, true, get1...)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	waitParked(t, s, 1)
+	hs.Close()
+	r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, err := r.fr.ReadFrame()
+		if err == nil {
+			continue
+		}
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("the connection is still open 5 s after Close")
+		}
+		break
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still served 5 s after Close", n)
+		}
+	}
+}
