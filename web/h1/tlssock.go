@@ -85,6 +85,9 @@ type tlsSock struct {
 	// a Close that came meanwhile, which LoopRelease carries out.
 	held, closeWanted bool
 	wake              func() // LoopHold's: called on such a Close
+	// drained: the held socket's last read did not fill its buffer
+	// (readHeld). Only the holder's goroutine uses it.
+	drained bool
 }
 
 // errFlushing is what a write gets while flushPending writes: it can only
@@ -113,7 +116,7 @@ func (s *tlsSock) Read(p []byte) (int, error) {
 	var err error
 	switch {
 	case s.through && s.nonblock.Load():
-		return s.readNow(p)
+		return s.readHeld(p)
 	case s.through:
 		return s.Conn.Read(p)
 	case s.nonblock.Load():

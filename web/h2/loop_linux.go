@@ -1,7 +1,6 @@
 package h2
 
 import (
-	"errors"
 	"net"
 	"os"
 	"runtime"
@@ -203,8 +202,9 @@ func (c *conn) turn() (stay bool, framesErr, readErr error) {
 			}
 		}
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			// crypto/tls returns the socket's error as it is: no
+			// errors.As (reflection) on every turn.
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				break // nothing more to read
 			}
 			return false, nil, err
