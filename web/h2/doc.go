@@ -3,7 +3,11 @@
 // Server.NextProto, calling ServeConn and GoAway), or by net/http's Server
 // through http.Server.TLSNextProto (ConfigureServer sets it up).
 //
-// Each connection has one goroutine that reads frames. A request a
+// Each connection has one goroutine that reads frames; on Linux, over
+// gotwistd's HTTP/1.1 engine's TLS listener (h1.NewTLSListener), a
+// connection that has nothing to do but wait for its client waits in one
+// of the Server's event loops instead, its goroutine parked, and the loop
+// reads and answers it (see loop_linux.go). A request a
 // fast.Handler answers (gotwistd's static file cache: a plain GET or HEAD
 // of a file held in memory) is answered right there, without a goroutine:
 // its pre-rendered header lines are HPACK-encoded and its body queued,
