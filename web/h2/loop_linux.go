@@ -59,11 +59,12 @@ type loopEnd struct{ frames, read error }
 
 // loops are a Server's event loops, made on first use.
 type loops struct {
-	mu     sync.Mutex
-	all    []*loop
-	next   int
-	err    bool         // making them failed: connections keep their goroutines
-	parked atomic.Int64 // connections put in a loop's set so far (tests look)
+	mu      sync.Mutex
+	all     []*loop
+	next    int
+	retryAt time.Time    // after a failure to make one: the next attempt
+	failed  bool         // a failure was logged
+	parked  atomic.Int64 // connections put in a loop's set so far (tests look)
 }
 
 // loop is one event loop: an epoll set of held connections' sockets and
@@ -77,6 +78,7 @@ type loop struct {
 	conns  map[int]*conn // by socket
 	kicked []*conn       // to hand back (kick)
 	closed bool
+	used   time.Time    // when it last held a connection (see housekeep)
 	sweep  time.Time    // next idle-timeout check (the loop's own)
 	turns  atomic.Int64 // turns of held connections that read frames (tests look)
 }
@@ -108,7 +110,7 @@ func (c *conn) park() (held bool, framesErr, readErr error) {
 	// One loop for the connection's life: what it knows of c (its
 	// socket's number) is under that loop's mu.
 	lp := c.loop.home
-	if lp == nil {
+	if lp == nil || lp.isClosed() {
 		if lp = c.srv.loopFor(); lp == nil {
 			return false, nil, nil
 		}
@@ -248,34 +250,52 @@ func (c *conn) readNow() (int, error) {
 	return n, err
 }
 
-// loopFor returns the event loop for the next connection, making the
-// loops on first use; nil if there are none.
+// loopFor returns an event loop for a connection, making the loops
+// missing (one per P; a loop that closed, idle or after shutdown, is
+// replaced); nil if there are none. When they cannot be made (the process
+// is at its open-files limit) they are tried again at most once a second.
 func (s *Server) loopFor() *loop {
 	s.loops.mu.Lock()
 	defer s.loops.mu.Unlock()
-	if len(s.loops.all) == 0 && !s.loops.err {
-		for range max(1, runtime.GOMAXPROCS(0)) {
+	live := s.loops.all[:0]
+	for _, lp := range s.loops.all {
+		if !lp.isClosed() {
+			live = append(live, lp)
+		}
+	}
+	clear(s.loops.all[len(live):])
+	s.loops.all = live
+	s.mu.Lock()
+	shutdown := s.shutdown
+	s.mu.Unlock()
+	if now := time.Now(); !shutdown && !now.Before(s.loops.retryAt) {
+		for len(s.loops.all) < max(1, runtime.GOMAXPROCS(0)) {
 			lp, err := newLoop(s)
 			if err != nil {
-				s.logf("http2: no event loop (%v); connections keep a goroutine each", err)
-				s.loops.err = true
+				if !s.loops.failed {
+					s.logf("http2: no event loop (%v); connections keep a goroutine each until one can be made", err)
+				}
+				s.loops.failed = true
+				s.loops.retryAt = now.Add(time.Second)
 				break
 			}
 			s.loops.all = append(s.loops.all, lp)
 			go lp.run()
 		}
 	}
-	for range len(s.loops.all) {
-		lp := s.loops.all[s.loops.next%len(s.loops.all)]
-		s.loops.next++
-		lp.mu.Lock()
-		closed := lp.closed
-		lp.mu.Unlock()
-		if !closed {
-			return lp
-		}
+	if len(s.loops.all) == 0 {
+		return nil
 	}
-	return nil
+	lp := s.loops.all[s.loops.next%len(s.loops.all)]
+	s.loops.next++
+	return lp
+}
+
+// isClosed reports whether the loop has ended.
+func (lp *loop) isClosed() bool {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	return lp.closed
 }
 
 func newLoop(s *Server) (*loop, error) {
@@ -294,7 +314,7 @@ func newLoop(s *Server) (*loop, error) {
 		set.Close()
 		return nil, err
 	}
-	return &loop{srv: s, set: set, wakeFD: wfd, conns: make(map[int]*conn)}, nil
+	return &loop{srv: s, set: set, wakeFD: wfd, conns: make(map[int]*conn), used: time.Now()}, nil
 }
 
 // add puts the held connection c, socket fd, in the loop's set; false if
@@ -319,6 +339,7 @@ func (lp *loop) add(c *conn, fd int) bool {
 	}
 	c.loop.fd = fd
 	lp.conns[fd] = c
+	lp.used = time.Now()
 	lp.srv.loops.parked.Add(1)
 	return true
 }
@@ -400,7 +421,9 @@ func (lp *loop) run() {
 
 // housekeep hands back connections idle past the Server's IdleTimeout
 // (their goroutines say GOAWAY and close them), and closes the loop once
-// the Server has shut down and no connection is left; true then.
+// it has held no connection for loopIdleExit, or none is left after the
+// Server shut down; true then. (A Server has no Close: a loop must not
+// outlive the connections it is for.)
 func (lp *loop) housekeep(now time.Time) bool {
 	idle := lp.srv.IdleTimeout
 	var done []*conn
@@ -419,7 +442,9 @@ func (lp *loop) housekeep(now time.Time) bool {
 	lp.srv.mu.Unlock()
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
-	if shutdown && len(lp.conns) == 0 {
+	if len(lp.conns) > 0 {
+		lp.used = now
+	} else if shutdown || now.Sub(lp.used) > loopIdleExit {
 		lp.closed = true
 		unix.Close(lp.wakeFD)
 		lp.set.Close()
@@ -427,6 +452,9 @@ func (lp *loop) housekeep(now time.Time) bool {
 	}
 	return false
 }
+
+// loopIdleExit is how long a loop without connections lives on.
+const loopIdleExit = 30 * time.Second
 
 // loopTurns is how many times s's loops served a connection they held.
 func (s *Server) loopTurns() int64 {

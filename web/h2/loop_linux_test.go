@@ -172,6 +172,27 @@ func TestLoopGoAway(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
+	// The loops end with the connections they were for.
+	s.loops.mu.Lock()
+	loops := append([]*loop(nil), s.loops.all...)
+	s.loops.mu.Unlock()
+	if len(loops) == 0 {
+		t.Fatal("no event loop was made")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		open := 0
+		for _, lp := range loops {
+			if !lp.isClosed() {
+				open++
+			}
+		}
+		if open == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d event loops still open 5 s after Shutdown", open, len(loops))
+		}
+	}
 }
 
 // TestLoopIdleTimeout: a connection idle in a loop past IdleTimeout is
