@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -9,12 +10,14 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gotwistd/gotwistd/internal/testcert"
 	"github.com/gotwistd/gotwistd/web/h1"
 	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 )
 
 // startOnH1 serves s as gotwistd serves its TLS listeners: web/h1's
@@ -250,4 +253,106 @@ func TestLoopClose(t *testing.T) {
 			t.Fatalf("%d connections still served 5 s after Close", n)
 		}
 	}
+}
+
+// TestLoopIdleAfterLoad loads the loops with bursts of requests sent
+// together on several connections at once (so that their looks find
+// frames waiting and they poll), then leaves the server idle: in the idle
+// window that follows, the process uses next to no CPU. A loop that kept
+// polling would use a core.
+func TestLoopIdleAfterLoad(t *testing.T) {
+	s := &Server{Fast: fastFiles{}}
+	addr, cfg, _ := startOnH1(t, s)
+	const conns, bursts, depth = 8, 40, 16
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- h2Bursts(addr, cfg, bursts, depth)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.loopTurns() == 0 {
+		t.Fatal("no loop served the load")
+	}
+
+	// The loops poll for at most epoll.PollFor after their last frames;
+	// the window starts well after that.
+	time.Sleep(50 * time.Millisecond)
+	const window = 500 * time.Millisecond
+	before, begin := processCPU(t), time.Now()
+	time.Sleep(window) // a measurement window, not a synchronisation
+	used, elapsed := processCPU(t)-before, time.Since(begin)
+	t.Logf("idle after %d requests: %v of CPU time in %v", conns*bursts*depth, used, elapsed.Round(time.Millisecond))
+	if used > elapsed/5 {
+		t.Errorf("idle after load the process used %v of CPU in %v: an event loop keeps polling", used, elapsed)
+	}
+}
+
+// h2Bursts sends bursts of depth GET /fast requests in one write on one
+// connection and reads every answer before the next burst.
+func h2Bursts(addr string, cfg *tls.Config, bursts, depth int) error {
+	tc := cfg.Clone()
+	tc.NextProtos = []string{"h2"}
+	nc, err := tls.Dial("tcp", addr, tc)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	var out bytes.Buffer
+	fr := http2.NewFramer(&out, nc)
+	out.WriteString(http2.ClientPreface)
+	fr.WriteSettings()
+	var hb bytes.Buffer
+	he := hpack.NewEncoder(&hb)
+	id := uint32(1)
+	for b := range bursts {
+		for range depth {
+			hb.Reset()
+			for i := 0; i+1 < len(get1); i += 2 {
+				he.WriteField(hpack.HeaderField{Name: get1[i], Value: get1[i+1]})
+			}
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hb.Bytes(), EndStream: true, EndHeaders: true})
+			id += 2
+		}
+		if b == 0 {
+			fr.WriteSettingsAck() // for the server's SETTINGS, read below
+		} else {
+			// The last burst's bodies, back to the connection's window.
+			fr.WriteWindowUpdate(0, uint32(depth*len(fastBody)))
+		}
+		if _, err := nc.Write(out.Bytes()); err != nil {
+			return err
+		}
+		out.Reset()
+		for ended := 0; ended < depth; {
+			f, err := fr.ReadFrame()
+			if err != nil {
+				return fmt.Errorf("burst %d, after %d answers: %w", b, ended, err)
+			}
+			if d, ok := f.(*http2.DataFrame); ok && d.StreamEnded() {
+				ended++
+			}
+		}
+	}
+	return nil
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU(t *testing.T) time.Duration {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
