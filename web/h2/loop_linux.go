@@ -196,7 +196,17 @@ func (c *conn) waitsOnly() bool {
 // turn reads what c's socket has, without waiting, handles the frames and
 // writes the answers; stay reports whether c may go on waiting in a loop.
 func (c *conn) turn() (stay bool, framesErr, readErr error) {
-	for {
+	for reads := 0; ; reads++ {
+		if reads > 0 {
+			c.pump() // (bodies wait in their streams until then)
+		}
+		if reads == maxTurnReads || reads > 0 && c.bulky() {
+			// A client that sends without pause, or that asked for
+			// more than a loop writes: its goroutine serves it (the
+			// other connections of the loop wait meanwhile, and the
+			// answers to what was read are in c.out, unwritten).
+			return false, nil, nil
+		}
 		n, err := c.readNow()
 		if n > 0 {
 			if e := c.frames(); e != nil {
@@ -225,6 +235,10 @@ func (c *conn) turn() (stay bool, framesErr, readErr error) {
 	c.loop.lastActive = time.Now()
 	return c.waitsOnly() && !c.loop.sock.Blocked(), nil, nil
 }
+
+// maxTurnReads bounds the reads of one turn: the input a loop takes from
+// one connection before it writes, and before its other connections' turn.
+const maxTurnReads = 8
 
 // bulky reports whether c's output is more than a loop writes: more than
 // one batch of records, or data waiting beyond it. A loop that wrote 100

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -270,7 +271,7 @@ func TestLoopIdleAfterLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- h2Bursts(addr, cfg, bursts, depth)
+			errs <- h2Bursts(addr, cfg, slices.Repeat([]int{depth}, bursts)...)
 		}()
 	}
 	wg.Wait()
@@ -297,9 +298,28 @@ func TestLoopIdleAfterLoad(t *testing.T) {
 	}
 }
 
-// h2Bursts sends bursts of depth GET /fast requests in one write on one
-// connection and reads every answer before the next burst.
-func h2Bursts(addr string, cfg *tls.Config, bursts, depth int) error {
+// TestLoopLargeBurst: a client that sends a thousand requests in one
+// write gets every answer: the loop reads a bounded amount per turn and
+// hands a connection with that much to answer to its goroutine.
+func TestLoopLargeBurst(t *testing.T) {
+	// Room for every stream of a burst: fast responses stay open until
+	// their bodies are sent, after the burst's frames are read.
+	s := &Server{Fast: fastFiles{}, MaxConcurrentStreams: 1000}
+	addr, cfg, _ := startOnH1(t, s)
+	// Small bursts first: the connection waits in a loop when the large
+	// one comes.
+	if err := h2Bursts(addr, cfg, 4, 4, 1000, 4, 1000, 4); err != nil {
+		t.Fatal(err)
+	}
+	if s.loopTurns() == 0 {
+		t.Error("no loop served the connection")
+	}
+}
+
+// h2Bursts sends bursts of GET /fast requests (as many in each as depths
+// says), each in one write, on one connection, and reads every answer
+// before the next burst.
+func h2Bursts(addr string, cfg *tls.Config, depths ...int) error {
 	tc := cfg.Clone()
 	tc.NextProtos = []string{"h2"}
 	nc, err := tls.Dial("tcp", addr, tc)
@@ -315,7 +335,7 @@ func h2Bursts(addr string, cfg *tls.Config, bursts, depth int) error {
 	var hb bytes.Buffer
 	he := hpack.NewEncoder(&hb)
 	id := uint32(1)
-	for b := range bursts {
+	for b, depth := range depths {
 		for range depth {
 			hb.Reset()
 			for i := 0; i+1 < len(get1); i += 2 {
@@ -326,10 +346,9 @@ func h2Bursts(addr string, cfg *tls.Config, bursts, depth int) error {
 		}
 		if b == 0 {
 			fr.WriteSettingsAck() // for the server's SETTINGS, read below
-		} else {
-			// The last burst's bodies, back to the connection's window.
-			fr.WriteWindowUpdate(0, uint32(depth*len(fastBody)))
 		}
+		// Room in the connection's window for this burst's bodies.
+		fr.WriteWindowUpdate(0, uint32(depth*len(fastBody)))
 		if _, err := nc.Write(out.Bytes()); err != nil {
 			return err
 		}
