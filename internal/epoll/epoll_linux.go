@@ -8,13 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Set is an epoll set and what its last Wait found. One goroutine (its
-// loop's) waits on it; descriptors are added and removed with
-// unix.EpollCtl on FD from any goroutine.
+// Set is an epoll set, with an eventfd in it that Wake writes to, and
+// what its last Wait found. One goroutine (its loop's) waits on it;
+// descriptors are added and removed with unix.EpollCtl on FD from any
+// goroutine.
 type Set struct {
 	FD      int               // the epoll descriptor
 	Events  []unix.EpollEvent // Events[:n] is what the last Wait found
 	Polling bool              // the last look without waiting found events (see Wait)
+	wakeFD  int               // the eventfd
 }
 
 // New makes a set with room for size events per Wait.
@@ -23,7 +25,35 @@ func New(size int) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Set{FD: fd, Events: make([]unix.EpollEvent, size)}, nil
+	wfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd)}
+	if err := unix.EpollCtl(fd, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
+		unix.Close(wfd)
+		unix.Close(fd)
+		return nil, err
+	}
+	return &Set{FD: fd, Events: make([]unix.EpollEvent, size), wakeFD: wfd}, nil
+}
+
+// Wake makes the set's Wait (now or next) return with the wake event.
+// Not after Close: the eventfd's number may be another file's by then.
+func (s *Set) Wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(s.wakeFD, one[:])
+}
+
+// Woken reports whether ev is the wake event, and if so consumes it.
+func (s *Set) Woken(ev unix.EpollEvent) bool {
+	if int(ev.Fd) != s.wakeFD {
+		return false
+	}
+	var b [8]byte
+	_, _ = unix.Read(s.wakeFD, b[:])
+	return true
 }
 
 // Wait fills s.Events with what is ready and returns how many there are,
@@ -68,8 +98,11 @@ func (s *Set) poll() (int, error) {
 	}
 }
 
-// Close closes the epoll descriptor.
-func (s *Set) Close() error { return unix.Close(s.FD) }
+// Close closes the epoll descriptor and the eventfd.
+func (s *Set) Close() error {
+	unix.Close(s.wakeFD)
+	return unix.Close(s.FD)
+}
 
 // PollFor is how long a busy loop polls before it sleeps. Measured on 2
 // cores with wrk on the same machine, HTTP/1.1, against sleeping at once:

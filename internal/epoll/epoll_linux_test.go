@@ -61,3 +61,23 @@ func TestWaitPolling(t *testing.T) {
 		})
 	}
 }
+
+// TestWake: Wake makes a waiting set return with an event that Woken
+// recognises and consumes, so that the next Wait sleeps again.
+func TestWake(t *testing.T) {
+	s, err := New(8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		s.Wake()
+	}()
+	if n := s.Wait(5 * time.Second); n != 1 || !s.Woken(s.Events[0]) {
+		t.Fatalf("after Wake: %d events (woken %v), want the wake event", n, n > 0 && s.Woken(s.Events[0]))
+	}
+	if n := s.Wait(20 * time.Millisecond); n != 0 {
+		t.Errorf("the wake event was not consumed: %d events on the next Wait", n)
+	}
+}

@@ -29,9 +29,8 @@ import (
 // The socket stays registered in Go's netpoller too (the loop never
 // closes or duplicates it), so handing it back costs one epoll_ctl(2).
 type loop struct {
-	srv    *Server
-	set    *epoll.Set // waited on as internal/epoll says (Set.Wait)
-	wakeFD int        // an eventfd in the epoll set: written to wake the loop
+	srv *Server
+	set *epoll.Set // waited on as internal/epoll says (Set.Wait); Wake wakes the loop
 
 	mu     sync.Mutex
 	conns  map[int]*conn // by socket; changed under mu, read by the loop
@@ -154,19 +153,8 @@ func newLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		set.Close()
-		return nil, err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd)}
-	if err := unix.EpollCtl(set.FD, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
-		unix.Close(wfd)
-		set.Close()
-		return nil, err
-	}
 	lp := &loop{
-		srv: s, set: set, wakeFD: wfd, watchFD: -1,
+		srv: s, set: set, watchFD: -1,
 		conns: make(map[int]*conn),
 		rbuf:  make([]byte, loopReadBuf),
 	}
@@ -195,10 +183,9 @@ func (lp *loop) wake() {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	if lp.closed {
-		return // wakeFD is closed, and its number may be another file's now
+		return // the set is closed
 	}
-	one := [8]byte{1}
-	_, _ = unix.Write(lp.wakeFD, one[:])
+	lp.set.Wake()
 }
 
 // wake pokes every event loop.
@@ -227,9 +214,7 @@ func (lp *loop) run() {
 		now = time.Now()
 		woken := false
 		for i := 0; i < lp.n; i++ {
-			if int(lp.set.Events[i].Fd) == lp.wakeFD {
-				var b [8]byte
-				_, _ = unix.Read(lp.wakeFD, b[:])
+			if lp.set.Woken(lp.set.Events[i]) {
 				woken = true
 			}
 		}
@@ -291,8 +276,7 @@ func (lp *loop) housekeep(now time.Time, idle time.Duration) bool {
 	defer lp.mu.Unlock()
 	if shutdown && len(lp.conns) == 0 {
 		lp.closed = true
-		unix.Close(lp.wakeFD)
-		unix.Close(lp.set.FD)
+		lp.set.Close()
 		return true
 	}
 	return false

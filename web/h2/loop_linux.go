@@ -67,12 +67,10 @@ type loops struct {
 	parked  atomic.Int64 // connections put in a loop's set so far (tests look)
 }
 
-// loop is one event loop: an epoll set of held connections' sockets and
-// an eventfd that wakes it.
+// loop is one event loop: an epoll set of held connections' sockets.
 type loop struct {
-	srv    *Server
-	set    *epoll.Set
-	wakeFD int
+	srv *Server
+	set *epoll.Set
 
 	mu     sync.Mutex
 	conns  map[int]*conn // by socket
@@ -317,18 +315,7 @@ func newLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	wfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		set.Close()
-		return nil, err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wfd)}
-	if err := unix.EpollCtl(set.FD, unix.EPOLL_CTL_ADD, wfd, &ev); err != nil {
-		unix.Close(wfd)
-		set.Close()
-		return nil, err
-	}
-	return &loop{srv: s, set: set, wakeFD: wfd, conns: make(map[int]*conn), used: time.Now()}, nil
+	return &loop{srv: s, set: set, conns: make(map[int]*conn), used: time.Now()}, nil
 }
 
 // add puts the held connection c, socket fd, in the loop's set; false if
@@ -367,11 +354,10 @@ func (lp *loop) kick(c *conn) {
 	lp.mu.Lock()
 	defer lp.mu.Unlock()
 	if lp.closed {
-		return // wakeFD is closed, and its number may be another file's
+		return // the set is closed
 	}
 	lp.kicked = append(lp.kicked, c)
-	one := [8]byte{1}
-	_, _ = unix.Write(lp.wakeFD, one[:])
+	lp.set.Wake()
 }
 
 // handBack takes c out of the loop and gives it back to its goroutine;
@@ -397,13 +383,11 @@ func (lp *loop) run() {
 		n := lp.set.Wait(time.Until(lp.sweep) + time.Millisecond)
 		woken := false
 		for i := range n {
-			fd := int(lp.set.Events[i].Fd)
-			if fd == lp.wakeFD {
-				var b [8]byte
-				_, _ = unix.Read(lp.wakeFD, b[:])
+			if lp.set.Woken(lp.set.Events[i]) {
 				woken = true
 				continue
 			}
+			fd := int(lp.set.Events[i].Fd)
 			lp.mu.Lock()
 			c := lp.conns[fd]
 			lp.mu.Unlock()
@@ -460,7 +444,6 @@ func (lp *loop) housekeep(now time.Time) bool {
 		lp.used = now
 	} else if shutdown || now.Sub(lp.used) > loopIdleExit {
 		lp.closed = true
-		unix.Close(lp.wakeFD)
 		lp.set.Close()
 		return true
 	}
