@@ -10,10 +10,12 @@
 //   - Log: a process's output, safe for concurrent use, that wakes
 //     whoever waits for a line in it, so that waiting needs no polling;
 //   - Process: a started command whose output goes to a Log, with its
-//     exit observable and a Stop that sends SIGTERM and kills after a grace.
+//     exit observable and a Stop that sends SIGTERM and kills after a grace;
+//   - CPUOver: the CPU time the test process used over a window, for the
+//     engines' tests that an idle server stays idle.
 //
 // The tests keep their own assertions and messages: this package only
-// builds, starts, records and waits.
+// builds, starts, records, waits and measures.
 package testbin
 
 import (

@@ -6,9 +6,10 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gotwistd/gotwistd/internal/testbin"
 )
 
 // TestIdleAfterLoad loads a server's event loops with pipelined requests
@@ -40,10 +41,10 @@ func TestIdleAfterLoad(t *testing.T) {
 	// The loops poll for at most epoll.PollFor after their last request;
 	// the window starts well after that.
 	time.Sleep(50 * time.Millisecond)
-	const window = 500 * time.Millisecond
-	before, begin := cpuTime(t), time.Now()
-	time.Sleep(window) // a measurement window, not a synchronisation
-	used, elapsed := cpuTime(t)-before, time.Since(begin)
+	used, elapsed, err := testbin.CPUOver(500 * time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("idle after %d requests: %v of CPU time in %v", conns*bursts*depth, used, elapsed.Round(time.Millisecond))
 	if used > elapsed/5 {
 		t.Errorf("idle after load the process used %v of CPU in %v: an event loop keeps polling", used, elapsed)
@@ -88,14 +89,4 @@ func pipelined(addr, burst string, bursts, depth int) error {
 		}
 	}
 	return nil
-}
-
-// cpuTime is the user and system time the test process has used.
-func cpuTime(t *testing.T) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,10 +11,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/gotwistd/gotwistd/internal/testbin"
 	"github.com/gotwistd/gotwistd/internal/testcert"
 	"github.com/gotwistd/gotwistd/web/h1"
 	"golang.org/x/net/http2"
@@ -288,10 +288,10 @@ func TestLoopIdleAfterLoad(t *testing.T) {
 	// The loops poll for at most epoll.PollFor after their last frames;
 	// the window starts well after that.
 	time.Sleep(50 * time.Millisecond)
-	const window = 500 * time.Millisecond
-	before, begin := processCPU(t), time.Now()
-	time.Sleep(window) // a measurement window, not a synchronisation
-	used, elapsed := processCPU(t)-before, time.Since(begin)
+	used, elapsed, err := testbin.CPUOver(500 * time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("idle after %d requests: %v of CPU time in %v", conns*bursts*depth, used, elapsed.Round(time.Millisecond))
 	if used > elapsed/5 {
 		t.Errorf("idle after load the process used %v of CPU in %v: an event loop keeps polling", used, elapsed)
@@ -364,14 +364,4 @@ func h2Bursts(addr string, cfg *tls.Config, depths ...int) error {
 		}
 	}
 	return nil
-}
-
-// processCPU is the CPU time this process has used.
-func processCPU(t *testing.T) time.Duration {
-	t.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		t.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
