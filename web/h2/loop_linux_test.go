@@ -74,6 +74,19 @@ func waitParked(t *testing.T, s *Server, n int64) {
 	}
 }
 
+// parkedConn serves s on web/h1's TLS listener (startOnH1) and returns a
+// raw client connection that made one request and now waits in one of
+// s's event loops, with the h1 server.
+func parkedConn(t *testing.T, s *Server) (*rawConn, *h1.Server) {
+	t.Helper()
+	addr, cfg, hs := startOnH1(t, s)
+	r := dialRawTo(t, addr, cfg)
+	r.headers(1, true, get1...)
+	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
+	waitParked(t, s, 1)
+	return r, hs
+}
+
 // TestLoopServes: on web/h1's TLS listener, a connection waits in an
 // event loop between requests, and every kind of response comes out
 // whole: the fast path's (answered by the loop), the handler's (the loop
@@ -150,11 +163,7 @@ func TestLoopServes(t *testing.T) {
 // shutdown completes.
 func TestLoopGoAway(t *testing.T) {
 	s := &Server{Fast: fastFiles{}}
-	addr, cfg, hs := startOnH1(t, s)
-	r := dialRawTo(t, addr, cfg)
-	r.headers(1, true, get1...)
-	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
-	waitParked(t, s, 1)
+	r, hs := parkedConn(t, s)
 
 	done := make(chan error, 1)
 	go func() {
@@ -203,11 +212,7 @@ func TestLoopGoAway(t *testing.T) {
 // told GOAWAY and closed, as one on its goroutine is.
 func TestLoopIdleTimeout(t *testing.T) {
 	s := &Server{Fast: fastFiles{}, IdleTimeout: 300 * time.Millisecond}
-	addr, cfg, _ := startOnH1(t, s)
-	r := dialRawTo(t, addr, cfg)
-	r.headers(1, true, get1...)
-	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
-	waitParked(t, s, 1)
+	r, _ := parkedConn(t, s)
 	begin := time.Now()
 	r.until(func(f http2.Frame) bool { _, ok := f.(*http2.GoAwayFrame); return ok })
 	if d := time.Since(begin); d > 3*time.Second {
@@ -226,11 +231,7 @@ func TestLoopIdleTimeout(t *testing.T) {
 // reused under it), and the connection's goroutine ends.
 func TestLoopClose(t *testing.T) {
 	s := &Server{Fast: fastFiles{}}
-	addr, cfg, hs := startOnH1(t, s)
-	r := dialRawTo(t, addr, cfg)
-	r.headers(1, true, get1...)
-	r.until(func(f http2.Frame) bool { d, ok := f.(*http2.DataFrame); return ok && d.StreamEnded() })
-	waitParked(t, s, 1)
+	r, hs := parkedConn(t, s)
 	hs.Close()
 	r.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
