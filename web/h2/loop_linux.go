@@ -194,21 +194,18 @@ func (c *conn) waitsOnly() bool {
 // turn reads what c's socket has, without waiting, handles the frames and
 // writes the answers; stay reports whether c may go on waiting in a loop.
 func (c *conn) turn() (stay bool, framesErr, readErr error) {
-	for reads := 0; ; reads++ {
-		if reads > 0 {
-			c.pump() // (bodies wait in their streams until then)
-		}
-		if reads == maxTurnReads || reads > 0 && c.bulky() {
-			// A client that sends without pause, or that asked for
-			// more than a loop writes: its goroutine serves it (the
-			// other connections of the loop wait meanwhile, and the
-			// answers to what was read are in c.out, unwritten).
-			return false, nil, nil
-		}
+	for reads := 1; ; reads++ {
 		n, err := c.readNow()
 		if n > 0 {
 			if e := c.frames(); e != nil {
 				return false, e, nil
+			}
+			c.pump() // (bodies wait in their streams until then)
+			if c.bulky() {
+				// Large bodies, or more answers than a loop writes: the
+				// goroutine writes them, waiting for the socket, in one
+				// system call per batch of records (write).
+				return false, nil, nil
 			}
 		}
 		if err != nil {
@@ -219,15 +216,15 @@ func (c *conn) turn() (stay bool, framesErr, readErr error) {
 			}
 			return false, nil, err
 		}
+		if reads == maxTurnReads {
+			// A client that sends without pause: its goroutine serves
+			// it (the loop's other connections wait meanwhile, and the
+			// answers to what was read are in c.out, unwritten).
+			return false, nil, nil
+		}
 	}
 	if c.lastStream > 0 && c.late.Load() {
 		return false, nil, nil // the goroutine sends the GOAWAY
-	}
-	c.pump()
-	if c.bulky() {
-		// Large bodies: the goroutine writes them, waiting for the
-		// socket, in one system call per batch of records (write).
-		return false, nil, nil
 	}
 	c.writeOut()
 	c.loop.lastActive = time.Now()
