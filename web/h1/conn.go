@@ -64,6 +64,8 @@ type work struct {
 	body body
 	wbuf []byte
 	vec  net.Buffers
+
+	served atomic.Int64 // requests answered with it, for the loops' plan (affinity_linux.go)
 }
 
 // conn is one client connection.
@@ -107,6 +109,7 @@ type conn struct {
 
 	fd           int                  // the socket, when reads may go to it directly; -1 otherwise
 	loop         atomic.Pointer[loop] // the event loop that had it last
+	looks        uint32               // times a loop found it idle again (look)
 	lastFast     bool                 // the last request was answered by the FastHandler
 	lastActive   int64                // unix nanoseconds, while in an event loop
 	pending      [][]byte             // output an event loop could not write

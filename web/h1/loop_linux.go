@@ -43,6 +43,11 @@ type loop struct {
 	tbuf    []byte // decrypted input of TLS connections (serveTLS); made on first use
 	work    work
 	sweep   time.Time // next idle-timeout check
+
+	// CPUs (affinity_linux.go):
+	cpu   int  // this loop's CPU, or -1: it is never pinned
+	onCPU bool // its thread runs on cpu alone now
+	first bool // the first loop: it runs the plan (planAffinity)
 }
 
 // loopReadBuf is the loop's read buffer: as large as pipelined requests
@@ -60,6 +65,7 @@ type loops struct {
 	made    bool      // every loop was made
 	retryAt time.Time // after a failure: the next attempt
 	failed  bool      // a failure was logged
+	aff     affinity  // the loops' CPUs (affinity_linux.go)
 }
 
 // loopRetryEvery is the least time between two attempts at making the
@@ -103,6 +109,9 @@ func (s *Server) toLoop(c *conn) bool {
 		return false
 	}
 	lp.conns[c.fd] = c
+	if c.looks == 0 {
+		s.loops.aff.fresh.Add(1)
+	}
 	// Under mu: the loop closes epfd under mu once closed is set.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
 	if err := unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
@@ -128,8 +137,13 @@ func (s *Server) startLoopsLocked(now time.Time) {
 	if now.Before(s.loops.retryAt) {
 		return
 	}
+	pin := s.pinnable()
 	for len(s.loops.all) < max(1, runtime.GOMAXPROCS(0)) {
 		lp, err := newLoop(s)
+		if err == nil && pin {
+			s.assignCPU(lp, len(s.loops.all))
+			lp.first = len(s.loops.all) == 0
+		}
 		if err != nil {
 			if !s.loops.failed {
 				s.logf("h1: no event loop (%v); idle connections keep a goroutine each until one can be made", err)
@@ -154,7 +168,7 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	lp := &loop{
-		srv: s, set: set, watchFD: -1,
+		srv: s, set: set, watchFD: -1, cpu: -1,
 		conns: make(map[int]*conn),
 		rbuf:  make([]byte, loopReadBuf),
 	}
@@ -202,7 +216,11 @@ func (s *Server) wakeLoops() {
 // the netpoller's next look, which can take milliseconds while every P is
 // busy; a busy loop polls briefly before it sleeps (internal/epoll).
 func (lp *loop) wait(now time.Time) {
-	lp.n = lp.set.Wait(lp.sweep.Sub(now) + time.Millisecond)
+	until := lp.sweep
+	if lp.first && lp.srv.loops.aff.next.Before(until) {
+		until = lp.srv.loops.aff.next
+	}
+	lp.n = lp.set.Wait(until.Sub(now) + time.Millisecond)
 }
 
 func (lp *loop) run() {
@@ -227,6 +245,10 @@ func (lp *loop) run() {
 				lp.adoptWatch()
 			}
 		}
+		if lp.first {
+			lp.planAffinity(now)
+		}
+		lp.applyAffinity()
 		if lp.watch != nil {
 			// Changes first: they happened before the requests of this
 			// batch arrived, or are as good as if they had.
@@ -352,7 +374,9 @@ func (lp *loop) serve(c *conn, now time.Time) {
 		}
 		if !c.state.CompareAndSwap(stActive, stLoopIdle) {
 			lp.end(c)
+			return
 		}
+		lp.look(c)
 	}
 }
 
@@ -387,6 +411,7 @@ func (c *conn) serveReady(data []byte, w *work, watched bool) (p int, closing, h
 			break
 		}
 		p += end
+		w.served.Add(1)
 		closing = r.close || srv.inShutdown.Load()
 		c.writeFast(r, &f, closing)
 		if c.werr != nil || c.loopBlocked() {

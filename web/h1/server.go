@@ -123,6 +123,10 @@ type Server struct {
 	// noRawAccept makes Serve accept through the listener's Accept only
 	// (tests of that path).
 	noRawAccept bool
+	// noPinning keeps the loops off CPUs of their own; pinAlways keeps
+	// them on theirs, whatever the plan (tests; affinity_linux.go).
+	noPinning bool
+	pinAlways atomic.Bool
 
 	// graceNew and graceIdle replace newConnGrace and idleGrace when
 	// set (tests).
@@ -133,6 +137,7 @@ type Server struct {
 	inShutdown atomic.Bool
 	closed     atomic.Bool // Close was called: connections accepted now are closed
 	loops      loops
+	pinned     atomic.Bool // the loops run on CPUs of their own (affinity_linux.go)
 	mu         sync.Mutex
 	listeners  map[*net.Listener]struct{}
 	rawFiles   map[*os.File]struct{} // listening sockets Serve accepts on itself, closed with the listeners

@@ -189,7 +189,9 @@ func (lp *loop) idleTLS(c *conn, now time.Time) {
 	}
 	if !c.state.CompareAndSwap(stActive, stLoopIdle) {
 		lp.end(c)
+		return
 	}
+	lp.look(c)
 }
 
 // handBackTLS gives the TLS connection c a goroutine again, with input:

@@ -1,0 +1,379 @@
+package h1
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Loops on CPUs. With one event loop per CPU the process may use, each
+// loop can run on a CPU of its own ("pinned"), and a connection can be
+// served by the loop on the CPU its packets arrive on (SO_INCOMING_CPU:
+// where the kernel processed them; the client's CPU on loopback, the NIC
+// queue's on a network): the wake-ups between the kernel's side and the
+// loop's then stay on one CPU, and so do the connection's buffers.
+//
+// Whether that pays cannot be told from outside. With clients spread over
+// the CPUs it does (wrk -t2 -c50 on 2 cores: small page 175-199k ->
+// 261-287k requests/s, HTTPS 127-130k -> 175k). With one client thread on
+// the machine it does not: the loop pinned beside it shares its CPU while
+// the other loop idles (-t1 -c4: 142-159k -> 61-70k). And the obvious
+// signs mislead: unpinned, the scheduler tends to put every client thread
+// on one CPU and the loops on the other, so every connection reports the
+// same CPU until the loops are pinned. What does tell the cases apart is
+// what a request costs the process: 3.7 µs of CPU pinned against 4.6-5.6
+// not pinned in the first case, 18-21 against 6.5 in the second.
+//
+// So the loops try (pinPlan): under load, now and then, the other way for
+// a short window, and keep it if a request cost clearly less in it than in
+// the windows before and after it. Unpinned is where a server starts.
+
+// pinWindow is the length of one measurement of the plan.
+const pinWindow = 250 * time.Millisecond
+
+// pinMinRate is the least request rate (per second, served by the loops)
+// at which a window tells anything; below it the plan waits.
+const pinMinRate = 5000
+
+// pinBetter: a trial is kept when a request cost at most this fraction of
+// what it cost in the windows on either side of it.
+const pinBetter = 0.9
+
+// pinDrift: a request that costs this many times more (or less) than in
+// the kept way's windows since the last trial means the load changed (other
+// clients, other files): a trial is due, as soon as the outcome of the
+// last allows (a retry after a lost one).
+const pinDrift = 1.3
+
+// The time from a trial to the next: pinFirstRetry after a trial that
+// lost, doubled with every loss up to pinMaxRetry; pinAfterWin after one
+// that won.
+const (
+	pinFirstRetry = time.Second
+	pinMaxRetry   = time.Minute
+	pinAfterWin   = 10 * time.Second
+	pinSettled    = 10 * time.Second
+)
+
+// pinPlan decides whether a Server's loops are pinned, from windows of
+// (requests served, CPU used). It is the first loop's alone.
+type pinPlan struct {
+	phase      pinPhase
+	kept       bool          // the way kept between trials: pinned or not
+	cpu, reqs  float64       // the kept way's windows since the last trial (or change of load), summed
+	during     float64       // CPU per request in the trial
+	lastTrial  time.Time     // the start of the last trial
+	nextTrial  time.Time     // zero: at the first window under load
+	retry      time.Duration // from a lost trial to the next
+	idle       bool          // the last window had too little load to tell
+	lastChange time.Time     // when the load last changed
+}
+
+type pinPhase int
+
+const (
+	pinSteady pinPhase = iota // the kept way, measured
+	pinSettle                 // the other way, not measured: connections move, threads migrate
+	pinTrial                  // the other way, measured
+	pinCheck                  // the kept way again, after the trial
+)
+
+// window takes the measurement of the window ending at now (reqs requests
+// and cpu of the process's CPU time, over dt, fresh connections new to
+// the loops of the held they hold at its end) and returns whether the
+// loops are to be pinned in the next one.
+//
+// A trial is kept when a request cost at most pinBetter of what it cost
+// in the kept way's windows before it, and the window after it (back in
+// the kept way) was not cheaper still by as much: that the load itself
+// got cheaper during the trial. The window after a trial is not counted
+// in the next comparison: the layout a trial left behind (which loop has
+// which connection, which thread runs where) lasts a while.
+func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.Duration, fresh, held int) bool {
+	if dt <= 0 || float64(reqs) < pinMinRate*dt.Seconds() {
+		// Too little load to tell: a trial under way is dropped, and
+		// the load that comes next is tried at once.
+		p.phase = pinSteady
+		p.idle = true
+		return p.kept
+	}
+	per := float64(cpu) / float64(reqs)
+	wasIdle := p.idle
+	p.idle = false
+	switch p.phase {
+	case pinSteady:
+		avg := p.cpu / p.reqs // NaN with no window yet
+		switch {
+		case wasIdle:
+			p.cpu, p.reqs = 0, 0
+			p.nextTrial = now
+		case per > pinDrift*avg || per*pinDrift < avg || fresh*2 >= held:
+			// Another load (a request costs other than it did, or
+			// half the connections are new): what came before it
+			// compares with nothing. It is tried as soon as the
+			// last trial's outcome allows; the first change after
+			// pinSettled of none is tried a retry after it, as after
+			// one lost trial (the lost trials were another load's).
+			// Changes all the time (connections that last less
+			// than a window) keep doubling the retry.
+			p.cpu, p.reqs = 0, 0
+			if now.Sub(p.lastChange) > pinSettled {
+				p.retry = pinFirstRetry
+			}
+			p.lastChange = now
+			if soon := p.lastTrial.Add(p.retry); soon.Before(p.nextTrial) {
+				p.nextTrial = soon
+			}
+		}
+		p.cpu += float64(cpu)
+		p.reqs += float64(reqs)
+		if !now.Before(p.nextTrial) {
+			p.phase = pinSettle
+			p.lastTrial = now
+			return !p.kept
+		}
+	case pinSettle:
+		p.phase = pinTrial
+		return !p.kept
+	case pinTrial:
+		p.during = per
+		p.phase = pinCheck
+	case pinCheck:
+		p.phase = pinSteady
+		before := p.cpu / p.reqs
+		p.cpu, p.reqs = 0, 0
+		if p.retry == 0 {
+			p.retry = pinFirstRetry
+		}
+		if p.during <= pinBetter*before && p.during*pinBetter <= per {
+			p.kept = !p.kept
+			p.retry = pinFirstRetry
+			p.nextTrial = now.Add(pinAfterWin)
+		} else {
+			p.nextTrial = now.Add(p.retry)
+			p.retry = min(2*p.retry, pinMaxRetry)
+		}
+	}
+	return p.kept
+}
+
+// affinity is a Server's loops' CPUs (in loops).
+type affinity struct {
+	allowed unix.CPUSet // the CPUs the process may use
+	plan    pinPlan
+	next    time.Time     // the end of the plan's window
+	reqs    int64         // requests the loops had served at its start
+	cpu     time.Duration // the process's CPU time then
+	at      time.Time
+	fresh   atomic.Int64 // connections new to the loops since then
+}
+
+// pinnable reports whether s's loops can each have a CPU: as many loops
+// as CPUs the process may use, more than one.
+func (s *Server) pinnable() bool {
+	if s.noPinning {
+		return false
+	}
+	a := &s.loops.aff
+	set, err := processCPUs()
+	if err != nil {
+		return false
+	}
+	a.allowed = set
+	n := a.allowed.Count()
+	return n > 1 && n == max(1, runtime.GOMAXPROCS(0))
+}
+
+// processCPUs are the CPUs the process may use, as its threads could
+// before any loop pinned one: read once, by the first Server that makes
+// loops (the thread that asks later may be one pinned to a CPU, or the
+// process's first thread may have been).
+var processCPUs = sync.OnceValues(func() (unix.CPUSet, error) {
+	var set unix.CPUSet
+	err := unix.SchedGetaffinity(0, &set)
+	return set, err
+})
+
+// assignCPU gives lp, the i-th loop, the i-th CPU the process may use.
+func (s *Server) assignCPU(lp *loop, i int) {
+	a := &s.loops.aff
+	for cpu, k := 0, 0; cpu < len(a.allowed)*64; cpu++ {
+		if a.allowed.IsSet(cpu) {
+			if k == i {
+				lp.cpu = cpu
+				return
+			}
+			k++
+		}
+	}
+}
+
+// planAffinity is the first loop's: at the end of each window it gives
+// the plan what the loops served and what the process used.
+func (lp *loop) planAffinity(now time.Time) {
+	a := &lp.srv.loops.aff
+	if now.Before(a.next) {
+		return
+	}
+	if lp.srv.pinAlways.Load() {
+		lp.srv.pinned.Store(true)
+		a.next = now.Add(pinWindow)
+		return
+	}
+	var reqs int64
+	held := 0
+	lp.srv.loops.mu.Lock()
+	for _, o := range lp.srv.loops.all {
+		reqs += o.work.served.Load()
+		o.mu.Lock()
+		held += len(o.conns)
+		o.mu.Unlock()
+	}
+	lp.srv.loops.mu.Unlock()
+	cpu := processCPU()
+	fresh := int(a.fresh.Swap(0))
+	if !a.at.IsZero() {
+		lp.srv.pinned.Store(a.plan.window(now, now.Sub(a.at), reqs-a.reqs, cpu-a.cpu, fresh, held))
+	}
+	a.at, a.reqs, a.cpu = now, reqs, cpu
+	a.next = now.Add(pinWindow)
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// applyAffinity puts lp's thread on its CPU, or back on all of them, as
+// the plan says.
+func (lp *loop) applyAffinity() {
+	want := lp.srv.pinned.Load()
+	if lp.cpu < 0 || want == lp.onCPU {
+		return
+	}
+	set := lp.srv.loops.aff.allowed
+	if want {
+		// The goroutine keeps its thread while pinned: the CPU is
+		// the thread's.
+		runtime.LockOSThread()
+		set.Zero()
+		set.Set(lp.cpu)
+	}
+	if unix.SchedSetaffinity(0, &set) != nil {
+		if want {
+			runtime.UnlockOSThread() // not pinned
+		}
+		return // tried again at the next turn
+	}
+	lp.onCPU = want
+	if !want {
+		// On every CPU, the thread may serve any goroutine again (a
+		// locked goroutine is woken on its own thread alone).
+		runtime.UnlockOSThread()
+	}
+}
+
+// look moves c, idle in lp again, every 16th time (the first
+// included): while the loops are pinned, to the loop on the CPU its
+// packets arrive on; while not, to the loop with the fewest connections,
+// if lp has more than one more (what pinning gathered is spread again).
+func (lp *loop) look(c *conn) {
+	if lp.cpu < 0 {
+		return
+	}
+	if c.looks++; c.looks&15 != 1 {
+		return
+	}
+	if !lp.onCPU {
+		if to := lp.srv.leastLoop(); to != nil && to != lp {
+			lp.move(c, to, true)
+		}
+		return
+	}
+	cpu, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_INCOMING_CPU)
+	if err != nil || cpu == lp.cpu {
+		return
+	}
+	if to := lp.srv.loopOnCPU(cpu); to != nil {
+		lp.move(c, to, false)
+	}
+}
+
+// loopOnCPU is the loop whose CPU is cpu, or nil.
+func (s *Server) loopOnCPU(cpu int) *loop {
+	s.loops.mu.Lock()
+	defer s.loops.mu.Unlock()
+	for _, o := range s.loops.all {
+		if o.cpu == cpu {
+			return o
+		}
+	}
+	return nil
+}
+
+// leastLoop is the loop with the fewest connections.
+func (s *Server) leastLoop() *loop {
+	s.loops.mu.Lock()
+	defer s.loops.mu.Unlock()
+	var least *loop
+	fewest := 0
+	for _, o := range s.loops.all {
+		o.mu.Lock()
+		n := len(o.conns)
+		o.mu.Unlock()
+		if least == nil || n < fewest {
+			least, fewest = o, n
+		}
+	}
+	return least
+}
+
+// move hands c, idle in lp, to the loop to, unless to has closed, or
+// holds more than an eighth more connections than lp (packets that all
+// arrive on one CPU, as from a NIC with one queue, must not leave the
+// other loops idle), or, to spread them, not at least two fewer. It holds one loop's mutex at a time: two loops may be moving
+// connections to each other.
+func (lp *loop) move(c *conn, to *loop, spread bool) {
+	lp.mu.Lock()
+	here := len(lp.conns)
+	lp.mu.Unlock()
+	to.mu.Lock()
+	there, closed := len(to.conns), to.closed
+	to.mu.Unlock()
+	if closed || there > here+(here+there)/8 || spread && there+2 > here {
+		return
+	}
+	// Out of lp first: once in to's set, to may serve c, and end it.
+	// Nothing is lost between: a socket with input waiting is ready in
+	// to's set as soon as it is added.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
+	_ = unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_DEL, c.fd, nil)
+	lp.mu.Lock()
+	delete(lp.conns, c.fd)
+	lp.mu.Unlock()
+	c.loop.Store(to)
+	// Into to's map before its set, under its mutex, as in toLoop.
+	to.mu.Lock()
+	if !to.closed {
+		to.conns[c.fd] = c
+		if unix.EpollCtl(to.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev) == nil {
+			to.mu.Unlock()
+			return
+		}
+		delete(to.conns, c.fd)
+	}
+	to.mu.Unlock()
+	// It stays where it was.
+	c.loop.Store(lp)
+	lp.mu.Lock()
+	lp.conns[c.fd] = c
+	lp.mu.Unlock()
+	_ = unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev)
+}
