@@ -3,7 +3,6 @@ package h1
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -46,7 +45,7 @@ const pinBetter = 0.9
 // the kept way's windows since the last trial means the load changed (other
 // clients, other files): a trial is due, as soon as the outcome of the
 // last allows (a retry after a lost one).
-const pinDrift = 1.3
+const pinDrift = 1.2
 
 // The time from a trial to the next: pinFirstRetry after a trial that
 // lost, doubled with every loss up to pinMaxRetry; pinAfterWin after one
@@ -82,8 +81,7 @@ const (
 )
 
 // window takes the measurement of the window ending at now (reqs requests
-// and cpu of the process's CPU time, over dt, fresh connections new to
-// the loops of the held they hold at its end) and returns whether the
+// and cpu of the process's CPU time, over dt) and returns whether the
 // loops are to be pinned in the next one.
 //
 // A trial is kept when a request cost at most pinBetter of what it cost
@@ -92,33 +90,32 @@ const (
 // got cheaper during the trial. The window after a trial is not counted
 // in the next comparison: the layout a trial left behind (which loop has
 // which connection, which thread runs where) lasts a while.
-func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.Duration, fresh, held int) bool {
+func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.Duration) bool {
 	if dt <= 0 || float64(reqs) < pinMinRate*dt.Seconds() {
-		// Too little load to tell: a trial under way is dropped, and
-		// the load that comes next is tried at once.
+		// Too little load to tell: a trial under way is dropped.
 		p.phase = pinSteady
 		p.idle = true
 		return p.kept
 	}
+	if p.idle {
+		// The first window of load after a pause is only partly
+		// load, and its new connections' first requests are not the
+		// loops': it tells nothing.
+		p.idle = false
+		return p.kept
+	}
 	per := float64(cpu) / float64(reqs)
-	wasIdle := p.idle
-	p.idle = false
 	switch p.phase {
 	case pinSteady:
 		avg := p.cpu / p.reqs // NaN with no window yet
-		switch {
-		case wasIdle:
-			p.cpu, p.reqs = 0, 0
-			p.nextTrial = now
-		case per > pinDrift*avg || per*pinDrift < avg || fresh*2 >= held:
-			// Another load (a request costs other than it did, or
-			// half the connections are new): what came before it
-			// compares with nothing. It is tried as soon as the
-			// last trial's outcome allows; the first change after
-			// pinSettled of none is tried a retry after it, as after
-			// one lost trial (the lost trials were another load's).
-			// Changes all the time (connections that last less
-			// than a window) keep doubling the retry.
+		if per > pinDrift*avg || per*pinDrift < avg {
+			// Another load (a request costs other than it did):
+			// what came before it compares with nothing. It is
+			// tried as soon as the last trial's outcome allows; the
+			// first change after pinSettled of none is tried a
+			// retry after it, as after one lost trial (the lost
+			// trials were another load's). Changes all the time
+			// keep doubling the retry.
 			p.cpu, p.reqs = 0, 0
 			if now.Sub(p.lastChange) > pinSettled {
 				p.retry = pinFirstRetry
@@ -168,7 +165,6 @@ type affinity struct {
 	reqs    int64         // requests the loops had served at its start
 	cpu     time.Duration // the process's CPU time then
 	at      time.Time
-	fresh   atomic.Int64 // connections new to the loops since then
 }
 
 // pinnable reports whether s's loops can each have a CPU: as many loops
@@ -224,19 +220,14 @@ func (lp *loop) planAffinity(now time.Time) {
 		return
 	}
 	var reqs int64
-	held := 0
 	lp.srv.loops.mu.Lock()
 	for _, o := range lp.srv.loops.all {
 		reqs += o.work.served.Load()
-		o.mu.Lock()
-		held += len(o.conns)
-		o.mu.Unlock()
 	}
 	lp.srv.loops.mu.Unlock()
 	cpu := processCPU()
-	fresh := int(a.fresh.Swap(0))
 	if !a.at.IsZero() {
-		lp.srv.pinned.Store(a.plan.window(now, now.Sub(a.at), reqs-a.reqs, cpu-a.cpu, fresh, held))
+		lp.srv.pinned.Store(a.plan.window(now, now.Sub(a.at), reqs-a.reqs, cpu-a.cpu))
 	}
 	a.at, a.reqs, a.cpu = now, reqs, cpu
 	a.next = now.Add(pinWindow)

@@ -18,7 +18,6 @@ func TestPinPlan(t *testing.T) {
 		secs             float64 // how long
 		pinned, unpinned float64 // µs of CPU per request either way
 		rate             float64 // requests per second
-		fresh            bool    // every connection new at its start
 	}
 	spread := phase{secs: 120, pinned: 3.7, unpinned: 5.3, rate: 200e3}   // wrk -t2 -c50
 	oneThread := phase{secs: 120, pinned: 20, unpinned: 6.5, rate: 140e3} // wrk -t1 -c4
@@ -30,15 +29,19 @@ func TestPinPlan(t *testing.T) {
 		// other way are the rest: a lost trial is tried again after
 		// 1, 2, 4 ... 60 s).
 		atLeast, atMost float64
+		// Where the count starts, in seconds into the last phase; 0
+		// is 2 s.
+		from float64
 	}{
 		{name: "spread clients: pinned", phases: []phase{spread}, atLeast: 0.9, atMost: 1},
 		{name: "one client thread: not pinned", phases: []phase{oneThread}, atLeast: 0, atMost: 0.05},
 		{name: "no difference: not pinned", phases: []phase{{secs: 120, pinned: 5, unpinned: 5, rate: 100e3}}, atLeast: 0, atMost: 0.05},
 		{name: "too little load: nothing tried", phases: []phase{{secs: 120, pinned: 1, unpinned: 10, rate: 1000}}, atLeast: 0, atMost: 0},
-		{name: "spread after one thread, no pause", phases: []phase{oneThread, {secs: 120, pinned: 3.7, unpinned: 5.3, rate: 200e3, fresh: true}}, atLeast: 0.9, atMost: 1},
-		{name: "one thread after spread, no pause", phases: []phase{spread, {secs: 120, pinned: 20, unpinned: 6.5, rate: 140e3, fresh: true}}, atLeast: 0, atMost: 0.05},
+		{name: "spread after one thread, no pause", phases: []phase{oneThread, {secs: 120, pinned: 3.7, unpinned: 5.3, rate: 200e3}}, atLeast: 0.9, atMost: 1},
+		{name: "one thread after spread, no pause", phases: []phase{spread, {secs: 120, pinned: 20, unpinned: 6.5, rate: 140e3}}, atLeast: 0, atMost: 0.05},
 		{name: "one thread after spread, a pause between", phases: []phase{spread, {secs: 2, rate: 0}, oneThread}, atLeast: 0, atMost: 0.05},
 		{name: "spread after an idle start", phases: []phase{{secs: 5, rate: 0}, spread}, atLeast: 0.9, atMost: 1},
+		{name: "the same load after a pause: no trial", phases: []phase{spread, {secs: 2, rate: 0}, {secs: 3, pinned: 3.7, unpinned: 5.3, rate: 200e3}}, atLeast: 1, atMost: 1, from: 0.01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var p pinPlan
@@ -54,13 +57,13 @@ func TestPinPlan(t *testing.T) {
 					}
 					reqs := int64(ph.rate * pinWindow.Seconds())
 					cpu := time.Duration(float64(reqs) * cost * 1e3)
-					fresh, held := 0, 50
-					if ph.fresh && w == 0 {
-						fresh = 50
-					}
 					now = now.Add(pinWindow)
-					pinned = p.window(now, pinWindow, reqs, cpu, fresh, held)
-					if i == len(tc.phases)-1 && float64(w)*pinWindow.Seconds() >= 2 {
+					pinned = p.window(now, pinWindow, reqs, cpu)
+					from := tc.from
+					if from == 0 {
+						from = 2
+					}
+					if i == len(tc.phases)-1 && float64(w)*pinWindow.Seconds() >= from {
 						lastAll++
 						if pinned {
 							lastPinned++

@@ -109,9 +109,6 @@ func (s *Server) toLoop(c *conn) bool {
 		return false
 	}
 	lp.conns[c.fd] = c
-	if c.looks == 0 {
-		s.loops.aff.fresh.Add(1)
-	}
 	// Under mu: the loop closes epfd under mu once closed is set.
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
 	if err := unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
