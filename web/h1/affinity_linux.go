@@ -47,9 +47,9 @@ const pinBetter = 0.9
 // last allows (a retry after a lost one).
 const pinDrift = 1.2
 
-// The time from a trial to the next: pinFirstRetry after a trial that
-// lost, doubled with every loss up to pinMaxRetry; pinAfterWin after one
-// that won.
+// The time from a trial to the next: pinFirstRetry after the first one
+// (or a change of load), pinAfterWin after one that won, doubled with
+// every trial that lost, up to pinMaxRetry.
 const (
 	pinFirstRetry = time.Second
 	pinMaxRetry   = time.Minute
@@ -147,12 +147,10 @@ func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.D
 		}
 		if p.during <= pinBetter*before && p.during*pinBetter <= per {
 			p.kept = !p.kept
-			p.retry = pinFirstRetry
-			p.nextTrial = now.Add(pinAfterWin)
-		} else {
-			p.nextTrial = now.Add(p.retry)
-			p.retry = min(2*p.retry, pinMaxRetry)
+			p.retry = pinAfterWin
 		}
+		p.nextTrial = now.Add(p.retry)
+		p.retry = min(2*p.retry, pinMaxRetry)
 	}
 	return p.kept
 }
