@@ -38,7 +38,7 @@ const pinWindow = 250 * time.Millisecond
 const pinMinRate = 5000
 
 // pinBetter: a trial is kept when a request cost at most this fraction of
-// what it cost in the windows on either side of it.
+// what it cost in the kept way's windows before it.
 const pinBetter = 0.9
 
 // pinDrift: a request that costs this many times more (or less) than in
@@ -47,9 +47,12 @@ const pinBetter = 0.9
 // last allows (a retry after a lost one).
 const pinDrift = 1.2
 
-// The time from a trial to the next: pinFirstRetry after the first one
-// (or a change of load), pinAfterWin after one that won, doubled with
-// every trial that lost, up to pinMaxRetry.
+// The time under load from a trial to the next: pinFirstRetry after the
+// first one (or the first change of load after pinSettled of none),
+// pinAfterWin after one that won, doubled with every trial that lost, up
+// to pinMaxRetry. Time without load does not count: the schedule is the
+// load's, and a trial falls where load was measured, not at every return
+// of load after a pause.
 const (
 	pinFirstRetry = time.Second
 	pinMaxRetry   = time.Minute
@@ -57,18 +60,21 @@ const (
 	pinSettled    = 10 * time.Second
 )
 
+// windows is d in windows of the plan.
+func windows(d time.Duration) int { return int(d / pinWindow) }
+
 // pinPlan decides whether a Server's loops are pinned, from windows of
 // (requests served, CPU used). It is the first loop's alone.
 type pinPlan struct {
-	phase      pinPhase
-	kept       bool          // the way kept between trials: pinned or not
-	cpu, reqs  float64       // the kept way's windows since the last trial (or change of load), summed
-	during     float64       // CPU per request in the trial
-	lastTrial  time.Time     // the start of the last trial
-	nextTrial  time.Time     // zero: at the first window under load
-	retry      time.Duration // from a lost trial to the next
-	idle       bool          // the last window had too little load to tell
-	lastChange time.Time     // when the load last changed
+	phase       pinPhase
+	kept        bool    // the way kept between trials: pinned or not
+	cpu, reqs   float64 // the kept way's windows since the last trial (or change of load), summed
+	sinceTrial  int     // loaded windows since the last trial ended
+	due         int     // the next trial comes when sinceTrial reaches it
+	retry       int     // the windows after the next trial to the one after it, if it loses
+	sinceChange int     // loaded windows since the load last changed
+	idle        bool    // the last window had too little load to tell
+	back        bool    // the kept way is back after a lost trial: its first window tells nothing
 }
 
 type pinPhase int
@@ -77,20 +83,18 @@ const (
 	pinSteady pinPhase = iota // the kept way, measured
 	pinSettle                 // the other way, not measured: connections move, threads migrate
 	pinTrial                  // the other way, measured
-	pinCheck                  // the kept way again, after the trial
 )
 
-// window takes the measurement of the window ending at now (reqs requests
-// and cpu of the process's CPU time, over dt) and returns whether the
-// loops are to be pinned in the next one.
+// window takes the measurement of a window of length dt (reqs requests
+// and cpu of the process's CPU time) and returns whether the loops are to
+// be pinned in the next one.
 //
 // A trial is kept when a request cost at most pinBetter of what it cost
-// in the kept way's windows before it, and the window after it (back in
-// the kept way) was not cheaper still by as much: that the load itself
-// got cheaper during the trial. The window after a trial is not counted
-// in the next comparison: the layout a trial left behind (which loop has
-// which connection, which thread runs where) lasts a while.
-func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.Duration) bool {
+// in the kept way's windows before it. The first window after a lost one
+// is not counted: the layout a trial leaves behind (which loop has which
+// connection, which thread runs where) lasts a while, and was measured
+// (with TLS) to cost a request 25% less than either way's steady state.
+func (p *pinPlan) window(dt time.Duration, reqs int64, cpu time.Duration) bool {
 	if dt <= 0 || float64(reqs) < pinMinRate*dt.Seconds() {
 		// Too little load to tell: a trial under way is dropped.
 		p.phase = pinSteady
@@ -107,50 +111,52 @@ func (p *pinPlan) window(now time.Time, dt time.Duration, reqs int64, cpu time.D
 	per := float64(cpu) / float64(reqs)
 	switch p.phase {
 	case pinSteady:
-		avg := p.cpu / p.reqs // NaN with no window yet
-		if per > pinDrift*avg || per*pinDrift < avg {
-			// Another load (a request costs other than it did):
-			// what came before it compares with nothing. It is
-			// tried as soon as the last trial's outcome allows; the
-			// first change after pinSettled of none is tried a
-			// retry after it, as after one lost trial (the lost
-			// trials were another load's). Changes all the time
-			// keep doubling the retry.
+		p.sinceTrial++
+		p.sinceChange++
+		if p.back {
+			p.back = false
+			return p.kept
+		}
+		if avg := p.cpu / p.reqs; per > pinDrift*avg || per*pinDrift < avg {
+			// Another load (a request costs other than it did;
+			// false with no window yet, avg NaN): what came before
+			// it compares with nothing. It is tried as soon as the
+			// last trial's outcome allows, and the first change
+			// after pinSettled of none as after one lost trial (the
+			// lost trials were another load's). Changes all the
+			// time keep doubling the retry.
 			p.cpu, p.reqs = 0, 0
-			if now.Sub(p.lastChange) > pinSettled {
-				p.retry = pinFirstRetry
+			if p.sinceChange > windows(pinSettled) {
+				p.retry = windows(pinFirstRetry)
 			}
-			p.lastChange = now
-			if soon := p.lastTrial.Add(p.retry); soon.Before(p.nextTrial) {
-				p.nextTrial = soon
-			}
+			p.sinceChange = 0
+			p.due = min(p.due, p.retry)
 		}
 		p.cpu += float64(cpu)
 		p.reqs += float64(reqs)
-		if !now.Before(p.nextTrial) {
+		if p.sinceTrial >= p.due {
 			p.phase = pinSettle
-			p.lastTrial = now
 			return !p.kept
 		}
 	case pinSettle:
 		p.phase = pinTrial
 		return !p.kept
 	case pinTrial:
-		p.during = per
-		p.phase = pinCheck
-	case pinCheck:
 		p.phase = pinSteady
-		before := p.cpu / p.reqs
-		p.cpu, p.reqs = 0, 0
+		p.sinceTrial = 0
 		if p.retry == 0 {
-			p.retry = pinFirstRetry
+			p.retry = windows(pinFirstRetry)
 		}
-		if p.during <= pinBetter*before && p.during*pinBetter <= per {
+		if per <= pinBetter*p.cpu/p.reqs {
 			p.kept = !p.kept
-			p.retry = pinAfterWin
+			p.retry = windows(pinAfterWin)
+			p.cpu, p.reqs = float64(cpu), float64(reqs)
+		} else {
+			p.back = true
+			p.cpu, p.reqs = 0, 0
 		}
-		p.nextTrial = now.Add(p.retry)
-		p.retry = min(2*p.retry, pinMaxRetry)
+		p.due = p.retry
+		p.retry = min(2*p.retry, windows(pinMaxRetry))
 	}
 	return p.kept
 }
@@ -225,7 +231,7 @@ func (lp *loop) planAffinity(now time.Time) {
 	lp.srv.loops.mu.Unlock()
 	cpu := processCPU()
 	if !a.at.IsZero() {
-		lp.srv.pinned.Store(a.plan.window(now, now.Sub(a.at), reqs-a.reqs, cpu-a.cpu))
+		lp.srv.pinned.Store(a.plan.window(now.Sub(a.at), reqs-a.reqs, cpu-a.cpu))
 	}
 	a.at, a.reqs, a.cpu = now, reqs, cpu
 	a.next = now.Add(pinWindow)
