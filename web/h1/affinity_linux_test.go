@@ -41,6 +41,7 @@ func TestPinPlan(t *testing.T) {
 		{name: "one thread after spread, no pause", phases: []phase{spread, {secs: 120, pinned: 20, unpinned: 6.5, rate: 140e3}}, atLeast: 0, atMost: 0.05},
 		{name: "one thread after spread, a pause between", phases: []phase{spread, {secs: 2, rate: 0}, oneThread}, atLeast: 0, atMost: 0.05},
 		{name: "spread after an idle start", phases: []phase{{secs: 5, rate: 0}, spread}, atLeast: 0.9, atMost: 1},
+		{name: "one odd window: no trial", phases: []phase{spread, {secs: 0.25, pinned: 30, unpinned: 30, rate: 50e3}, {secs: 3, pinned: 3.7, unpinned: 5.3, rate: 200e3}}, atLeast: 1, atMost: 1, from: 0.01},
 		{name: "the same load after a long pause: no trial at its return", phases: []phase{spread, {secs: 60, rate: 0}, {secs: 3, pinned: 3.7, unpinned: 5.3, rate: 200e3}}, atLeast: 1, atMost: 1, from: 0.01},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
