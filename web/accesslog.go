@@ -27,6 +27,7 @@ const (
 // file through a buffer, or to the main log.
 type accessLog struct {
 	now        func() time.Time
+	engineTime bool          // now is the real clock: a time the engine read it at may stand in
 	flushDelay time.Duration // longest a line waits in the buffer
 	logger     *slog.Logger  // main log, for lines when file is nil and for errors
 
@@ -57,8 +58,13 @@ type stamp struct {
 	text []byte // [23/Nov/2026:20:00:49 +0000]
 }
 
+// newAccessLog makes the access log writing to file (nil: to logger)
+// with now as its clock (nil: the real one).
 func newAccessLog(file *logfile.File, logger *slog.Logger, now func() time.Time) *accessLog {
 	a := &accessLog{file: file, toFile: file != nil, logger: logger, now: now, flushDelay: accessFlushDelay}
+	if now == nil {
+		a.now, a.engineTime = time.Now, true
+	}
 	a.pool.New = func() any { b := make([]byte, 0, 512); return &b }
 	if file != nil {
 		a.buf = make([]byte, 0, accessBufferSize)
@@ -80,8 +86,20 @@ func (a *accessLog) log(r *http.Request, ip string, status int, size int64) {
 // logFields records one finished request from its fields: referer and
 // agent are "-" when absent. The strings are not retained.
 func (a *accessLog) logFields(ip, method, uri, proto, referer, agent string, status int, size int64) {
+	a.logFieldsAt(0, ip, method, uri, proto, referer, agent, status, size)
+}
+
+// logFieldsAt is logFields for a request the engine read at now (Unix
+// nanoseconds; 0: unknown), which saves reading the clock again.
+func (a *accessLog) logFieldsAt(now int64, ip, method, uri, proto, referer, agent string, status int, size int64) {
+	var ts []byte
+	if now != 0 && a.engineTime {
+		ts = a.timestampAt(now)
+	} else {
+		ts = a.timestamp()
+	}
 	bp := a.pool.Get().(*[]byte)
-	line := appendFields((*bp)[:0], a.timestamp(), ip, method, uri, proto, referer, agent, status, size)
+	line := appendFields((*bp)[:0], ts, ip, method, uri, proto, referer, agent, status, size)
 	if !a.toFile {
 		a.logger.LogAttrs(context.Background(), slog.LevelInfo, string(line))
 	} else {
@@ -245,12 +263,16 @@ func (a *accessLog) close() error {
 // timestamp returns now as [dd/Mon/yyyy:HH:MM:SS +0000] in UTC, formatted
 // once per second.
 func (a *accessLog) timestamp() []byte {
-	t := a.now()
-	sec := t.Unix()
+	return a.timestampAt(a.now().UnixNano())
+}
+
+// timestampAt is timestamp for the time ns (Unix nanoseconds).
+func (a *accessLog) timestampAt(ns int64) []byte {
+	sec := ns / 1e9
 	if s := a.stamp.Load(); s != nil && s.unix == sec {
 		return s.text
 	}
-	s := &stamp{unix: sec, text: t.UTC().AppendFormat(make([]byte, 0, 28), "[02/Jan/2006:15:04:05 +0000]")}
+	s := &stamp{unix: sec, text: time.Unix(sec, 0).UTC().AppendFormat(make([]byte, 0, 28), "[02/Jan/2006:15:04:05 +0000]")}
 	a.stamp.Store(s)
 	return s.text
 }
@@ -312,6 +334,15 @@ func headerOr(h http.Header, key string) string {
 
 const hexDigits = "0123456789abcdef"
 
+// mustEscape says which bytes appendEscaped escapes: outside printable
+// ASCII, and \ and ".
+var mustEscape = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c >= 0x7f || c == '\\' || c == '"'
+	}
+	return t
+}()
+
 // appendEscaped appends s escaped as twistd's _escape does: Python's repr
 // of bytes with double quotes escaped: \\, \", \t, \n, \r, and \xNN for
 // other bytes outside printable ASCII. Runs of bytes that need no escape
@@ -319,7 +350,7 @@ const hexDigits = "0123456789abcdef"
 func appendEscaped(b []byte, s string) []byte {
 	for len(s) > 0 {
 		i := 0
-		for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\' && s[i] != '"' {
+		for i < len(s) && !mustEscape[s[i]] {
 			i++
 		}
 		b = append(b, s[:i]...)

@@ -41,7 +41,7 @@ func (s *site) ServeFast(r *fast.Request) (fast.Response, bool) {
 		s.metrics.cached(proto, fastSize(r.IsHEAD(), len(body)))
 	}
 	if s.access != nil {
-		s.logCached(r.RemoteAddr, r.Method, r.Target, r.Proto, r.Referer, r.UserAgent, r.IsHEAD(), len(body))
+		s.logCached(r.Now, r.RemoteAddr, r.Method, r.Target, r.Proto, r.Referer, r.UserAgent, r.IsHEAD(), len(body))
 	}
 	if s.altSvcFast != nil {
 		header = s.altSvcFast.with(header)
@@ -49,13 +49,14 @@ func (s *site) ServeFast(r *fast.Request) (fast.Response, bool) {
 	return fast.Response{Header: header, Body: body}, true
 }
 
-// logCached logs the 200 of a cached file a fast path answered, as the
-// handler's responses are logged: size is the body's, 0 for HEAD.
-func (s *site) logCached(remote, method, target, proto, referer, agent string, head bool, size int) {
+// logCached logs the 200 of a cached file a fast path answered (the
+// engine read it at now, Unix nanoseconds, or 0), as the handler's
+// responses are logged: size is the body's, 0 for HEAD.
+func (s *site) logCached(now int64, remote, method, target, proto, referer, agent string, head bool, size int) {
 	if head {
 		size = 0
 	}
-	s.access.logFields(s.logIP(remote), method, target, proto, orDash(referer), orDash(agent), http.StatusOK, int64(size))
+	s.access.logFieldsAt(now, s.logIP(remote), method, target, proto, orDash(referer), orDash(agent), http.StatusOK, int64(size))
 }
 
 // logIP is the client address as the access log writes it: "-" for

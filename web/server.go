@@ -52,7 +52,7 @@ type Server struct {
 	version   string
 	endpoints []*endpoint.Endpoint
 	handler   http.Handler
-	now       func() time.Time // clock of the access log; a seam for tests
+	now       func() time.Time // clock of the access log, a seam for tests; nil: the real one, and the engine's readings of it
 
 	log     *slog.Logger // system "-"
 	siteLog *slog.Logger
@@ -108,7 +108,6 @@ func New(cfg Config, env service.Env) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		version:  version,
-		now:      time.Now,
 		log:      logger.With("system", systemMain),
 		siteLog:  logger.With("system", systemSite),
 		errLog:   logger.With("system", systemError),
