@@ -427,3 +427,37 @@ func TestAccessLogFull(t *testing.T) {
 		t.Errorf("close after recovery logged %q", got[2:])
 	}
 }
+
+// TestAccessLogEngineTime: a line the fast path logs carries the time the
+// engine read the request at, with the real clock; a clock of the tests'
+// own (the seam) wins over it.
+func TestAccessLogEngineTime(t *testing.T) {
+	read := time.Date(2026, 12, 7, 15, 4, 5, 0, time.UTC).UnixNano()
+	for _, tc := range []struct {
+		name  string
+		clock func() time.Time
+		at    int64
+		want  string
+	}{
+		{name: "real clock, engine's time", at: read, want: "[07/Dec/2026:15:04:05 +0000]"},
+		{name: "real clock, no engine time", at: 0, want: time.Now().UTC().Format("[02/Jan/2006:")},
+		{name: "the tests' clock", clock: fixedClock, at: read, want: "[23/Nov/2026:20:00:49 +0000]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "access.log")
+			f, err := logfile.Open(path, logfile.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newAccessLog(f, slog.New(slog.DiscardHandler), tc.clock)
+			a.logFieldsAt(tc.at, "127.0.0.1", "GET", "/", "HTTP/2.0", "-", "-", 200, 1)
+			if err := a.close(); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(path)
+			if !strings.Contains(string(b), " "+tc.want) {
+				t.Errorf("line %q, want the time %s", b, tc.want)
+			}
+		})
+	}
+}
