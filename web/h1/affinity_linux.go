@@ -188,12 +188,11 @@ func (p *pinPlan) window(dt time.Duration, reqs int64, cpu time.Duration) bool {
 
 // affinity is a Server's loops' CPUs (in loops).
 type affinity struct {
-	allowed unix.CPUSet // the CPUs the process may use
-	plan    pinPlan
-	next    time.Time     // the end of the plan's window
-	reqs    int64         // requests the loops had served at its start
-	cpu     time.Duration // the process's CPU time then
-	at      time.Time
+	plan pinPlan
+	next time.Time     // the end of the plan's window
+	reqs int64         // requests the loops had served at its start
+	cpu  time.Duration // the process's CPU time then
+	at   time.Time
 }
 
 // pinnable reports whether s's loops can each have a CPU: as many loops
@@ -202,13 +201,11 @@ func (s *Server) pinnable() bool {
 	if s.noPinning {
 		return false
 	}
-	a := &s.loops.aff
 	set, err := processCPUs()
 	if err != nil {
 		return false
 	}
-	a.allowed = set
-	n := a.allowed.Count()
+	n := set.Count()
 	return n > 1 && n == max(1, runtime.GOMAXPROCS(0))
 }
 
@@ -224,9 +221,9 @@ var processCPUs = sync.OnceValues(func() (unix.CPUSet, error) {
 
 // assignCPU gives lp, the i-th loop, the i-th CPU the process may use.
 func (s *Server) assignCPU(lp *loop, i int) {
-	a := &s.loops.aff
-	for cpu, k := 0, 0; cpu < len(a.allowed)*64; cpu++ {
-		if a.allowed.IsSet(cpu) {
+	set, _ := processCPUs()
+	for cpu, k := 0, 0; cpu < len(set)*64; cpu++ {
+		if set.IsSet(cpu) {
 			if k == i {
 				lp.cpu = cpu
 				return
@@ -278,7 +275,7 @@ func (lp *loop) applyAffinity() {
 	if lp.cpu < 0 || want == lp.onCPU {
 		return
 	}
-	set := lp.srv.loops.aff.allowed
+	set, _ := processCPUs()
 	if want {
 		// The goroutine keeps its thread while pinned: the CPU is
 		// the thread's.
