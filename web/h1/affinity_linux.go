@@ -355,8 +355,9 @@ func (s *Server) leastLoop() *loop {
 // move hands c, idle in lp, to the loop to, unless to has closed, or
 // holds more than an eighth more connections than lp (packets that all
 // arrive on one CPU, as from a NIC with one queue, must not leave the
-// other loops idle), or, to spread them, not at least two fewer. It holds one loop's mutex at a time: two loops may be moving
-// connections to each other.
+// other loops idle), or, to spread them, not at least two fewer. It holds
+// one loop's mutex at a time: two loops may be moving connections to each
+// other.
 func (lp *loop) move(c *conn, to *loop, spread bool) {
 	lp.mu.Lock()
 	here := len(lp.conns)
@@ -370,27 +371,21 @@ func (lp *loop) move(c *conn, to *loop, spread bool) {
 	// Out of lp first: once in to's set, to may serve c, and end it.
 	// Nothing is lost between: a socket with input waiting is ready in
 	// to's set as soon as it is added.
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
 	_ = unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_DEL, c.fd, nil)
 	lp.mu.Lock()
 	delete(lp.conns, c.fd)
 	lp.mu.Unlock()
-	c.loop.Store(to)
-	// Into to's map before its set, under its mutex, as in toLoop.
 	to.mu.Lock()
-	if !to.closed {
-		to.conns[c.fd] = c
-		if unix.EpollCtl(to.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev) == nil {
-			to.mu.Unlock()
-			return
-		}
-		delete(to.conns, c.fd)
-	}
+	moved := !to.closed && to.addLocked(c)
 	to.mu.Unlock()
-	// It stays where it was.
-	c.loop.Store(lp)
-	lp.mu.Lock()
-	lp.conns[c.fd] = c
-	lp.mu.Unlock()
-	_ = unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev)
+	if !moved {
+		// It stays where it was (lp runs this: its set is open). Should
+		// the set refuse it back, it stays in the map, where the idle
+		// timeout closes it.
+		lp.mu.Lock()
+		if !lp.addLocked(c) {
+			lp.conns[c.fd] = c
+		}
+		lp.mu.Unlock()
+	}
 }

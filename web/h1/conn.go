@@ -107,16 +107,15 @@ type conn struct {
 	rerr   error
 	readFn func(fd uintptr) bool
 
-	fd           int                  // the socket, when reads may go to it directly; -1 otherwise
-	loop         atomic.Pointer[loop] // the event loop that had it last
-	looks        uint32               // times a loop found it idle again (look)
-	lastFast     bool                 // the last request was answered by the FastHandler
-	lastActive   int64                // unix nanoseconds, while in an event loop
-	pending      [][]byte             // output an event loop could not write
-	inLoop       bool                 // an event loop is serving it: writes must not wait
-	readTimedOut bool                 // the last read failing hit the read deadline
-	refreshed    bool                 // the fast.Watcher was refreshed since the last read
-	looped       atomic.Bool          // an event loop has it: only the loop may close it
+	fd           int         // the socket, when reads may go to it directly; -1 otherwise
+	looks        uint32      // times a loop found it idle again (look)
+	lastFast     bool        // the last request was answered by the FastHandler
+	lastActive   int64       // unix nanoseconds, while in an event loop
+	pending      [][]byte    // output an event loop could not write
+	inLoop       bool        // an event loop is serving it: writes must not wait
+	readTimedOut bool        // the last read failing hit the read deadline
+	refreshed    bool        // the fast.Watcher was refreshed since the last read
+	looped       atomic.Bool // an event loop has it: only the loop may close it
 
 	ctx    context.Context // for *http.Request; made on first use
 	cancel context.CancelFunc

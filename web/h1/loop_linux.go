@@ -98,7 +98,6 @@ func (s *Server) toLoop(c *conn) bool {
 		readBufs.Put(&b)
 	}
 	c.rbuf = nil
-	c.loop.Store(lp)
 	c.lastActive = time.Now().UnixNano()
 	lp.mu.Lock()
 	// looped before the state: Close reads them in the other order.
@@ -108,16 +107,26 @@ func (s *Server) toLoop(c *conn) bool {
 		lp.mu.Unlock()
 		return false
 	}
-	lp.conns[c.fd] = c
-	// Under mu: the loop closes epfd under mu once closed is set.
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
-	if err := unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-		delete(lp.conns, c.fd)
+	if !lp.addLocked(c) {
 		c.looped.Store(false)
 		lp.mu.Unlock()
 		return c.state.CompareAndSwap(stLoopIdle, stIdle) && false
 	}
 	lp.mu.Unlock()
+	return true
+}
+
+// addLocked puts c in lp's map, then its epoll set (an event the loop
+// finds without its connection would be dropped); false, and c in
+// neither, if the set refuses it. The caller holds lp.mu, under which the
+// loop closes the set once closed is set, and has checked closed.
+func (lp *loop) addLocked(c *conn) bool {
+	lp.conns[c.fd] = c
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(c.fd)}
+	if unix.EpollCtl(lp.set.FD, unix.EPOLL_CTL_ADD, c.fd, &ev) != nil {
+		delete(lp.conns, c.fd)
+		return false
+	}
 	return true
 }
 
@@ -137,10 +146,6 @@ func (s *Server) startLoopsLocked(now time.Time) {
 	pin := s.pinnable()
 	for len(s.loops.all) < max(1, runtime.GOMAXPROCS(0)) {
 		lp, err := newLoop(s)
-		if err == nil && pin {
-			s.assignCPU(lp, len(s.loops.all))
-			lp.first = len(s.loops.all) == 0
-		}
 		if err != nil {
 			if !s.loops.failed {
 				s.logf("h1: no event loop (%v); idle connections keep a goroutine each until one can be made", err)
@@ -148,6 +153,10 @@ func (s *Server) startLoopsLocked(now time.Time) {
 			s.loops.failed = true
 			s.loops.retryAt = now.Add(loopRetryEvery)
 			return
+		}
+		if pin {
+			s.assignCPU(lp, len(s.loops.all))
+			lp.first = len(s.loops.all) == 0
 		}
 		// The caller holds mu, which Close's wakeLoops takes to read the list.
 		s.loops.all = append(s.loops.all, lp)
