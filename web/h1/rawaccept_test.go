@@ -29,15 +29,15 @@ type hookListener struct {
 }
 
 type hookLog struct {
-	mu       sync.Mutex
-	events   []string
-	open     int           // taken, not closed yet
-	ended    chan struct{} // gets a value whenever open drops to 0
-	accepted chan struct{} // gets a value at each "outer:accepted"
+	mu      sync.Mutex
+	events  []string
+	open    int           // taken, not closed yet
+	ended   chan struct{} // gets a value whenever open drops to 0
+	wrapped chan struct{} // gets a value at each "outer:wrapped"
 }
 
 func newHookLog() *hookLog {
-	return &hookLog{ended: make(chan struct{}, 100), accepted: make(chan struct{}, 100)}
+	return &hookLog{ended: make(chan struct{}, 100), wrapped: make(chan struct{}, 100)}
 }
 
 func (g *hookLog) add(ev string, delta int) {
@@ -64,9 +64,6 @@ func (l *hookListener) RawAccepted(fd int) bool {
 		return false
 	}
 	l.log.add(l.name+":accepted", 1)
-	if l.name == "outer" {
-		l.log.accepted <- struct{}{}
-	}
 	return true
 }
 
@@ -74,6 +71,9 @@ func (l *hookListener) RawClosed() { l.log.add(l.name+":closed", -1) }
 
 func (l *hookListener) RawWrap(c net.Conn) net.Conn {
 	l.log.add(l.name+":wrapped", 0)
+	if l.name == "outer" {
+		l.log.wrapped <- struct{}{}
+	}
 	return &hookConn{Conn: c, l: l}
 }
 
@@ -131,10 +131,11 @@ func TestAcceptHooks(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			c := dial(t, ln.Addr().String())
 			if tt.wait {
-				// Sent once accepted: the connection has nothing to read
-				// at accept.
+				// Sent once the engine found nothing to read at accept
+				// and made it a net.Conn (sent as soon as the hooks
+				// were told, the bytes could beat the engine's read).
 				go s.Serve(outer)
-				<-g.accepted
+				<-g.wrapped
 				c.send(tt.req)
 			} else {
 				// On loopback the bytes are in the server's socket when
