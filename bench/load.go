@@ -29,6 +29,9 @@ type loadResult struct {
 	// Client is the share of all CPUs' time the load generator itself used
 	// (0: unknown).
 	Client float64
+	// Pinned is the share of the run's samples in which a thread of the
+	// server was allowed on one CPU alone (-1: not sampled).
+	Pinned float64
 }
 
 // rps is requests per second.
@@ -124,9 +127,11 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	watch := startCPUWatch(r.proc.pgid, runtime.NumCPU())
+	pins := startPinWatch(r.proc.pgid, runtime.NumCPU())
 	t0 := time.Now()
 	err := cmd.Run()
 	wall := time.Since(t0)
+	pinned := pins.share()
 	var loadgenCPU time.Duration
 	if cmd.ProcessState != nil {
 		loadgenCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
@@ -154,6 +159,7 @@ func (b *bench) runLoad(ctx context.Context, c string, r *running, d time.Durati
 		return loadResult{}, argv, perr
 	}
 	res.Foreign = foreign
+	res.Pinned = pinned
 	res.Client = clientShare(loadgenCPU, wall, runtime.NumCPU())
 	return res, argv, nil
 }

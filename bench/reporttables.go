@@ -203,6 +203,13 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 		cols = append(cols, "B/response (headers too)")
 	}
 	cols = append(cols, "runs", "errors", "other CPU", "client CPU")
+	pinCol := false
+	for _, d := range r.defs {
+		pinCol = pinCol || p.cell(c, d.name).anyPinned()
+	}
+	if pinCol {
+		cols = append(cols, "pinned, each run")
+	}
 	w("| %s |", strings.Join(cols, " | "))
 	w("|---|%s", strings.Repeat("---:|", len(cols)-1))
 	for _, d := range r.defs {
@@ -235,9 +242,18 @@ func (b *bench) writeCaseDetail(w func(string, ...any), p *passResult, c string)
 			row = append(row, fmtBytesPer(st.bytesPer))
 		}
 		row = append(row, runs, fmt.Sprintf("%d", st.errCount), fmtShare(st.foreign), fmtShare(st.client))
+		if pinCol {
+			row = append(row, st.fmtPinned())
+		}
 		w("| %s |", strings.Join(row, " | "))
 	}
 	w("")
+	if pinCol {
+		w("\"pinned, each run\": the share of 100 ms samples of each counted run, in run order, in which a")
+		w("thread of the server was allowed on one CPU alone: gotwistd's HTTP/1.1 loops pin themselves when")
+		w("its plan measures a request cheaper that way (web/h1/affinity_linux.go).")
+		w("")
+	}
 	if isH3(c) {
 		w("h3load is a Go program (quic-go's HTTP/3 client) on the same two cores: \"client CPU\" is its")
 		w("share of both cores, which the server did not get. Only servers with HTTP/3 are loaded (gotwistd's")

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -51,10 +53,37 @@ type stat struct {
 	badRuns  int     // runs not counted: >1% errors
 	p99      float64 // median p99 latency, ms (wrk only)
 	errCount int64
-	foreign  float64 // median share of the CPU other processes used during the counted runs; NaN: unknown
-	client   float64 // median share of the CPU the load generator used; NaN: unknown
-	p50      float64 // median p50 latency, ms (h3load, wrk)
-	bytesPer float64 // median bytes read per response, headers included (wrk); NaN: unknown
+	foreign  float64   // median share of the CPU other processes used during the counted runs; NaN: unknown
+	client   float64   // median share of the CPU the load generator used; NaN: unknown
+	p50      float64   // median p50 latency, ms (h3load, wrk)
+	bytesPer float64   // median bytes read per response, headers included (wrk); NaN: unknown
+	pinned   []float64 // each counted run's share of samples with a thread pinned, in run order; -1: not sampled
+}
+
+// anyPinned reports whether a thread was pinned in any counted run.
+func (st stat) anyPinned() bool {
+	for _, v := range st.pinned {
+		if v > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// fmtPinned renders each run's pinned share: "0, 95, 100%".
+func (st stat) fmtPinned() string {
+	if len(st.pinned) == 0 {
+		return ""
+	}
+	parts := make([]string, len(st.pinned))
+	for i, v := range st.pinned {
+		if v < 0 {
+			parts[i] = "?"
+		} else {
+			parts[i] = fmt.Sprintf("%.0f", v*100)
+		}
+	}
+	return strings.Join(parts, ", ") + "%"
 }
 
 // throughputStat summarises the runs of one server in one case: the median
@@ -69,6 +98,7 @@ func throughputStat(runs []loadResult) stat {
 			continue
 		}
 		rps = append(rps, r.rps())
+		st.pinned = append(st.pinned, r.Pinned)
 		if r.Foreign >= 0 {
 			foreign = append(foreign, r.Foreign)
 		}

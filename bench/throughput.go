@@ -313,6 +313,9 @@ func (b *bench) measure(ctx context.Context, round int, c string, pass int, r *r
 	if res.Client > 0 {
 		extra += fmt.Sprintf("  client CPU %.0f%%", res.Client*100)
 	}
+	if res.Pinned > 0 {
+		extra += fmt.Sprintf("  pinned %.0f%%", res.Pinned*100)
+	}
 	if isBr(c) && res.Requests > 0 && res.Bytes > 0 {
 		extra += fmt.Sprintf("  %d B/response", res.Bytes/res.Requests)
 	}
