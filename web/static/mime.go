@@ -339,7 +339,10 @@ func fileType(r io.Reader, ext string) (typ string, ok bool) {
 		return "", false // no extension, or a bare dot
 	}
 	want := []byte(ext[1:])
-	buf := make([]byte, 4096)
+	// 32 KB: Debian's file in 3 reads, not 19 (a syscall costs 2-3 µs
+	// in the VMs measured here, and a cold start's first response waits
+	// for this lookup).
+	buf := make([]byte, 32<<10)
 	n := 0 // bytes in buf: a part of a line, then what the last read added
 	for {
 		m, err := r.Read(buf[n:])

@@ -52,7 +52,7 @@ text/x-last last`)
 // TestFileTypeReads: lines longer than the read buffer, a file read a
 // little at a time, and a read error part way, which ends the file there.
 func TestFileTypeReads(t *testing.T) {
-	long := "text/x-long " + strings.Repeat("pad ", 3000) + "lng\n"
+	long := "text/x-long " + strings.Repeat("pad ", 20000) + "lng\n"
 	in := "text/x-short sht\n" + long + "text/x-after aft\n"
 	cases := []struct {
 		name string
