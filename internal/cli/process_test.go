@@ -669,6 +669,28 @@ func TestClosedStdoutDoesNotKill(t *testing.T) {
 	}
 }
 
+// TestHelpToClosedStdout: a plugin's --help printed into a pipe nobody
+// reads fails the write; SIGPIPE does not kill the process, although the
+// runner takes its signals while Plugin.New runs (the help waits for them).
+func TestHelpToClosedStdout(t *testing.T) {
+	for i := range 20 {
+		cmd := exec.Command(os.Args[0], "-n", "--pidfile=", "fake", "--help")
+		cmd.Env = childEnviron()
+		cmd.Dir = t.TempDir()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd.Stdout = w
+		err = cmd.Run()
+		w.Close()
+		if err != nil {
+			t.Fatalf("run %d: gotwistd fake --help into a closed pipe ended with %v, want exit status 0", i+1, err)
+		}
+	}
+}
+
 func TestWatchdogStopsWhenTheLoopHangs(t *testing.T) {
 	dir := t.TempDir()
 	sockPath, msgs := notifySocket(t, dir)
