@@ -31,6 +31,7 @@ type systemdRun struct {
 // its socket-activated service, with the binary copied into the box.
 type systemdServer struct {
 	name, host, exec string // name, binary on the host ("" if installed), ExecStart= line
+	unit             string // the units' name without .socket/.service: bench-NAME, with no '@'
 }
 
 // systemdServers lists the servers the case starts: gotwistd and twistd3
@@ -39,18 +40,23 @@ func (b *bench) systemdServers() []systemdServer {
 	const args = " --nodaemon --pidfile= web --listen systemd:domain=INET:index=0 --path /srv/bench"
 	var ss []systemdServer
 	if b.cfg.gotwistd != "" && b.cfg.wantServer("gotwistd") {
-		ss = append(ss, systemdServer{"gotwistd", b.cfg.gotwistd, "/usr/local/bin/gotwistd" + args})
+		ss = append(ss, systemdServer{"gotwistd", b.cfg.gotwistd, "/usr/local/bin/gotwistd" + args, "bench-gotwistd"})
+	}
+	if b.cfg.baselineBin != "" && b.cfg.wantServer("gotwistd") {
+		// A unit named bench-gotwistd@REV would be an instance of a
+		// template: the baseline's units are bench-baseline.
+		ss = append(ss, systemdServer{"gotwistd@" + b.cfg.baselineRev, b.cfg.baselineBin, "/usr/local/bin/gotwistd-baseline" + args, "bench-baseline"})
 	}
 	if b.cfg.wantServer("twistd3") {
 		if _, err := os.Stat("/usr/bin/twistd3"); err == nil {
-			ss = append(ss, systemdServer{"twistd3", "", "/usr/bin/twistd3" + args})
+			ss = append(ss, systemdServer{"twistd3", "", "/usr/bin/twistd3" + args, "bench-twistd3"})
 		}
 	}
 	if b.cfg.yardsticks != "" && b.cfg.wantServer("gotwistd") {
 		for _, y := range yardstickNames {
 			bin := filepath.Join(b.cfg.yardsticks, y)
 			if _, err := os.Stat(bin); err == nil {
-				ss = append(ss, systemdServer{y, bin, "/usr/local/bin/" + y + " /srv/bench/" + smallName})
+				ss = append(ss, systemdServer{y, bin, "/usr/local/bin/" + y + " /srv/bench/" + smallName, "bench-" + y})
 			}
 		}
 	}
@@ -92,15 +98,15 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 	}
 	for i, s := range ss {
 		if s.host != "" {
-			if err := box.CopyFile(s.host, "/usr/local/bin/"+s.name, 0o755); err != nil {
+			if err := box.CopyFile(s.host, strings.Fields(s.exec)[0], 0o755); err != nil {
 				return err
 			}
 		}
 		socket, service := systemdUnits(s, 20000+i)
-		if err := box.WriteFile("/etc/systemd/system/bench-"+s.name+".socket", []byte(socket), 0o644); err != nil {
+		if err := box.WriteFile("/etc/systemd/system/"+s.unit+".socket", []byte(socket), 0o644); err != nil {
 			return err
 		}
-		if err := box.WriteFile("/etc/systemd/system/bench-"+s.name+".service", []byte(service), 0o644); err != nil {
+		if err := box.WriteFile("/etc/systemd/system/"+s.unit+".service", []byte(service), 0o644); err != nil {
 			return err
 		}
 		b.res.systemdUnits = append(b.res.systemdUnits, service)
@@ -109,7 +115,7 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 		return fmt.Errorf("systemd activation: daemon-reload: %v: %s", err, out)
 	}
 	for _, s := range ss {
-		if out, err := box.Systemctl("start", "bench-"+s.name+".socket"); err != nil {
+		if out, err := box.Systemctl("start", s.unit+".socket"); err != nil {
 			b.res.systemdFail[s.name] = strings.TrimSpace(out)
 		}
 	}
@@ -118,7 +124,7 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 		names[i] = s.name
 	}
 	return b.interleave(ctx, b.cfg.activationRuns, names, b.res.systemdFail, func(_, i int) (string, error) {
-		r, err := coldStart(box, "bench-"+ss[i].name+".service", 20000+i)
+		r, err := coldStart(box, ss[i].unit+".service", 20000+i)
 		if err != nil {
 			return "", err
 		}
@@ -218,7 +224,7 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 	floor := median(durs(pick(r.systemd["rawaccept"], func(a systemdRun) time.Duration { return a.FirstByte })))
 	w("| server | connect → first byte | connect → whole response | × rawaccept | runs |")
 	w("|---|---:|---:|---:|---:|")
-	for _, name := range append([]string{"gotwistd", "twistd3"}, yardstickNames...) {
+	for _, name := range b.systemdRows() {
 		runs := r.systemd[name]
 		label := name
 		if contains(yardstickNames, name) {
@@ -235,7 +241,7 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 		w("| %s | %s | %s | %s | %d |", label, fmtMedRange(fb), fmtMedRange(tot), fmtRatio(median(fb), floor), len(runs))
 	}
 	w("")
-	for _, name := range append([]string{"gotwistd", "twistd3"}, yardstickNames...) {
+	for _, name := range b.systemdRows() {
 		if msg, failed := r.systemdFail[name]; failed && len(r.systemd[name]) > 0 {
 			w("- %s stopped after %d runs: %s", name, len(r.systemd[name]), mdEscape(shorten(msg, 200)))
 		}
@@ -251,6 +257,15 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 		w("```")
 		w("")
 	}
+}
+
+// systemdRows names the servers of the case's table, in its order.
+func (b *bench) systemdRows() []string {
+	rows := []string{"gotwistd"}
+	if b.cfg.baselineBin != "" {
+		rows = append(rows, "gotwistd@"+b.cfg.baselineRev)
+	}
+	return append(append(rows, "twistd3"), yardstickNames...)
 }
 
 // systemdGoal is the issue's goal for the case: gotwistd's median at most

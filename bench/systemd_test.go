@@ -72,3 +72,31 @@ func TestSystemdGoal(t *testing.T) {
 		t.Error("systemdGoal without the floor: want not ok")
 	}
 }
+
+// TestSystemdServersBaseline: --baseline adds gotwistd@REV to the case,
+// with its own binary and units whose name is not a template instance
+// (systemd reads "bench-gotwistd@REV" as an instance of bench-gotwistd@).
+func TestSystemdServersBaseline(t *testing.T) {
+	b := &bench{cfg: &config{gotwistd: "/tmp/new/gotwistd", baselineBin: "/tmp/old/gotwistd", baselineRev: "4b2cce7"}}
+	ss := b.systemdServers()
+	byName := map[string]systemdServer{}
+	for _, s := range ss {
+		byName[s.name] = s
+		if strings.Contains(s.unit, "@") || !strings.HasPrefix(s.unit, "bench-") {
+			t.Errorf("%s: unit name %q", s.name, s.unit)
+		}
+	}
+	cur, base := byName["gotwistd"], byName["gotwistd@4b2cce7"]
+	if cur.host != "/tmp/new/gotwistd" || base.host != "/tmp/old/gotwistd" {
+		t.Fatalf("binaries: gotwistd %q, baseline %q", cur.host, base.host)
+	}
+	if cur.unit == base.unit || strings.Fields(cur.exec)[0] == strings.Fields(base.exec)[0] {
+		t.Errorf("baseline shares units or binary path with gotwistd: %+v %+v", cur, base)
+	}
+	if strings.TrimPrefix(cur.exec, strings.Fields(cur.exec)[0]) != strings.TrimPrefix(base.exec, strings.Fields(base.exec)[0]) {
+		t.Errorf("baseline runs other arguments:\n%s\n%s", cur.exec, base.exec)
+	}
+	if rows := b.systemdRows(); len(rows) < 2 || rows[1] != "gotwistd@4b2cce7" {
+		t.Errorf("report rows %v: want the baseline right after gotwistd", rows)
+	}
+}
