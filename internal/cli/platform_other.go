@@ -4,6 +4,7 @@ package cli
 
 import (
 	"errors"
+	"io"
 	"os"
 	"runtime"
 	"syscall"
@@ -49,3 +50,9 @@ func resolveCreds(uidArg, gidArg string) (*creds, error) {
 }
 
 func (c *creds) drop(bool) (string, error) { return "", nil }
+
+// ownStream returns w and a close that does nothing: this system has no
+// SIGPIPE to keep the log from.
+func ownStream(w io.Writer) (io.Writer, func() error) {
+	return w, func() error { return nil }
+}

@@ -5,11 +5,14 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"slices"
 	"strconv"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // processAlive reports whether pid names a live process, as twistd's
@@ -166,4 +169,25 @@ func (c *creds) drop(euid bool) (string, error) {
 		}
 	}
 	return desc, nil
+}
+
+// ownStream returns a writer to what w, the process's stdout or stderr,
+// is open on, through a descriptor of the runner's own, and the function
+// that closes it; other writers are returned as they are. Go kills a
+// process whose write to descriptor 1 or 2 finds the reader gone
+// (SIGPIPE) unless it has taken SIGPIPE with os/signal; a write to any
+// other descriptor fails with EPIPE instead. So the log never kills the
+// server, also before the runner has taken its signals, which it does
+// beside the first steps of the start (see runner.serve).
+func ownStream(w io.Writer) (io.Writer, func() error) {
+	f, ok := w.(*os.File)
+	if !ok || (f != os.Stdout && f != os.Stderr) {
+		return w, func() error { return nil }
+	}
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return w, func() error { return nil } // out of descriptors: the stream itself
+	}
+	own := os.NewFile(uintptr(fd), f.Name())
+	return own, own.Close
 }

@@ -669,6 +669,51 @@ func TestClosedStdoutDoesNotKill(t *testing.T) {
 	}
 }
 
+// TestClosedStderrAtStart: a server whose stderr (the foreground log) has
+// no reader from the start comes up and stops cleanly. Its opening lines
+// are written while the runner is still taking its signals, SIGPIPE among
+// them: written to descriptor 2 itself, they could kill it (Go's SIGPIPE
+// rule for stdout and stderr).
+func TestClosedStderrAtStart(t *testing.T) {
+	for i := range 10 {
+		dir := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-n", "--pidfile=x.pid", "fake")
+		cmd.Env = childEnviron()
+		cmd.Dir = dir
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		cmd.Stderr = w
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		deadline := time.After(waitLimit)
+	wait:
+		for {
+			select {
+			case err := <-exited:
+				t.Fatalf("run %d: gotwistd with a closed stderr ended before it wrote its pidfile: %v", i+1, err)
+			case <-deadline:
+				cmd.Process.Kill()
+				t.Fatalf("run %d: no pidfile after %s", i+1, waitLimit)
+			case <-time.After(5 * time.Millisecond):
+				if b, _ := os.ReadFile(filepath.Join(dir, "x.pid")); len(b) > 0 {
+					break wait
+				}
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := <-exited; err != nil {
+			t.Fatalf("run %d: gotwistd with a closed stderr ended with %v after SIGTERM, want exit status 0", i+1, err)
+		}
+	}
+}
+
 // TestHelpToClosedStdout: a plugin's --help printed into a pipe nobody
 // reads fails the write; SIGPIPE does not kill the process, although the
 // runner takes its signals while Plugin.New runs (the help waits for them).
