@@ -75,6 +75,7 @@ type config struct {
 	retries        int     // at most this many times
 	startupRuns    int
 	activationRuns int
+	systemdRuns    int
 	cases          map[string]bool
 	servers        map[string]bool // empty: all
 	gotwistd       string          // path of the gotwistd binary; empty: skip it
@@ -114,6 +115,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 	fs.IntVar(&cfg.retries, "retries", 2, "how many times a noisy load run is re-run (the quietest is kept)")
 	fs.IntVar(&cfg.startupRuns, "startup-runs", 10, "runs of the exec->READY=1 case, per server")
 	fs.IntVar(&cfg.activationRuns, "activation-runs", 10, "runs of the cold socket-activation case, per server")
+	fs.IntVar(&cfg.systemdRuns, "systemd-runs", 150, "runs of the cold activation case under a real systemd, per server (systemd's own fork -> exec spreads the starts over 5-50 ms: one binary's median of 40 moved 1.2 ms between two columns of a run)")
 	fs.StringVar(&only, "only", "", "comma-separated cases to run (default all): "+strings.Join(allCases, ","))
 	fs.StringVar(&servers, "servers", "", "comma-separated servers to run (default all): "+strings.Join(serverNames(), ","))
 	fs.StringVar(&cfg.gotwistd, "gotwistd", "", "path of a built gotwistd binary (./bench/run builds it); empty skips gotwistd")
@@ -162,6 +164,9 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 		if !set["activation-runs"] {
 			cfg.activationRuns = 3
 		}
+		if !set["systemd-runs"] {
+			cfg.systemdRuns = 3
+		}
 		if !set["retries"] {
 			cfg.retries = 1
 		}
@@ -177,7 +182,7 @@ func parseFlags(args []string, stdout io.Writer) (*config, error) {
 		cfg.warmup = cfg.duration / 2
 	}
 	if cfg.rounds < 1 || cfg.duration < 100*time.Millisecond || cfg.conns < 1 || cfg.threads < 1 ||
-		cfg.holdConns < 1 || cfg.startupRuns < 1 || cfg.activationRuns < 1 || cfg.h2Streams < 1 ||
+		cfg.holdConns < 1 || cfg.startupRuns < 1 || cfg.activationRuns < 1 || cfg.systemdRuns < 1 || cfg.h2Streams < 1 ||
 		cfg.retries < 0 || cfg.maxNoise <= 0 {
 		return nil, errors.New("--rounds, --connections, --threads, --streams, --hold and the run counts must be at least 1, --duration at least 100ms")
 	}

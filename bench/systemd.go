@@ -84,7 +84,7 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 		b.say("systemd activation: skipped (%s)", b.res.systemdErr)
 		return nil
 	}
-	b.say("\n== cold socket activation under a real systemd (the e2e box), connect -> first byte, %d runs each", b.cfg.activationRuns)
+	b.say("\n== cold socket activation under a real systemd (the e2e box), connect -> first byte, %d runs each", b.cfg.systemdRuns)
 	box, err := e2e.Boot(e2e.Config{})
 	if err != nil {
 		b.res.systemdErr = err.Error()
@@ -123,7 +123,7 @@ func (b *bench) runSystemdActivation(ctx context.Context) error {
 	for i, s := range ss {
 		names[i] = s.name
 	}
-	return b.interleave(ctx, b.cfg.activationRuns, names, b.res.systemdFail, func(_, i int) (string, error) {
+	return b.interleave(ctx, b.cfg.systemdRuns, names, b.res.systemdFail, func(_, i int) (string, error) {
 		r, err := coldStart(box, ss[i].unit+".service", 20000+i)
 		if err != nil {
 			return "", err
