@@ -172,13 +172,15 @@ func (c *creds) drop(euid bool) (string, error) {
 }
 
 // ownStream returns a writer to what w, the process's stdout or stderr,
-// is open on, through a descriptor of the runner's own, and the function
-// that closes it; other writers are returned as they are. Go kills a
-// process whose write to descriptor 1 or 2 finds the reader gone
-// (SIGPIPE) unless it has taken SIGPIPE with os/signal; a write to any
-// other descriptor fails with EPIPE instead. So the log never kills the
-// server, also before the runner has taken its signals, which it does
-// beside the first steps of the start (see runner.serve).
+// is open on, through a descriptor of the runner's own; other writers are
+// returned as they are. Go kills a process whose write to descriptor 1 or
+// 2 finds the reader gone (SIGPIPE) unless it has taken SIGPIPE with
+// os/signal; a write to any other descriptor fails with EPIPE instead. So
+// the log never kills the server, also before the runner has taken its
+// signals, which it does beside the first steps of the start (see
+// runner.serve). The descriptor stays open, as stdout and stderr do, so a
+// line a goroutine logs while the process exits is not lost: the close
+// returned does nothing.
 func ownStream(w io.Writer) (io.Writer, func() error) {
 	f, ok := w.(*os.File)
 	if !ok || (f != os.Stdout && f != os.Stderr) {
@@ -188,6 +190,5 @@ func ownStream(w io.Writer) (io.Writer, func() error) {
 	if err != nil {
 		return w, func() error { return nil } // out of descriptors: the stream itself
 	}
-	own := os.NewFile(uintptr(fd), f.Name())
-	return own, own.Close
+	return os.NewFile(uintptr(fd), f.Name()), func() error { return nil }
 }

@@ -94,7 +94,8 @@
 // connection whose request is there is read, answered and, after
 // "Connection: close", closed with raw
 // read(2), write(2) and close(2), before any net.Conn exists: no netpoller
-// registration (two epoll_ctl(2)), getsockname(2), TCP_NODELAY, finalizer
+// registration (two epoll_ctl(2)), getsockname(2), TCP_NODELAY, the
+// hooks' socket options (gotwistd's --send-timeout: set in RawWrap), finalizer
 // or address allocations, and no system call the scheduler is told of,
 // which would keep its monitor thread (sysmon) waking every 20 us. The
 // hooks are told of it by descriptor (see AcceptHook). Every other
