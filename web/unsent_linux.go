@@ -6,10 +6,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setUnsentLowatFD sets unsentLowat on socket fd, as a raw system call:
-// setsockopt(2) does not block, and on the engine's accepting goroutine a
-// call the scheduler is told of would wake its monitor thread, for
-// nothing, once a connection.
+// setUnsentLowatFD sets unsentLowat on socket fd, as a raw system call
+// (setsockopt(2) does not block; see setSendTimeout).
 func setUnsentLowatFD(fd int) {
 	v := int32(unsentLowat)
 	_, _, _ = unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT,
