@@ -41,9 +41,9 @@ func openLog(o *options, daemon bool, stdout, stderr io.Writer) (*logOutput, err
 		sink, w, withTime = s, s, false
 		out.close = s.close
 	case o.logFile == "-":
-		w, out.close = ownStream(stdout)
+		w = ownStream(stdout)
 	case o.logFile == "" && !daemon:
-		w, out.close = ownStream(stderr)
+		w = ownStream(stderr)
 		out.toStderr = true
 	default:
 		path := o.logFile

@@ -179,16 +179,15 @@ func (c *creds) drop(euid bool) (string, error) {
 // the log never kills the server, also before the runner has taken its
 // signals, which it does beside the first steps of the start (see
 // runner.serve). The descriptor stays open, as stdout and stderr do, so a
-// line a goroutine logs while the process exits is not lost: the close
-// returned does nothing.
-func ownStream(w io.Writer) (io.Writer, func() error) {
+// line a goroutine logs while the process exits is not lost.
+func ownStream(w io.Writer) io.Writer {
 	f, ok := w.(*os.File)
 	if !ok || (f != os.Stdout && f != os.Stderr) {
-		return w, func() error { return nil }
+		return w
 	}
 	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 3)
 	if err != nil {
-		return w, func() error { return nil } // out of descriptors: the stream itself
+		return w // out of descriptors: the stream itself
 	}
-	return os.NewFile(uintptr(fd), f.Name()), func() error { return nil }
+	return os.NewFile(uintptr(fd), f.Name())
 }
