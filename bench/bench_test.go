@@ -134,6 +134,49 @@ func TestGroupMemOfThisProcess(t *testing.T) {
 	if m.Procs < 1 || m.RSS <= 0 {
 		t.Fatalf("groupMem(%d) = %+v, want at least this process", pg, m)
 	}
+	// A Go process has a heap: some anonymous memory, never more than RSS.
+	if m.Anon <= 0 || m.Anon > m.RSS {
+		t.Fatalf("groupMem(%d) = %+v, want 0 < Anon <= RSS", pg, m)
+	}
+}
+
+func TestParseSmapsRollup(t *testing.T) {
+	// gotwistd's, read after start (Linux 6.18).
+	const real = `00400000-7ffef1b6c000 ---p 00000000 00:00 0                          [rollup]
+Rss:               10424 kB
+Pss:               10418 kB
+Pss_Dirty:         10416 kB
+Pss_Anon:           1320 kB
+Pss_File:           9098 kB
+Pss_Shmem:             0 kB
+Shared_Clean:          8 kB
+Private_Clean:         0 kB
+Private_Dirty:     10416 kB
+Referenced:        10424 kB
+Anonymous:          1324 kB
+AnonHugePages:         0 kB
+Swap:                  0 kB
+SwapPss:               0 kB
+Locked:                0 kB
+`
+	for _, tc := range []struct {
+		name      string
+		in        string
+		pss, anon int64
+	}{
+		{"real", real, 10418 << 10, 1324 << 10},
+		{"empty", "", 0, 0},
+		{"no anonymous line (an old kernel)", "Rss: 8 kB\nPss: 4 kB\n", 4 << 10, 0},
+		{"unreadable number", "Pss: x kB\nAnonymous: 12 kB\n", 0, 12 << 10},
+		{"AnonHugePages is not Anonymous", "AnonHugePages: 2048 kB\n", 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pss, anon := parseSmapsRollup(tc.in)
+			if pss != tc.pss || anon != tc.anon {
+				t.Errorf("parseSmapsRollup = %d, %d; want %d, %d", pss, anon, tc.pss, tc.anon)
+			}
+		})
+	}
 }
 
 func mustRead(t *testing.T, path string) string {
@@ -826,5 +869,56 @@ func TestInterleave(t *testing.T) {
 				t.Errorf("no progress line for a's first run in:\n%s", out.String())
 			}
 		})
+	}
+}
+
+func TestWriteMemoryTable(t *testing.T) {
+	// Each server's row has its idle anonymous memory beside RSS and PSS,
+	// in the column the header names; a server without a reading says why.
+	b := &bench{res: &results{
+		cfg:     &config{holdConns: 100},
+		defs:    []*serverDef{{name: "gotwistd"}, {name: "nginx", peer: true}, {name: "h2o", peer: true}},
+		skipped: map[string]string{},
+		mem: map[string]*memResult{
+			"gotwistd": {Idle: memUsage{RSS: 10e6, PSS: 9e6, Anon: 1.5e6, Procs: 1},
+				Held: memUsage{RSS: 20e6, PSS: 19e6, Anon: 11e6, Procs: 1}, Hold: holdResult{Opened: 100}, StillOpn: 100},
+			"nginx": {Idle: memUsage{RSS: 16e6, PSS: 8e6, Anon: 4e6, Procs: 3}},
+			"h2o":   {Err: "did not start"},
+		},
+	}}
+	var lines []string
+	b.writeMemory(func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) })
+	cells := func(prefix string) []string {
+		for _, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return strings.Split(strings.Trim(l, "|"), "|")
+			}
+		}
+		t.Fatalf("no line starting %q in:\n%s", prefix, strings.Join(lines, "\n"))
+		return nil
+	}
+	head := cells("| server ")
+	col := -1
+	for i, c := range head {
+		if strings.TrimSpace(c) == "idle anon" {
+			col = i
+		}
+	}
+	if col < 0 {
+		t.Fatalf("no idle anon column in %q", head)
+	}
+	for _, tc := range []struct{ server, want string }{
+		{"gotwistd", fmtMB(1.5e6)},
+		{"nginx", fmtMB(4e6)},
+		{"h2o", ""},
+	} {
+		row := cells("| " + tc.server + " ")
+		if len(row) != len(head) {
+			t.Errorf("%s: %d cells, header has %d: %q", tc.server, len(row), len(head), row)
+			continue
+		}
+		if got := strings.TrimSpace(row[col]); got != tc.want {
+			t.Errorf("%s: idle anon %q, want %q", tc.server, got, tc.want)
+		}
 	}
 }

@@ -192,11 +192,14 @@ func parseStatPgrp(stat string) (pgrp int, state string, err error) {
 }
 
 // memUsage is the memory of a process group: the sum of its processes'
-// resident set sizes, and of their proportional set sizes (PSS shares pages
-// that workers have in common, so it does not count them twice).
+// resident set sizes, of their proportional set sizes (PSS shares pages
+// that workers have in common, so it does not count them twice), and of
+// their anonymous memory (heap, stacks, written data: what no file holds;
+// the rest of RSS is pages of the executable and its files, mapped from
+// the page cache).
 type memUsage struct {
-	RSS, PSS int64 // bytes
-	Procs    int
+	RSS, PSS, Anon int64 // bytes
+	Procs          int
 }
 
 func groupMem(pgid int) memUsage {
@@ -218,22 +221,32 @@ func groupMem(pgid int) memUsage {
 		m.RSS += rss * page
 		m.Procs++
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid)); err == nil {
-			m.PSS += parseSmapsPss(string(b))
+			pss, anon := parseSmapsRollup(string(b))
+			m.PSS += pss
+			m.Anon += anon
 		}
 	}
 	return m
 }
 
-// parseSmapsPss returns the Pss line of smaps_rollup, in bytes.
-func parseSmapsPss(s string) int64 {
+// parseSmapsRollup returns the Pss and Anonymous lines of smaps_rollup,
+// in bytes; a line that is missing or unreadable counts 0.
+func parseSmapsRollup(s string) (pss, anon int64) {
 	for _, line := range strings.Split(s, "\n") {
-		if strings.HasPrefix(line, "Pss:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				return kb * 1024
-			}
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[0] {
+		case "Pss:":
+			pss = kb * 1024
+		case "Anonymous:":
+			anon = kb * 1024
 		}
 	}
-	return 0
+	return pss, anon
 }

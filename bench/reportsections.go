@@ -54,7 +54,10 @@ func (b *bench) writeMemory(w func(string, ...any)) {
 	w("Sum over each server's processes, read from /proc right after start (idle) and while holding")
 	w("%s idle keep-alive connections (each sent one request for the small page and stays open; one", groupDigits(float64(n)))
 	w("server at a time). RSS counts pages shared between a server's workers once per process; PSS")
-	w("splits them. Lower is better; the ratio is to the lowest peer.")
+	w("splits them. Anon is the part no file holds (heap, stacks, written data); the rest of RSS is")
+	w("pages of the executable and its files mapped from the page cache, which the kernel maps 64 KB")
+	w("around each page touched (fault-around) and can drop and read again under memory pressure.")
+	w("Lower is better; the ratio is to the lowest peer.")
 	w("")
 	idle := func(name string) (float64, bool) {
 		m := r.mem[name]
@@ -76,9 +79,9 @@ func (b *bench) writeMemory(w func(string, ...any)) {
 		}
 		return held(n)
 	}, true)
-	w("| server | processes | idle RSS | idle PSS | × best peer (idle RSS) | RSS, %s conns | PSS, %s conns | × best peer | KB per conn (RSS) | held / still open |",
+	w("| server | processes | idle RSS | idle PSS | idle anon | × best peer (idle RSS) | RSS, %s conns | PSS, %s conns | × best peer | KB per conn (RSS) | held / still open |",
 		groupDigits(float64(n)), groupDigits(float64(n)))
-	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, d := range r.defs {
 		m := r.mem[d.name]
 		if m == nil || m.Idle.RSS == 0 {
@@ -88,7 +91,7 @@ func (b *bench) writeMemory(w func(string, ...any)) {
 			} else if m != nil && m.Err != "" {
 				why = m.Err
 			}
-			w("| %s | %s | | | | | | | | |", d.name, why)
+			w("| %s | %s | | | | | | | | | |", d.name, why)
 			continue
 		}
 		ri := ""
@@ -107,7 +110,7 @@ func (b *bench) writeMemory(w func(string, ...any)) {
 		if m.Hold.Failed > 0 {
 			heldCol += fmt.Sprintf(" (%d failed: %s)", m.Hold.Failed, mdEscape(shorten(m.Err, 80)))
 		}
-		w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |", d.name, m.Idle.Procs, fmtMB(m.Idle.RSS), fmtMB(m.Idle.PSS), ri,
+		w("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |", d.name, m.Idle.Procs, fmtMB(m.Idle.RSS), fmtMB(m.Idle.PSS), fmtMB(m.Idle.Anon), ri,
 			hRSS, hPSS, rh, per, heldCol)
 	}
 	w("")

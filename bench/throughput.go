@@ -346,7 +346,7 @@ func (b *bench) measureMemory(ctx context.Context, servers []*running) error {
 	for _, r := range servers {
 		m := &memResult{Idle: groupMem(r.proc.pgid)}
 		b.res.mem[r.def.name] = m
-		b.say("    %-9s RSS %s, PSS %s, %d processes", r.def.name, fmtMB(m.Idle.RSS), fmtMB(m.Idle.PSS), m.Idle.Procs)
+		b.say("    %-9s RSS %s, PSS %s, anon %s, %d processes", r.def.name, fmtMB(m.Idle.RSS), fmtMB(m.Idle.PSS), fmtMB(m.Idle.Anon), m.Idle.Procs)
 	}
 	b.say("  holding %d idle keep-alive connections, one server at a time:", b.cfg.holdConns)
 	for _, r := range servers {
