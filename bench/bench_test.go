@@ -922,3 +922,34 @@ func TestWriteMemoryTable(t *testing.T) {
 		}
 	}
 }
+
+func TestDocrootSettled(t *testing.T) {
+	// Nothing is measured until the files are out of gotwistd's racy
+	// window: settled returns no sooner than docrootSettle after they were
+	// written, at once for older files, and with ctx's error if it ends.
+	t.Run("fresh files: waits until they are old enough", func(t *testing.T) {
+		e := &benchEnv{written: time.Now().Add(-docrootSettle + 100*time.Millisecond)}
+		if err := e.settled(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if age := time.Since(e.written); age < docrootSettle {
+			t.Errorf("returned when the files were %v old, want >= %v", age, docrootSettle)
+		}
+	})
+	t.Run("old files: at once", func(t *testing.T) {
+		e := &benchEnv{written: time.Now().Add(-time.Hour)}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // an old docroot needs no wait, not even a live context
+		if err := e.settled(ctx); err != nil {
+			t.Errorf("settled = %v, want nil", err)
+		}
+	})
+	t.Run("context ends first", func(t *testing.T) {
+		e := &benchEnv{written: time.Now()}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := e.settled(ctx); !errors.Is(err, context.Canceled) {
+			t.Errorf("settled = %v, want context.Canceled", err)
+		}
+	})
+}

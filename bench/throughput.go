@@ -90,6 +90,9 @@ func (b *bench) runThroughput(ctx context.Context, cases []string, mem, logs boo
 		b.say("  no server started")
 		return nil
 	}
+	if err := b.env.settled(ctx); err != nil {
+		return err
+	}
 	if err := b.warmUp(ctx, active); err != nil {
 		return err
 	}
@@ -342,6 +345,9 @@ func (b *bench) attempt(ctx context.Context, c string, r *running) (loadResult, 
 // time, holds cfg.holdConns keep-alive connections and reads it again.
 func (b *bench) measureMemory(ctx context.Context, servers []*running) error {
 	time.Sleep(time.Second)
+	if err := b.env.settled(ctx); err != nil {
+		return err
+	}
 	b.say("  idle memory (sum over each server's processes):")
 	for _, r := range servers {
 		m := &memResult{Idle: groupMem(r.proc.pgid)}
