@@ -32,9 +32,10 @@ const acceptRetryLogEvery = time.Minute
 // that connections are accepted again.
 type acceptRetryListener struct {
 	net.Listener
-	name   string // the endpoint, for the log
-	logger *slog.Logger
-	rlimit func() (uint64, error) // the open-files limit; a seam for tests
+	name    string // the endpoint, for the log
+	logger  *slog.Logger
+	rlimit  func() (uint64, error) // the open-files limit; a seam for tests
+	openFDs func() (int, error)    // how many descriptors the process has open; a seam for tests
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -48,7 +49,7 @@ type acceptRetryListener struct {
 }
 
 func newAcceptRetryListener(l net.Listener, name string, logger *slog.Logger) *acceptRetryListener {
-	return &acceptRetryListener{Listener: l, name: name, logger: logger, rlimit: openFilesLimit, closed: make(chan struct{})}
+	return &acceptRetryListener{Listener: l, name: name, logger: logger, rlimit: openFilesLimit, openFDs: countOpenFDs, closed: make(chan struct{})}
 }
 
 // Accept returns the next connection, waiting while the process has no
@@ -56,6 +57,15 @@ func newAcceptRetryListener(l net.Listener, name string, logger *slog.Logger) *a
 func (l *acceptRetryListener) Accept() (net.Conn, error) {
 	delay := time.Duration(0)
 	for {
+		if delay > 0 && !l.headroom() {
+			// Descriptors are coming free, but not yet enough to serve
+			// what is accepted: a connection that took the last one
+			// would have none left to open the file it asks for.
+			if !l.wait(&delay) {
+				return nil, fmt.Errorf("accept on %s: %w", l.name, net.ErrClosed)
+			}
+			continue
+		}
 		c, err := l.Listener.Accept()
 		if err == nil {
 			if delay == 0 {
@@ -67,19 +77,52 @@ func (l *acceptRetryListener) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		l.failed(err)
-		if delay == 0 {
-			delay = acceptRetryFirst
-		} else {
-			delay = min(2*delay, acceptRetryMax)
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-l.closed:
-			t.Stop()
+		if !l.wait(&delay) {
 			return nil, fmt.Errorf("accept on %s: %w", l.name, net.ErrClosed)
 		}
 	}
+}
+
+// wait sleeps for the next retry's delay, doubling it from
+// acceptRetryFirst up to acceptRetryMax; false if the listener was closed
+// meanwhile.
+func (l *acceptRetryListener) wait(delay *time.Duration) bool {
+	if *delay == 0 {
+		*delay = acceptRetryFirst
+	} else {
+		*delay = min(2**delay, acceptRetryMax)
+	}
+	t := time.NewTimer(*delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+// acceptHeadroom is how many descriptors must be free before a retry
+// accepts again: the connection's own, and what serving its request opens
+// (the file, its compressed sibling, a directory for a listing).
+const acceptHeadroom = 8
+
+// headroom reports whether at least acceptHeadroom descriptors are free
+// under the open-files limit. When it cannot tell (no limit known, no
+// /proc), it says yes and the accept is tried as before.
+func (l *acceptRetryListener) headroom() bool {
+	limit, err := l.rlimit()
+	if err != nil || l.openFDs == nil {
+		return true
+	}
+	n, err := l.openFDs()
+	if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+		return false // not even one descriptor to look with
+	}
+	if err != nil {
+		return true
+	}
+	return uint64(n)+acceptHeadroom <= limit
 }
 
 // Close closes the listener and ends a wait in Accept.

@@ -46,6 +46,7 @@ func newTestRetryListener(inner net.Listener) (*acceptRetryListener, *logRecorde
 	rec := &logRecorder{}
 	l := newAcceptRetryListener(inner, "tcp:8080", slog.New(recHandler{rec: rec, system: "-"}))
 	l.rlimit = func() (uint64, error) { return 64, nil }
+	l.openFDs = func() (int, error) { return 0, nil } // headroom: all of it
 	return l, rec
 }
 
@@ -145,5 +146,68 @@ func TestAcceptRetryClose(t *testing.T) {
 			}
 			return
 		}
+	}
+}
+
+// TestAcceptRetryHeadroom: once at the limit, a retry accepts again only
+// when acceptHeadroom descriptors are free, so that the connection it
+// takes can be served (its file opened); when the count cannot be read
+// for want of a descriptor, that is no headroom; when it cannot be read
+// at all, the accept is tried.
+func TestAcceptRetryHeadroom(t *testing.T) {
+	emfile := acceptErr(syscall.EMFILE)
+	tests := []struct {
+		name        string
+		counts      []error // nil: the next of open; else the count fails so
+		open        []int
+		wantAccepts int // calls of the inner Accept, the failed first one included
+		wantCounts  int
+	}{
+		{name: "free at once", open: []int{10}, counts: []error{nil}, wantAccepts: 2, wantCounts: 1},
+		{name: "one descriptor free: wait", open: []int{63, 60, 56}, counts: []error{nil, nil, nil}, wantAccepts: 2, wantCounts: 3},
+		{name: "no descriptor to count with: wait", open: []int{0, 20}, counts: []error{os.NewSyscallError("open", syscall.EMFILE), nil}, wantAccepts: 2, wantCounts: 2},
+		{name: "no /proc: try", open: []int{0}, counts: []error{os.NewSyscallError("open", syscall.ENOENT)}, wantAccepts: 2, wantCounts: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			inner := &scriptedListener{script: []error{emfile, nil}}
+			l, _ := newTestRetryListener(inner)
+			counted := 0
+			l.openFDs = func() (int, error) {
+				if counted >= len(tc.open) {
+					t.Fatalf("counted %d times, the test has %d counts", counted+1, len(tc.open))
+				}
+				n, err := tc.open[counted], tc.counts[counted]
+				counted++
+				return n, err
+			}
+			c, err := l.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if inner.n != tc.wantAccepts || counted != tc.wantCounts {
+				t.Errorf("inner Accept called %d times, descriptors counted %d times; want %d and %d",
+					inner.n, counted, tc.wantAccepts, tc.wantCounts)
+			}
+		})
+	}
+}
+
+// TestCountOpenFDs: the count has at least stdin, stdout, stderr, a file
+// the test holds open and the directory being read. (Other tests' servers
+// open and close descriptors meanwhile: no exact count.)
+func TestCountOpenFDs(t *testing.T) {
+	f, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := countOpenFDs()
+	if err != nil {
+		t.Skipf("no count here: %v", err)
+	}
+	if n < 5 {
+		t.Errorf("countOpenFDs = %d with at least 5 descriptors open", n)
 	}
 }

@@ -2,7 +2,10 @@
 
 package web
 
-import "syscall"
+import (
+	"os"
+	"syscall"
+)
 
 // openFilesLimit is the soft RLIMIT_NOFILE.
 func openFilesLimit() (uint64, error) {
@@ -11,4 +14,11 @@ func openFilesLimit() (uint64, error) {
 		return 0, err
 	}
 	return rl.Cur, nil
+}
+
+// countOpenFDs is how many descriptors the process has open, from
+// /proc/self/fd (the one reading it included).
+func countOpenFDs() (int, error) {
+	names, err := os.ReadDir("/proc/self/fd")
+	return len(names), err
 }
