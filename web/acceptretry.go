@@ -57,26 +57,22 @@ func newAcceptRetryListener(l net.Listener, name string, logger *slog.Logger) *a
 func (l *acceptRetryListener) Accept() (net.Conn, error) {
 	delay := time.Duration(0)
 	for {
-		if delay > 0 && !l.headroom() {
-			// Descriptors are coming free, but not yet enough to serve
-			// what is accepted: a connection that took the last one
-			// would have none left to open the file it asks for.
-			if !l.wait(&delay) {
-				return nil, fmt.Errorf("accept on %s: %w", l.name, net.ErrClosed)
+		// A retry accepts only with descriptors to spare: a connection
+		// that took the last one would have none left to open the file
+		// it asks for.
+		if delay == 0 || l.headroom() {
+			c, err := l.Listener.Accept()
+			if err == nil {
+				if delay == 0 {
+					l.recovered() // accepted at the first try: the limit is behind us
+				}
+				return c, nil
 			}
-			continue
-		}
-		c, err := l.Listener.Accept()
-		if err == nil {
-			if delay == 0 {
-				l.recovered() // accepted at the first try: the limit is behind us
+			if !outOfResources(err) {
+				return nil, err
 			}
-			return c, nil
+			l.failed(err)
 		}
-		if !outOfResources(err) {
-			return nil, err
-		}
-		l.failed(err)
 		if !l.wait(&delay) {
 			return nil, fmt.Errorf("accept on %s: %w", l.name, net.ErrClosed)
 		}
