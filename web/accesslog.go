@@ -349,7 +349,7 @@ var mustEscape = func() (t [256]bool) {
 // are appended whole.
 func appendEscaped(b []byte, s string) []byte {
 	for len(s) > 0 {
-		i := 0
+		i := plainPrefix(s)
 		for i < len(s) && !mustEscape[s[i]] {
 			i++
 		}
@@ -373,6 +373,35 @@ func appendEscaped(b []byte, s string) []byte {
 	}
 	return b
 }
+
+// Word-at-a-time constants: every byte 0x01, every byte 0x80.
+const (
+	lsbs = 0x0101010101010101
+	msbs = 0x8080808080808080
+)
+
+// plainPrefix returns how many leading bytes of s need no escape,
+// counted eight at a time: it stops at the word holding the first byte
+// that does, or short of the last len(s)%8 bytes; appendEscaped's byte
+// loop goes on from there. A word needs a look byte by byte when a byte
+// has its high bit set (>= 0x80), is below 0x20 (w-0x20 borrows there),
+// or equals 0x7f, '"' or '\\' (zeroBytes of the word xor that byte).
+func plainPrefix(s string) int {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		t := s[i : i+8]
+		w := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if (w|(w-0x20*lsbs)&^w|zeroBytes(w^0x7f*lsbs)|zeroBytes(w^'"'*lsbs)|zeroBytes(w^'\\'*lsbs))&msbs != 0 {
+			break
+		}
+	}
+	return i
+}
+
+// zeroBytes flags (sets the high bit of) the bytes of x that are 0, and
+// possibly bytes above one that is.
+func zeroBytes(x uint64) uint64 { return (x - lsbs) &^ x }
 
 // clientIP returns the host part of a RemoteAddr ("1.2.3.4:5" -> "1.2.3.4",
 // "[::1]:5" -> "::1"), or "-" when there is none.

@@ -461,3 +461,41 @@ func TestAccessLogEngineTime(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkEscape: appendEscaped on the fields of a typical line, a
+// browser's User-Agent and a short path.
+func BenchmarkEscape(b *testing.B) {
+	for _, bc := range []struct{ name, s string }{
+		{"user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"},
+		{"path", "/small.html"},
+		{"escapes", "caf\xc3\xa9 \"quoted\" back\\slash"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			buf := make([]byte, 0, 512)
+			b.SetBytes(int64(len(bc.s)))
+			for b.Loop() {
+				buf = appendEscaped(buf[:0], bc.s)
+			}
+		})
+	}
+}
+
+// TestEscapeEveryPosition: a byte that needs escaping is found at every
+// offset of a word and of the tail plainPrefix leaves, next to the bytes
+// on either side of each boundary of the rule (0x1f/0x20, 0x7e/0x7f/0x80,
+// 0x21/0x22/0x23, 0x5b/0x5c/0x5d).
+func TestEscapeEveryPosition(t *testing.T) {
+	probes := []byte{0x00, 0x1f, 0x20, 0x21, '"', 0x23, 0x5b, '\\', 0x5d, 0x7e, 0x7f, 0x80, 0xff, '\t', '\n', '\r'}
+	for _, c := range probes {
+		for n := 1; n <= 19; n++ {
+			for p := 0; p < n; p++ {
+				b := []byte(strings.Repeat("a", n))
+				b[p] = c
+				s := string(b)
+				if got, want := string(appendEscaped(nil, s)), escapeByByte(s); got != want {
+					t.Errorf("appendEscaped(%q) = %q, want %q", s, got, want)
+				}
+			}
+		}
+	}
+}
