@@ -81,13 +81,63 @@ const Version = "0.1.0"
 // and the plugins it offers, and returns the exit status: 0 after a clean
 // shutdown or --help/--version, 1 for a usage error or a failed start.
 func Main(args []string, plugins ...service.Plugin) int {
-	r := &runner{stdout: os.Stdout, stderr: os.Stderr, plugins: plugins}
+	// The signals are taken first of all, beside reading the options:
+	// see takeSignals.
+	r := &runner{stdout: os.Stdout, stderr: os.Stderr, plugins: plugins, signals: takeSignals()}
 	return r.exitStatus(r.run(args))
 }
 
 type runner struct {
 	stdout, stderr io.Writer
 	plugins        []service.Plugin
+	// signals: the runner's signals, being taken since Main began (nil:
+	// serve takes them itself). Paths that do not serve give them back
+	// (releaseSignals).
+	signals *takenSignals
+}
+
+// takenSignals are the signals the runner handles, taken on a goroutine of
+// their own: from then on SIGTERM, SIGINT and SIGHUP queue up instead of
+// killing the process, and SIGPIPE on a closed stdout fails the write
+// instead. (Notify, not Ignore: ignored signals would stay ignored in
+// processes the plugin starts.) Each signal taken is a round trip to the
+// runtime's signal thread, 0.3-0.5 ms for the five at a cold start (exec
+// to first byte), so they are taken beside the steps before serving
+// (reading the options, Plugin.New), from the start of Main; serve waits
+// for them (done) before it writes the pidfile or binds anything, which a
+// signal must not leave behind.
+type takenSignals struct {
+	sigs    chan os.Signal // SIGTERM, SIGINT, SIGHUP, sigReopenLogs
+	sigpipe chan os.Signal
+	done    chan struct{} // closed once all are taken
+}
+
+// takeSignals starts taking the runner's signals.
+func takeSignals() *takenSignals {
+	t := &takenSignals{sigs: make(chan os.Signal, 8), sigpipe: make(chan os.Signal, 1), done: make(chan struct{})}
+	go func() {
+		signal.Notify(t.sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sigReopenLogs)
+		signal.Notify(t.sigpipe, syscall.SIGPIPE)
+		close(t.done)
+	}()
+	return t
+}
+
+// stop gives the signals back: their default actions again.
+func (t *takenSignals) stop() {
+	<-t.done
+	signal.Stop(t.sigs)
+	signal.Stop(t.sigpipe)
+}
+
+// releaseSignals gives back the signals Main took, for a path that does
+// not serve (--help, a command plugin, a daemon's parent, an error): a
+// Ctrl-C must still stop what it runs.
+func (r *runner) releaseSignals() {
+	if r.signals != nil {
+		r.signals.stop()
+		r.signals = nil
+	}
 }
 
 // loggedError is a failure already written to the log; it is printed on
@@ -137,6 +187,7 @@ func (r *runner) exitStatus(err error) int {
 func (r *runner) run(args []string) error {
 	pipe := takeStatusPipe()
 	err := r.start(args, pipe)
+	r.releaseSignals()
 	if err != nil && !errors.Is(err, errHelp) {
 		msg := err.Error()
 		var d *daemonError
@@ -177,6 +228,7 @@ func (r *runner) start(args []string, pipe *statusPipe) error {
 		return usageErrorf("unknown plugin %q: choose one of %s", o.plugin, r.pluginNames())
 	}
 	if c, ok := p.(service.Command); ok {
+		r.releaseSignals()
 		return c.Run(o.pluginArgs, service.Env{Stdout: r.stdout, Version: Version})
 	}
 	if err := o.checkCombination(); err != nil {
@@ -188,6 +240,7 @@ func (r *runner) start(args []string, pipe *statusPipe) error {
 	}
 	daemon := !o.noDaemon
 	if daemon && pipe == nil {
+		r.releaseSignals()
 		return r.startDaemon(args, &o, p)
 	}
 	return r.serve(&o, p, cr, daemon, pipe)
@@ -261,30 +314,14 @@ func (r *runner) startDaemon(args []string, o *options, p service.Plugin) error 
 // Serve and report the start (here), then run the main loop (runLoop).
 func (r *runner) serve(o *options, p service.Plugin, cr *creds, daemon bool, pipe *statusPipe) error {
 	begin := time.Now()
-	// Take the signals first: from here on SIGTERM, SIGINT and SIGHUP
-	// queue up instead of killing the process, and SIGPIPE on a closed
-	// stdout fails the write instead. (Notify, not Ignore: ignored signals
-	// would stay ignored in processes the plugin starts.) Each signal
-	// taken is a round trip to the runtime's signal thread: the five take
-	// 0.3-0.5 ms of a cold start (exec to first byte) here, so they are
-	// taken beside the next steps, and the start waits for them (taken)
-	// before it writes the pidfile or binds anything, which a signal
-	// must not leave behind. The log lines before that go out through
-	// descriptors of the runner's own (openLog), which a closed reader
-	// cannot kill the process through, SIGPIPE taken or not.
-	sigs := make(chan os.Signal, 8)
-	sigpipe := make(chan os.Signal, 1)
-	taken := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, sigReopenLogs)
-		signal.Notify(sigpipe, syscall.SIGPIPE)
-		close(taken)
-	}()
-	defer func() {
-		<-taken
-		signal.Stop(sigs)
-		signal.Stop(sigpipe)
-	}()
+	// The signals: taken since Main began, or from here (takenSignals).
+	ts := r.signals
+	if ts == nil {
+		ts = takeSignals()
+	}
+	r.signals = nil
+	defer ts.stop()
+	sigs, taken := ts.sigs, ts.done
 
 	if o.umask >= 0 {
 		setUmask(o.umask)

@@ -29,9 +29,24 @@ const childEnv = "GOTWISTD_CLI_TEST_MAIN"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(childEnv) == "1" {
-		os.Exit(Main(os.Args[1:], fakePlugin{}))
+		os.Exit(Main(os.Args[1:], fakePlugin{}, waitCommand{}))
 	}
 	os.Exit(m.Run())
+}
+
+// waitCommand is a command plugin (service.Command) that says "waiting"
+// and waits for its stdin to close, as a long-running command would.
+type waitCommand struct{}
+
+func (waitCommand) Name() string     { return "wait" }
+func (waitCommand) Synopsis() string { return "A command that waits." }
+func (waitCommand) New([]string, service.Env) (service.Service, error) {
+	return nil, errors.New("wait is a command")
+}
+func (waitCommand) Run(args []string, env service.Env) error {
+	fmt.Fprintln(env.Stdout, "waiting")
+	_, err := io.Copy(io.Discard, os.Stdin)
+	return err
 }
 
 // fakePlugin is a minimal plugin: an HTTP server on 127.0.0.1 that logs

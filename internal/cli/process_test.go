@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bufio"
 	"net"
 	"net/http"
 	"os"
@@ -798,4 +799,49 @@ func TestChroot(t *testing.T) {
 	get(t, p, "/")
 	c.signal(syscall.SIGTERM)
 	wantExit(t, c, 0)
+}
+
+// TestCommandKeepsDefaultSignals: Main takes its signals from its first
+// step, and gives them back before a command plugin runs: a Ctrl-C
+// (SIGINT) or a SIGTERM still ends a command that is waiting, as it ends
+// any other program.
+func TestCommandKeepsDefaultSignals(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "wait")
+			cmd.Env = childEnviron()
+			stdin, err := cmd.StdinPipe() // held open: the command waits
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdin.Close()
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(out).ReadString('\n')
+			if err != nil || line != "waiting\n" {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("command printed %q (%v), want waiting", line, err)
+			}
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err = <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("the command still ran 10 s after %v: the runner kept the signal", sig)
+			}
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if !ws.Signaled() || ws.Signal() != sig {
+				t.Fatalf("command ended with %v (%v), want killed by %v", cmd.ProcessState, err, sig)
+			}
+		})
+	}
 }
