@@ -3,6 +3,8 @@ module github.com/gotwistd/gotwistd
 go 1.26.0
 
 require (
+	github.com/andybalholm/brotli v1.3.0
+	github.com/klauspost/compress v1.20.5
 	github.com/quic-go/quic-go v0.65.0
 	golang.org/x/crypto v0.54.0
 	golang.org/x/net v0.56.0
@@ -10,9 +12,7 @@ require (
 )
 
 require (
-	github.com/andybalholm/brotli v1.3.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
-	github.com/klauspost/compress v1.20.5 // indirect
 	github.com/letsencrypt/challtestsrv v1.4.2 // indirect
 	github.com/letsencrypt/pebble/v2 v2.10.3 // indirect
 	github.com/miekg/dns v1.1.62 // indirect
