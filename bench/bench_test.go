@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -952,4 +953,51 @@ func TestDocrootSettled(t *testing.T) {
 			t.Errorf("settled = %v, want context.Canceled", err)
 		}
 	})
+}
+
+// TestRatioInterval: the bootstrap interval of a ratio of medians holds
+// the true ratio, excludes a ratio the samples rule out, and narrows as
+// the samples grow.
+func TestRatioInterval(t *testing.T) {
+	// spread draws n values spread like starts under systemd: 5-50 ms
+	// around a centre c.
+	spread := func(n int, c float64, seed uint64) []float64 {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = c * (0.3 + 2.7*rng.Float64()*rng.Float64())
+		}
+		return xs
+	}
+	for _, tc := range []struct {
+		name     string
+		n        int
+		factor   float64
+		excludes float64
+	}{
+		{"same program", 400, 1.0, 1.2},
+		{"20% slower", 1200, 1.2, 1.0},
+		{"twice as slow", 150, 2.0, 1.0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			floor := spread(tc.n, 16, 1)
+			a := spread(tc.n, 16*tc.factor, 2)
+			lo, hi := ratioInterval(a, floor)
+			if !(lo <= tc.factor && tc.factor <= hi) {
+				t.Errorf("interval %.3f-%.3f misses the true ratio %.2f", lo, hi, tc.factor)
+			}
+			if lo <= tc.excludes && tc.excludes <= hi {
+				t.Errorf("interval %.3f-%.3f holds %.2f, which %d runs rule out", lo, hi, tc.excludes, tc.n)
+			}
+		})
+	}
+	small, big := spread(40, 16, 3), spread(1200, 16, 4)
+	slo, shi := ratioInterval(small, spread(40, 16, 5))
+	blo, bhi := ratioInterval(big, spread(1200, 16, 6))
+	if bhi-blo >= shi-slo {
+		t.Errorf("1200 runs give an interval %.3f wide, 40 runs %.3f: it should narrow", bhi-blo, shi-slo)
+	}
+	if lo, hi := ratioInterval(nil, small); !math.IsNaN(lo) || !math.IsNaN(hi) {
+		t.Errorf("no runs: got %v-%v, want NaN", lo, hi)
+	}
 }

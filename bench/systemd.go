@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -221,9 +222,10 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 		w("")
 		return
 	}
-	floor := median(durs(pick(r.systemd["rawaccept"], func(a systemdRun) time.Duration { return a.FirstByte })))
-	w("| server | connect → first byte | connect → whole response | × rawaccept | runs |")
-	w("|---|---:|---:|---:|---:|")
+	floorRuns := durs(pick(r.systemd["rawaccept"], func(a systemdRun) time.Duration { return a.FirstByte }))
+	floor := median(floorRuns)
+	w("| server | connect → first byte | connect → whole response | × rawaccept | 95%% interval of the ratio | runs |")
+	w("|---|---:|---:|---:|---:|---:|")
 	for _, name := range b.systemdRows() {
 		runs := r.systemd[name]
 		label := name
@@ -232,14 +234,18 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 		}
 		if len(runs) == 0 {
 			if msg, failed := r.systemdFail[name]; failed {
-				w("| %s | failed: %s | | | |", label, mdEscape(shorten(msg, 160)))
+				w("| %s | failed: %s | | | | |", label, mdEscape(shorten(msg, 160)))
 			}
 			continue
 		}
 		fb := durs(pick(runs, func(a systemdRun) time.Duration { return a.FirstByte }))
 		tot := durs(pick(runs, func(a systemdRun) time.Duration { return a.Total }))
-		w("| %s | %s | %s | %s | %d |", label, fmtMedRange(fb), fmtMedRange(tot), fmtRatio(median(fb), floor), len(runs))
+		w("| %s | %s | %s | %s | %s | %d |", label, fmtMedRange(fb), fmtMedRange(tot), fmtRatio(median(fb), floor), fmtInterval(fb, floorRuns), len(runs))
 	}
+	w("")
+	w("The interval: a bootstrap of both medians (ratioInterval), how far the ratio could move by")
+	w("chance alone with starts spread this widely; a goal is met beyond the noise only when the")
+	w("whole interval is within it.")
 	w("")
 	for _, name := range b.systemdRows() {
 		if msg, failed := r.systemdFail[name]; failed && len(r.systemd[name]) > 0 {
@@ -259,6 +265,15 @@ func (b *bench) writeSystemdActivation(w func(string, ...any)) {
 	}
 }
 
+// fmtInterval is ratioInterval(a, b) as "1.10–1.18×", or "" without runs.
+func fmtInterval(a, b []float64) string {
+	lo, hi := ratioInterval(a, b)
+	if math.IsNaN(lo) {
+		return ""
+	}
+	return fmt.Sprintf("%.2f–%.2f×", lo, hi)
+}
+
 // systemdRows names the servers of the case's table, in its order.
 func (b *bench) systemdRows() []string {
 	rows := []string{"gotwistd"}
@@ -270,13 +285,15 @@ func (b *bench) systemdRows() []string {
 
 // systemdGoal is the goal for the case: gotwistd's median at most
 // 1.1x rawaccept's; ok is false when either was not measured.
-func (r *results) systemdGoal() (ratio float64, ok bool) {
+// The interval is ratioInterval's for that ratio.
+func (r *results) systemdGoal() (ratio float64, interval string, ok bool) {
 	g, f := r.systemd["gotwistd"], r.systemd["rawaccept"]
 	if len(g) == 0 || len(f) == 0 {
-		return 0, false
+		return 0, "", false
 	}
 	first := func(a systemdRun) time.Duration { return a.FirstByte }
-	return median(durs(pick(g, first))) / median(durs(pick(f, first))), true
+	gs, fs := durs(pick(g, first)), durs(pick(f, first))
+	return median(gs) / median(fs), fmtInterval(gs, fs), true
 }
 
 // orUnknown is s, or "an unknown systemd" when empty.

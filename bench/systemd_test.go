@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -64,11 +65,16 @@ func TestSystemdGoal(t *testing.T) {
 		return rs
 	}
 	r := &results{systemd: map[string][]systemdRun{"gotwistd": ms(22, 20, 30), "rawaccept": ms(20, 19, 21)}}
-	if ratio, ok := r.systemdGoal(); !ok || ratio < 1.099 || ratio > 1.101 {
+	ratio, interval, ok := r.systemdGoal()
+	if !ok || ratio < 1.099 || ratio > 1.101 {
 		t.Errorf("systemdGoal = %v, %v; want 1.10 (median 22 over median 20)", ratio, ok)
 	}
+	// Three runs each: the medians can be drawn from 20-30 and 19-21.
+	if lo, hi := ratioInterval([]float64{22, 20, 30}, []float64{20, 19, 21}); interval != fmt.Sprintf("%.2f–%.2f×", lo, hi) || lo > 1.0 || hi < 1.4 {
+		t.Errorf("systemdGoal's interval %q (%.2f-%.2f), want one from below 1.0 to above 1.4", interval, lo, hi)
+	}
 	delete(r.systemd, "rawaccept")
-	if _, ok := r.systemdGoal(); ok {
+	if _, _, ok := r.systemdGoal(); ok {
 		t.Error("systemdGoal without the floor: want not ok")
 	}
 }
