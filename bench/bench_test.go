@@ -1001,3 +1001,24 @@ func TestRatioInterval(t *testing.T) {
 		t.Errorf("no runs: got %v-%v, want NaN", lo, hi)
 	}
 }
+
+// TestCostInterval: the access log's cost comes with the interval its
+// rounds allow, in the change's terms (negative: slower), and with none
+// when there are too few rounds to draw from.
+func TestCostInterval(t *testing.T) {
+	off := stat{ok: true, values: []float64{100, 104, 96, 102, 98}}
+	on := stat{ok: true, values: []float64{90, 93, 87, 91, 89}}
+	lo, hi, ok := costBounds(on, off)
+	if !ok || lo > -0.10 || hi < -0.10 || hi >= 0 {
+		t.Errorf("costBounds = %.3f, %.3f, %v; want an interval around -10%%, below 0", lo, hi, ok)
+	}
+	if got, want := costInterval(on, off), fmt.Sprintf(" (%+.1f … %+.1f%%)", lo*100, hi*100); got != want {
+		t.Errorf("costInterval = %q, want %q", got, want)
+	}
+	if _, _, ok := costBounds(stat{ok: true, values: []float64{90, 91}}, off); ok {
+		t.Error("costBounds with 2 runs: want not ok")
+	}
+	if got := costInterval(stat{ok: true, values: []float64{90}}, off); got != "" {
+		t.Errorf("costInterval with 1 run = %q, want none", got)
+	}
+}

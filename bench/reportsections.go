@@ -14,7 +14,9 @@ func (b *bench) writeLogCost(w func(string, ...any)) {
 		return
 	}
 	w("What the access log costs each server (logs-on median ÷ logs-off median − 1; the issue's goal for")
-	w("gotwistd is at most 10%%), and the bytes it wrote per request (a check that logging was really on):")
+	w("gotwistd is at most 10%%), in parentheses the 95%% bootstrap interval of that figure from the rounds")
+	w("(how far the spread of the rounds alone could move it), and the bytes it wrote per request (a check")
+	w("that logging was really on):")
 	w("")
 	head, sep := "| server |", "|---|"
 	for _, c := range p1.cases {
@@ -39,11 +41,31 @@ func (b *bench) writeLogCost(w func(string, ...any)) {
 			if reqs > 0 {
 				per = fmt.Sprintf(", %.0f B/req", float64(p1.logBytes[c][d.name])/float64(reqs))
 			}
-			row += fmt.Sprintf(" %+.1f%%%s |", (on.med/off.med-1)*100, per)
+			row += fmt.Sprintf(" %+.1f%%%s%s |", (on.med/off.med-1)*100, costInterval(on, off), per)
 		}
 		w("%s", row)
 	}
 	w("")
+}
+
+// costBounds is the 95% bootstrap interval of on.med/off.med − 1 (the
+// access log's cost as a change of the rate); ok is false with fewer than
+// 3 counted runs on either side.
+func costBounds(on, off stat) (lo, hi float64, ok bool) {
+	if len(on.values) < 3 || len(off.values) < 3 {
+		return 0, 0, false
+	}
+	lo, hi = ratioInterval(on.values, off.values)
+	return lo - 1, hi - 1, true
+}
+
+// costInterval is costBounds as " (−20.1 … +3.2%)", or "".
+func costInterval(on, off stat) string {
+	lo, hi, ok := costBounds(on, off)
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(" (%+.1f … %+.1f%%)", lo*100, hi*100)
 }
 
 func (b *bench) writeMemory(w func(string, ...any)) {

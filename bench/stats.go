@@ -87,6 +87,7 @@ type stat struct {
 	p50      float64   // median p50 latency, ms (h3load, wrk)
 	bytesPer float64   // median bytes read per response, headers included (wrk); NaN: unknown
 	pinned   []float64 // each counted run's share of samples with a thread pinned, in run order; -1: not sampled
+	values   []float64 // each counted run's rate (req/s or GB/s), in run order
 }
 
 // anyPinned reports whether a thread was pinned in any counted run.
@@ -151,6 +152,7 @@ func throughputStat(runs []loadResult) stat {
 		return st
 	}
 	st.ok = true
+	st.values = rps
 	st.med = median(rps)
 	st.lo, st.hi = minMax(rps)
 	st.n = len(rps)
