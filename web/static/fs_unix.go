@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -104,15 +105,18 @@ func (h *Handler) open(rel string) (*os.File, fileInfo, error) {
 	var fd int
 	var err error
 	path := h.path(rel)
-	if h.noFollow {
-		fd, err = h.openNoFollow(rel, flags)
-	} else {
-		err = ignoringEINTR(func() error {
+	err = waitingForDescriptors(func() error {
+		if h.noFollow {
+			var e error
+			fd, e = h.openNoFollow(rel, flags)
+			return e
+		}
+		return ignoringEINTR(func() error {
 			var e error
 			fd, e = unix.Open(path, flags, 0)
 			return e
 		})
-	}
+	})
 	if err != nil {
 		return nil, fileInfo{}, err
 	}
@@ -249,6 +253,29 @@ func (h *Handler) readDir(rel string) ([]dirEntry, error) {
 		return nil, cerr
 	}
 	return out, nil
+}
+
+// descriptorWait bounds how long waitingForDescriptors waits in all.
+const descriptorWait = 250 * time.Millisecond
+
+// waitingForDescriptors calls fn, an open, and calls it again while it
+// fails for want of a descriptor (EMFILE, ENFILE), after pauses of 1, 2,
+// 4... ms, for up to descriptorWait in all. At the open-files limit,
+// connections taken from the listen queue as descriptors free up would
+// otherwise take the last of them, and the request that needs one more
+// for its file would get a 500 although one is a few milliseconds away:
+// the queued connections that turn out closed give theirs back at once.
+func waitingForDescriptors(fn func() error) error {
+	pause, waited := time.Millisecond, time.Duration(0)
+	for {
+		err := fn()
+		if !errors.Is(err, unix.EMFILE) && !errors.Is(err, unix.ENFILE) || waited >= descriptorWait {
+			return err
+		}
+		time.Sleep(pause)
+		waited += pause
+		pause = min(2*pause, descriptorWait-waited)
+	}
 }
 
 func ignoringEINTR(fn func() error) error {
