@@ -105,7 +105,9 @@ type runner struct {
 // to first byte), so they are taken beside the steps before serving
 // (reading the options, Plugin.New), from the start of Main; serve waits
 // for them (done) before it writes the pidfile or binds anything, which a
-// signal must not leave behind.
+// signal must not leave behind. The log lines before that go out through
+// descriptors of the runner's own (openLog), which a closed reader cannot
+// kill the process through, SIGPIPE taken or not.
 type takenSignals struct {
 	sigs    chan os.Signal // SIGTERM, SIGINT, SIGHUP, sigReopenLogs
 	sigpipe chan os.Signal
